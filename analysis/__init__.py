@@ -1,0 +1,1 @@
+"""Analysis of predesolv run directories or any MDAnalysis Universe."""

@@ -1,0 +1,122 @@
+"""Turn the ``system`` config block into a :class:`~predesolv.built.BuiltSystem`.
+
+Dispatch only: user files are read here; builders live in :mod:`predesolv.systems`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openmm
+from openmm import app, unit
+
+from predesolv.built import BuiltSystem
+from predesolv.config.system import SystemConfig
+from predesolv.errors import ConfigError
+
+
+def load_files(system_xml: str, pdb: str, metadata: str | None = None) -> BuiltSystem:
+    """Load a user's serialized System and PDB.
+
+    Raises
+    ------
+    ConfigError
+        The XML is not an OpenMM System, the PDB cannot be read, the particle counts differ,
+        or the system is periodic but the PDB has no box.
+    """
+    try:
+        system = openmm.XmlSerializer.deserialize(Path(system_xml).read_text())
+    except Exception as exc:  # OpenMM raises a bare Exception subclass for bad XML
+        raise ConfigError(
+            f"cannot read {system_xml} as an OpenMM System XML ({str(exc).splitlines()[0]}); "
+            f"write it with openmm.XmlSerializer.serialize(system)", "system.from_files.system_xml"
+        ) from None
+    if not isinstance(system, openmm.System):
+        raise ConfigError(
+            f"{system_xml} holds a {type(system).__name__}, not a System",
+            "system.from_files.system_xml",
+        )
+    try:
+        pdbfile = app.PDBFile(pdb)
+    except Exception as exc:  # PDBFile raises ValueError/KeyError/IndexError for bad files
+        raise ConfigError(f"cannot read PDB {pdb}: {exc}", "system.from_files.pdb") from None
+    top = pdbfile.topology
+    if top.getNumAtoms() != system.getNumParticles():
+        raise ConfigError(
+            f"{pdb} has {top.getNumAtoms()} atoms but {system_xml} has "
+            f"{system.getNumParticles()} particles; they must describe the same system",
+            "system.from_files",
+        )
+    if system.usesPeriodicBoundaryConditions():
+        if top.getPeriodicBoxVectors() is None:
+            top.setPeriodicBoxVectors(system.getDefaultPeriodicBoxVectors())
+    md = {}
+    if metadata:
+        try:
+            md = json.loads(Path(metadata).read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{metadata} is not valid JSON: {exc}",
+                              "system.from_files.metadata") from None
+    md.setdefault("provenance", {})["source"] = {"system_xml": system_xml, "pdb": pdb}
+    return BuiltSystem(system=system, topology=top, positions=pdbfile.getPositions(asNumpy=True),
+                       metadata=md)
+
+
+def build_system(cfg: SystemConfig) -> BuiltSystem:
+    """Build (or load) the system the ``system`` block describes. Never runs MD."""
+    if cfg.from_files is not None:
+        f = cfg.from_files
+        return load_files(f.system_xml, f.pdb, f.metadata)
+    seed = int(cfg.seed if cfg.seed is not None else 0)
+    if cfg.electrode is not None:
+        from predesolv.systems.cell import build_cell
+
+        return build_cell(cfg.electrolyte, cfg.electrode, cfg.forcefield, seed)
+    from predesolv.systems.electrolyte import build_electrolyte
+
+    return build_electrolyte(cfg.electrolyte, cfg.forcefield, seed)
+
+
+def repartition_hydrogen_mass(
+    system: openmm.System, topology: app.Topology, hydrogen_mass: unit.Quantity
+) -> int:
+    """Hydrogen mass repartitioning: set each H to ``hydrogen_mass``, taking the difference
+    from the heavy atom it is bonded to. Frozen (mass 0) atoms are left alone.
+
+    Returns
+    -------
+    int
+        Number of hydrogens changed.
+
+    Raises
+    ------
+    ConfigError
+        A heavy atom would end up with mass ≤ 0 (``simulation.hydrogen_mass`` too large).
+    """
+    target = hydrogen_mass.value_in_unit(unit.dalton)
+    atoms = list(topology.atoms())
+    n = 0
+    for bond in topology.bonds():
+        a, b = bond[0], bond[1]
+        for h, heavy in ((a, b), (b, a)):
+            if h.element is None or h.element.symbol != "H":
+                continue
+            if heavy.element is not None and heavy.element.symbol == "H":
+                continue
+            mh = system.getParticleMass(h.index).value_in_unit(unit.dalton)
+            mx = system.getParticleMass(heavy.index).value_in_unit(unit.dalton)
+            if mh == 0 or mx == 0:
+                continue
+            delta = target - mh
+            if mx - delta <= 0.5:
+                raise ConfigError(
+                    f"{hydrogen_mass} leaves atom {heavy.name} ({heavy.index}) with mass "
+                    f"{mx - delta:.3f} Da; use a smaller hydrogen mass (3-4 amu is usual)",
+                    "simulation.hydrogen_mass",
+                )
+            system.setParticleMass(h.index, target * unit.dalton)
+            system.setParticleMass(heavy.index, (mx - delta) * unit.dalton)
+            n += 1
+    del atoms
+    return n

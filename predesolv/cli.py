@@ -1,0 +1,198 @@
+"""Command line: ``predesolv {validate, schema, platforms, build, run, analyze}``.
+
+Exit status: 0 success, 2 bad input (config, files, platform, run directory), 1 runtime
+failure (blow-up, interrupted), 130 interrupted by Ctrl-C. Errors are one line on stderr;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from predesolv import __version__
+from predesolv.errors import InputError, PredesolvError, PredesolvRuntimeError
+
+EXIT_OK, EXIT_RUNTIME, EXIT_INPUT, EXIT_INTERRUPT = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 already; keep one line
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"predesolv: error: {message}\n")
+        raise SystemExit(EXIT_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="predesolv", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"predesolv {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    v = sub.add_parser("validate", help="check a config without running anything")
+    v.add_argument("config")
+    v.add_argument("--build", action="store_true",
+                   help="also build the system and run the checks that need it")
+
+    sub.add_parser("schema", help="print the JSON Schema of the YAML config")
+    sub.add_parser("platforms", help="list OpenMM platforms, devices and load failures")
+
+    b = sub.add_parser("build", help="build the system files without running MD")
+    b.add_argument("config")
+    b.add_argument("--out", required=True, help="folder for system.xml, topology.pdb, ...")
+    b.add_argument("--overwrite", action="store_true")
+
+    r = sub.add_parser("run", help="build and run the protocol of a config")
+    r.add_argument("config")
+    r.add_argument("--platform", choices=["auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference"],
+                   help="override simulation.platform")
+    r.add_argument("--out", help="override output.directory")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run")
+
+    a = sub.add_parser("analyze", help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
+    a.add_argument("run_dir")
+    a.add_argument("--what", default=None,
+                   help="comma-separated analyses (default: all that apply)")
+    return p
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from predesolv.config import load_config
+
+    cfg = load_config(args.config)
+    if args.build:
+        from predesolv.build import build_system
+        from predesolv.runner import preflight
+
+        built = build_system(cfg.system)
+        preflight(cfg, built)
+    print(f"{args.config}: OK ({len(cfg.stages)} stages)")
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from predesolv.config import RunConfig
+
+    print(json.dumps(RunConfig.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _cmd_platforms(args: argparse.Namespace) -> int:
+    from predesolv.platforms import platform_table
+
+    print(platform_table())
+    return EXIT_OK
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    import openmm
+    from openmm import app
+
+    from predesolv import rundir
+    from predesolv.build import build_system
+    from predesolv.config import load_config, resolved_yaml
+
+    cfg = load_config(args.config)
+    built = build_system(cfg.system)
+    out = Path(args.out)
+    rundir.prepare_new(out, args.overwrite)
+    rundir.atomic_write_text(out / rundir.FILES["config"], resolved_yaml(cfg))
+    rundir.atomic_write_text(out / rundir.FILES["system"],
+                             openmm.XmlSerializer.serialize(built.system))
+    with open(out / rundir.FILES["topology"], "w") as fh:
+        app.PDBFile.writeFile(built.topology, built.positions, fh, keepIds=True)
+    rundir.atomic_write_json(out / rundir.FILES["metadata"], built.metadata)
+    print(f"built {built.n_atoms} atoms ({len(built.frozen_indices())} frozen) into {out}")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from predesolv import rundir
+    from predesolv.build import load_files
+    from predesolv.config import load_config
+    from predesolv.errors import RunDirectoryError
+    from predesolv.runner import Runner, preflight
+
+    cfg = load_config(args.config)
+    run_dir = Path(args.out or cfg.output.directory)
+    t0 = time.perf_counter()
+    if args.resume:
+        if not (run_dir / rundir.FILES["progress"]).is_file():
+            raise RunDirectoryError(
+                f"output.directory: {run_dir} has no progress.json (no checkpoint to resume "
+                f"from); run without --resume"
+            )
+        # Resume exactly what was run: the resolved config and system in the run directory.
+        cfg = load_config(run_dir / rundir.FILES["config"])
+        built = load_files(str(run_dir / rundir.FILES["system"]),
+                           str(run_dir / rundir.FILES["topology"]),
+                           str(run_dir / rundir.FILES["metadata"]))
+    else:
+        from predesolv.build import build_system
+
+        built = build_system(cfg.system)
+    preflight(cfg, built)
+    # On resume, system.xml already carries the repartitioned masses.
+    runner = Runner(cfg, built, run_dir, platform=args.platform, system_is_final=args.resume)
+    result = runner.run(resume=args.resume, overwrite=args.overwrite)
+    dt = time.perf_counter() - t0
+    print(f"run complete: {result.run_dir} ({result.steps} steps, {result.frames} frames, "
+          f"platform {result.platform}, {dt:.1f} s)")
+    return EXIT_OK
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from predesolv.analysis import run_analyses
+
+    what = [w.strip() for w in args.what.split(",")] if args.what else None
+    written = run_analyses(args.run_dir, what=what)
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "validate": _cmd_validate,
+    "schema": _cmd_schema,
+    "platforms": _cmd_platforms,
+    "build": _cmd_build,
+    "run": _cmd_run,
+    "analyze": _cmd_analyze,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``predesolv`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"predesolv: error: {exc}\n")
+        return EXIT_INPUT
+    except PredesolvRuntimeError as exc:
+        if args.debug:
+            raise
+        from predesolv.runner import Interrupted
+
+        sys.stderr.write(f"predesolv: {'stopped' if isinstance(exc, Interrupted) else 'failed'}:"
+                         f" {exc}\n")
+        return EXIT_INTERRUPT if isinstance(exc, Interrupted) else EXIT_RUNTIME
+    except PredesolvError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"predesolv: error: {exc}\n")
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        sys.stderr.write("predesolv: aborted\n")
+        return EXIT_INTERRUPT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

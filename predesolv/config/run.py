@@ -1,0 +1,132 @@
+"""The top-level :class:`RunConfig` and the checks that span sections."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from openmm import unit
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from predesolv.config.base import StrictModel
+from predesolv.config.simulation import (
+    MinimizeStage,
+    NPTStage,
+    OutputConfig,
+    ProductionStage,
+    SimulationConfig,
+    Stage,
+)
+from predesolv.config.system import SystemConfig
+
+#: Largest time step allowed without hydrogen mass repartitioning (fs).
+MAX_TIMESTEP_WITHOUT_HMR_FS = 2.5
+
+
+def steps_in(duration: Any, timestep: Any, field: str) -> int:
+    """Number of integration steps in ``duration``; must be a whole multiple of ``timestep``.
+
+    Raises
+    ------
+    ValueError
+        If ``duration / timestep`` is not an integer within 1e-6 relative tolerance.
+    """
+    ratio = duration.value_in_unit(unit.picosecond) / timestep.value_in_unit(unit.picosecond)
+    n = round(ratio)
+    if n < 1 or abs(ratio - n) > 1e-6 * max(1.0, ratio):
+        raise ValueError(
+            f"{field} ({duration}) must be a whole positive multiple of the time step "
+            f"({timestep}); it is {ratio:.6g} steps"
+        )
+    return n
+
+
+class RunConfig(StrictModel):
+    """A complete predesolv run: system source, MD settings, protocol and output."""
+
+    system: SystemConfig
+    simulation: SimulationConfig
+    stages: Annotated[list[Stage], Field(min_length=1)] = Field(
+        ..., description="Protocol stages run in order (minimize, nvt, npt, production)"
+    )
+    output: OutputConfig
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> RunConfig:
+        sim = self.simulation
+        dt_fs = sim.timestep.value_in_unit(unit.femtosecond)
+        if dt_fs > MAX_TIMESTEP_WITHOUT_HMR_FS and sim.hydrogen_mass is None:
+            raise PydanticCustomError(
+                "config",
+                "simulation.timestep: {dt} fs needs hydrogen mass repartitioning; set "
+                "simulation.hydrogen_mass (e.g. '3 amu') or use a time step <= {mx} fs",
+                {"dt": f"{dt_fs:g}", "mx": MAX_TIMESTEP_WITHOUT_HMR_FS},
+            )
+        names: set[str] = set()
+        n_prod = 0
+        for i, st in enumerate(self.stages):
+            label = st.name or f"{st.type}{i}"
+            if label in names:
+                raise PydanticCustomError(
+                    "config", "stages[{i}].name: duplicate stage name {name!r}",
+                    {"i": i, "name": label},
+                )
+            names.add(label)
+            if isinstance(st, ProductionStage):
+                n_prod += 1
+                if i != len(self.stages) - 1:
+                    raise PydanticCustomError(
+                        "config",
+                        "stages[{i}].type: production must be the last stage (it is stage "
+                        "{i} of {n})", {"i": i, "n": len(self.stages)},
+                    )
+            if not isinstance(st, MinimizeStage):
+                try:
+                    steps_in(st.duration, sim.timestep, f"stages[{i}].duration")
+                except ValueError as exc:
+                    raise PydanticCustomError("config", "{m}", {"m": str(exc)}) from None
+            barostat = None
+            if isinstance(st, NPTStage) or (
+                isinstance(st, ProductionStage) and st.ensemble == "npt"
+            ):
+                barostat = st.barostat
+            if barostat == "isotropic" and self.system.has_electrode:
+                raise PydanticCustomError(
+                    "config",
+                    "stages[{i}].barostat: isotropic NPT would rescale the frozen electrode "
+                    "and change the slit spacing; equilibrate density in a bulk electrolyte "
+                    "run, or use barostat 'x' (along the open direction) or none (nvt)",
+                    {"i": i},
+                )
+        out = self.output
+        for field, q in (
+            ("output.trajectory.interval", out.trajectory.interval),
+            ("output.state_interval", out.state_interval),
+            ("output.checkpoint_interval", out.checkpoint_interval),
+        ):
+            try:
+                steps_in(q, sim.timestep, field)
+            except ValueError as exc:
+                raise PydanticCustomError("config", "{m}", {"m": str(exc)}) from None
+        return self
+
+    def stage_label(self, index: int) -> str:
+        """Name of stage ``index`` as it appears in state.csv and progress.json."""
+        st = self.stages[index]
+        return st.name or f"{st.type}{index}"
+
+    def stage_steps(self, index: int) -> int:
+        """Integration steps in stage ``index`` (0 for minimisation)."""
+        st = self.stages[index]
+        if isinstance(st, MinimizeStage):
+            return 0
+        return steps_in(st.duration, self.simulation.timestep, f"stages[{index}].duration")
+
+    def interval_steps(self, which: str) -> int:
+        """Steps between outputs: ``which`` is 'trajectory', 'state' or 'checkpoint'."""
+        q = {
+            "trajectory": self.output.trajectory.interval,
+            "state": self.output.state_interval,
+            "checkpoint": self.output.checkpoint_interval,
+        }[which]
+        return steps_in(q, self.simulation.timestep, f"output.{which}_interval")

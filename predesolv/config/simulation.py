@@ -1,0 +1,134 @@
+"""``simulation``, ``stages`` and ``output`` YAML blocks: how MD is run and what is written."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from predesolv.config.base import StrictModel
+from predesolv.config.units import QuantityField
+
+Temperature = Annotated[Any, QuantityField("K", gt=0)]
+Time = Annotated[Any, QuantityField("ps", gt=0)]
+Pressure = Annotated[Any, QuantityField("bar", gt=0)]
+
+PLATFORM_NAMES = ("auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference")
+BAROSTAT_KINDS = ("isotropic", "anisotropic", "x", "y", "z", "xy")
+
+
+class SimulationConfig(StrictModel):
+    """Thermodynamic state, integrator and platform.
+
+    ``precision`` left unset means the platform's own default (mixed on GPUs; CPU has its
+    fixed single/mixed model, Reference is double). ``seed`` left unset is drawn at random
+    and recorded in the run directory's resolved ``config.yaml``.
+    """
+
+    platform: Literal["auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference"] = Field(
+        "auto", description="OpenMM platform; 'auto' picks the fastest usable one"
+    )
+    precision: Literal["single", "mixed", "double"] | None = Field(
+        None, description="Floating-point precision (GPU platforms); unset = platform default"
+    )
+    device_index: Annotated[str, Field(pattern=r"^\d+(,\d+)*$")] | None = Field(
+        None, description="GPU device index, e.g. '0' or '0,1' (CUDA/OpenCL/HIP only)"
+    )
+    cpu_threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(
+        None, description="Threads for the CPU platform (unset: OpenMM's default)"
+    )
+    temperature: Temperature = Field(..., description="Thermostat temperature, e.g. '300 K'")
+    friction: Annotated[Any, QuantityField("/ps", gt=0)] = Field(
+        "1 /ps", description="Langevin friction coefficient"
+    )
+    timestep: Annotated[Any, QuantityField("fs", gt=0, le=5)] = Field(
+        ..., description="Integration time step, e.g. '2 fs' (4 fs needs hydrogen_mass)"
+    )
+    hydrogen_mass: Annotated[Any, QuantityField("amu", gt=1.0, le=5.0)] | None = Field(
+        None, description="Hydrogen mass repartitioning target, e.g. '3 amu' (unset: off)"
+    )
+    pressure: Pressure = Field("1 bar", description="Barostat pressure for npt stages")
+    seed: Annotated[int, Field(ge=0, lt=2**31)] | None = Field(
+        None, description="Random seed for velocities and the Langevin noise"
+    )
+
+
+
+class _Stage(StrictModel):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = Field(
+        None, description="Stage label used in state.csv (default: the type plus index)"
+    )
+
+
+class MinimizeStage(_Stage):
+    """Local energy minimisation (L-BFGS)."""
+
+    type: Literal["minimize"]
+    tolerance: Annotated[Any, QuantityField("kJ/mol/nm", gt=0)] = Field(
+        "10 kJ/mol/nm", description="RMS force at which minimisation stops"
+    )
+    max_iterations: Annotated[int, Field(ge=0)] = Field(
+        0, description="Iteration cap (0 = until converged)"
+    )
+
+
+class NVTStage(_Stage):
+    """Constant-volume Langevin MD."""
+
+    type: Literal["nvt"]
+    duration: Time = Field(..., description="Simulated time, e.g. '10 ps'")
+
+
+class NPTStage(_Stage):
+    """Langevin MD with a Monte Carlo barostat."""
+
+    type: Literal["npt"]
+    duration: Time = Field(..., description="Simulated time, e.g. '50 ps'")
+    barostat: Literal["isotropic", "anisotropic", "x", "y", "z", "xy"] = Field(
+        "isotropic",
+        description="isotropic (bulk only); anisotropic/x/y/z/xy scale only those axes",
+    )
+    pressure: Pressure | None = Field(None, description="Overrides simulation.pressure")
+    frequency: Annotated[int, Field(ge=1, le=10000)] = Field(
+        25, description="Monte Carlo barostat attempt interval (steps)"
+    )
+
+
+class ProductionStage(_Stage):
+    """Production MD: the only stage that writes the trajectory."""
+
+    type: Literal["production"]
+    duration: Time = Field(..., description="Simulated time, e.g. '1 ns'")
+    ensemble: Literal["nvt", "npt"] = Field("nvt", description="nvt or npt")
+    barostat: Literal["isotropic", "anisotropic", "x", "y", "z", "xy"] = Field(
+        "isotropic", description="Used when ensemble is npt"
+    )
+    pressure: Pressure | None = Field(None, description="Overrides simulation.pressure")
+    frequency: Annotated[int, Field(ge=1, le=10000)] = Field(25, description="Barostat interval")
+
+
+Stage = Annotated[
+    MinimizeStage | NVTStage | NPTStage | ProductionStage, Field(discriminator="type")
+]
+STAGE_TYPES = ("minimize", "nvt", "npt", "production")
+
+
+class TrajectoryOutput(StrictModel):
+    """Trajectory file written during the production stage."""
+
+    format: Literal["dcd", "xtc"] = Field("dcd", description="dcd (default) or xtc")
+    interval: Time = Field("1 ps", description="Simulated time between frames")
+
+
+class OutputConfig(StrictModel):
+    """Where and how often the runner writes."""
+
+    directory: Annotated[str, Field(min_length=1)] = Field(
+        ..., description="Run directory (relative paths are relative to the working directory)"
+    )
+    trajectory: TrajectoryOutput = Field(default_factory=TrajectoryOutput)
+    state_interval: Time = Field("1 ps", description="Simulated time between state.csv rows")
+    checkpoint_interval: Time = Field("10 ps", description="Simulated time between checkpoints")
+    progress: Literal["auto", "on", "off"] = Field(
+        "auto", description="Progress bar on stderr; auto = only when stderr is a terminal"
+    )

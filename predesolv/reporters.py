@@ -1,0 +1,232 @@
+"""OpenMM reporters used by the runner (``describeNextReport`` / ``report`` protocol).
+
+* :class:`StateCSVReporter` — ``state.csv`` rows (energies, T, volume, density, ns/day) and
+  the blow-up check (non-finite energy → :class:`SimulationBlowUpError`).
+* :class:`TrajectoryReporter` — DCD or XTC frames, counting what it wrote so that a resume
+  can truncate the file to the last checkpoint.
+* :class:`ProgressReporter` — a one-line progress bar with ns/day and ETA on a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+import openmm
+from openmm import app, unit
+
+from predesolv.errors import SimulationBlowUpError
+
+STATE_COLUMNS = (
+    "step",
+    "time (ps)",
+    "stage",
+    "potential_energy (kJ/mol)",
+    "kinetic_energy (kJ/mol)",
+    "total_energy (kJ/mol)",
+    "temperature (K)",
+    "volume (nm^3)",
+    "density (g/mL)",
+    "speed (ns/day)",
+)
+
+
+def degrees_of_freedom(system: openmm.System) -> int:
+    """Kinetic degrees of freedom: 3 per massive particle, minus constraints, minus 3 for a
+    CMMotionRemover. Mass-0 (frozen) particles contribute nothing, as in OpenMM's
+    StateDataReporter."""
+    dof = sum(
+        3 for i in range(system.getNumParticles())
+        if system.getParticleMass(i).value_in_unit(unit.dalton) > 0
+    )
+    for i in range(system.getNumConstraints()):
+        p1, p2, _ = system.getConstraintParameters(i)
+        if (
+            system.getParticleMass(p1).value_in_unit(unit.dalton) > 0
+            or system.getParticleMass(p2).value_in_unit(unit.dalton) > 0
+        ):
+            dof -= 1
+    if any(isinstance(f, openmm.CMMotionRemover) for f in system.getForces()):
+        dof -= 3
+    return dof
+
+
+class StateCSVReporter:
+    """Append one CSV row every ``interval`` steps; raise on a non-finite energy.
+
+    Parameters
+    ----------
+    file : text file
+        Open for appending; the header is written by the caller once.
+    interval : int
+        Steps between rows.
+    stage : str
+        Stage label written in each row.
+    system : openmm.System
+        For degrees of freedom and total (non-frozen) mass.
+    """
+
+    def __init__(self, file: TextIO, interval: int, stage: str, system: openmm.System):
+        self._file = file
+        self._interval = interval
+        self._stage = stage
+        self._dof = max(degrees_of_freedom(system), 1)
+        mass = sum(
+            system.getParticleMass(i).value_in_unit(unit.dalton)
+            for i in range(system.getNumParticles())
+        )
+        self._mass_g = mass / 6.02214076e23
+        self._last_wall: float | None = None
+        self._last_time_ps: float | None = None
+        self.rows_written = 0
+
+    def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:
+        steps = self._interval - simulation.currentStep % self._interval
+        return {"steps": steps, "periodic": None, "include": ["energy"]}
+
+    def report(self, simulation: app.Simulation, state: openmm.State) -> None:
+        pe = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        ke = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
+        step = simulation.currentStep
+        if not (math.isfinite(pe) and math.isfinite(ke)):
+            raise SimulationBlowUpError(
+                f"stage {self._stage!r}, step {step}: energy is not finite (potential {pe}, "
+                f"kinetic {ke}); the system blew up. Last good checkpoint kept. Try a smaller "
+                f"time step, a longer minimisation/equilibration, or check the input structure"
+            )
+        t_ps = state.getTime().value_in_unit(unit.picosecond)
+        vol = state.getPeriodicBoxVolume().value_in_unit(unit.nanometer**3)
+        temp = 2.0 * ke / (self._dof * 0.00831446261815324)
+        dens = self._mass_g / (vol * 1e-21) if vol > 0 else float("nan")
+        now = time.perf_counter()
+        speed = float("nan")
+        if self._last_wall is not None and self._last_time_ps is not None and now > self._last_wall:
+            speed = (t_ps - self._last_time_ps) / 1000.0 / ((now - self._last_wall) / 86400.0)
+        self._last_wall, self._last_time_ps = now, t_ps
+        self._file.write(
+            f"{step},{t_ps:.6f},{self._stage},{pe:.6f},{ke:.6f},{pe + ke:.6f},{temp:.4f},"
+            f"{vol:.6f},{dens:.6f},{speed:.4g}\n"
+        )
+        self.rows_written += 1
+
+
+class TrajectoryReporter:
+    """DCD or XTC writer that counts frames (for resume) and can flush on demand.
+
+    Parameters
+    ----------
+    path : str
+        Output file (``.dcd`` or ``.xtc``).
+    interval : int
+        Steps between frames.
+    topology : openmm.app.Topology
+    dt : openmm.unit.Quantity
+        Time step.
+    first_step : int
+        Global step of the first frame this reporter will write.
+    append : bool
+        Continue an existing file (resume).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        interval: int,
+        topology: app.Topology,
+        dt: Any,
+        first_step: int,
+        fmt: str = "dcd",
+        append: bool = False,
+    ):
+        self._interval = interval
+        self._fmt = fmt
+        self.frames_written = 0
+        if fmt == "dcd":
+            self._fh = open(path, "r+b" if append else "wb")  # noqa: SIM115 - closed in close()
+            self._writer = app.DCDFile(self._fh, topology, dt, first_step, interval, append)
+        elif fmt == "xtc":
+            self._fh = None
+            self._writer = app.XTCFile(path, topology, dt, first_step, interval, append)
+        else:
+            raise ValueError(f"unknown trajectory format {fmt!r}")
+
+    def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:
+        steps = self._interval - simulation.currentStep % self._interval
+        return {"steps": steps, "periodic": True, "include": ["positions"]}
+
+    def report(self, simulation: app.Simulation, state: openmm.State) -> None:
+        self._writer.writeModel(
+            state.getPositions(asNumpy=True), periodicBoxVectors=state.getPeriodicBoxVectors()
+        )
+        self.frames_written += 1
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None and not self._fh.closed:
+            self.flush()
+            self._fh.close()
+
+
+class ProgressReporter:
+    """Progress bar with ns/day and ETA on stderr (silent unless ``enabled``).
+
+    Parameters
+    ----------
+    stage : str
+    first_step, last_step : int
+        Global steps at which the stage starts and ends.
+    dt_ps : float
+        Time step in ps.
+    interval : int
+        Steps between updates.
+    enabled : bool
+        Usually ``sys.stderr.isatty()``.
+    """
+
+    def __init__(
+        self, stage: str, first_step: int, last_step: int, dt_ps: float, interval: int,
+        enabled: bool, stream: TextIO | None = None,
+    ):
+        self._stage = stage
+        self._first, self._last = first_step, last_step
+        self._dt_ps = dt_ps
+        self._interval = max(1, interval)
+        self.enabled = enabled
+        self._stream = stream or sys.stderr
+        self._t0 = time.perf_counter()
+        self._step0: int | None = None
+
+    def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:
+        steps = self._interval - simulation.currentStep % self._interval
+        return {"steps": steps, "periodic": None, "include": []}
+
+    def report(self, simulation: app.Simulation, state: openmm.State) -> None:
+        if not self.enabled:
+            return
+        step = simulation.currentStep
+        if self._step0 is None:
+            self._step0, self._t0 = step, time.perf_counter()
+            return
+        elapsed = time.perf_counter() - self._t0
+        done = step - self._step0
+        frac = (step - self._first) / max(1, self._last - self._first)
+        nsday = done * self._dt_ps / 1000.0 / (elapsed / 86400.0) if elapsed > 0 else 0.0
+        eta = (self._last - step) * elapsed / done if done > 0 else float("nan")
+        bar = "#" * int(30 * frac)
+        self._stream.write(
+            f"\r{self._stage:<12} [{bar:<30}] {100 * frac:5.1f}%  {nsday:8.2f} ns/day  "
+            f"ETA {eta:6.0f} s"
+        )
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self._stream.write("\n")
+            self._stream.flush()

@@ -1,0 +1,1 @@
+"""Builders: electrolytes, carbon electrodes and composite cells (never run MD)."""
