@@ -9,6 +9,7 @@ pocl runs the same kernels about 3x slower than OpenMM's CPU platform.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import sys
@@ -49,22 +50,27 @@ def load_failures() -> list[str]:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence C-level writes to file descriptor 2 for the duration of the block."""
+def _quiet_stdio() -> Iterator[None]:
+    """Silence C-level writes to file descriptors 1 and 2 (pocl/OpenMM print a warning)."""
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # pytest capture or no real stderr
+        fds = [sys.stdout.fileno(), sys.stderr.fileno()]
+    except (AttributeError, OSError, ValueError):  # pytest capture or no real streams
         yield
         return
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(fd)
+    saved = [os.dup(fd) for fd in fds]
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, fd)
+        for fd in fds:
+            os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+        libc.fflush(None)
+        for fd, keep in zip(fds, saved):
+            os.dup2(keep, fd)
+            os.close(keep)
         os.close(devnull)
 
 
@@ -76,7 +82,7 @@ def _probe_device(name: str) -> tuple[str, bool, str]:
     integrator = openmm.VerletIntegrator(0.001)
     try:
         platform = openmm.Platform.getPlatformByName(name)
-        with _quiet_stderr():  # pocl prints "unsupported OpenCL implementation" on fd 2
+        with _quiet_stdio():  # pocl prints "unsupported OpenCL implementation" on fd 2
             context = openmm.Context(system, integrator, platform)
     except openmm.OpenMMException as exc:
         return "", False, str(exc).splitlines()[0]

@@ -180,7 +180,7 @@ class ElectrodeConfig(StrictModel):
     )
     dopants: list[DopantConfig] = Field(default_factory=list)
     exclude_cc_within: Annotated[Any, QuantityField("nm", ge=0, le=1.2)] = Field(
-        default="0.5 nm",
+        default="0.3 nm",
         description="exclude nonbonded pairs between frozen electrode atoms closer than this",
     )
 

@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny systems and config writers (CPU/Reference, few steps)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("OPENMM_CPU_THREADS", "1")
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def base_config(run_dir: Path, **over) -> dict:
+    """A valid from_files config on the NaCl/TIP3P test box (770 atoms)."""
+    cfg = {
+        "system": {"from_files": {"system_xml": str(DATA / "nacl_water.xml"),
+                                  "pdb": str(DATA / "nacl_water.pdb")}},
+        "simulation": {"platform": "CPU", "temperature": "300 K", "timestep": "2 fs",
+                       "seed": 11},
+        "stages": [
+            {"type": "minimize", "max_iterations": 50},
+            {"type": "nvt", "duration": "0.1 ps"},
+            {"type": "production", "duration": "0.4 ps"},
+        ],
+        "output": {"directory": str(run_dir), "trajectory": {"interval": "0.02 ps"},
+                   "state_interval": "0.02 ps", "checkpoint_interval": "0.1 ps",
+                   "progress": "off"},
+    }
+    for key, value in over.items():
+        cfg[key] = value
+    return cfg
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Return a function that writes a config dict to YAML and gives its path."""
+
+    def _write(cfg: dict, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        return path
+
+    return _write
