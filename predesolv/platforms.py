@@ -1,4 +1,6 @@
-"""OpenMM platform discovery and selection (``platform: auto | CUDA | OpenCL | HIP | CPU | Reference``).
+"""OpenMM platform discovery and selection.
+
+``platform: auto | CUDA | OpenCL | HIP | CPU | Reference``.
 
 ``auto`` asks OpenMM for every loadable platform and takes the one with the highest
 ``Platform.getSpeed()``, except that an OpenCL platform whose device is a CPU
@@ -68,13 +70,13 @@ def _quiet_stdio() -> Iterator[None]:
         yield
     finally:
         libc.fflush(None)
-        for fd, keep in zip(fds, saved):
+        for fd, keep in zip(fds, saved, strict=True):
             os.dup2(keep, fd)
             os.close(keep)
         os.close(devnull)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe_device(name: str) -> tuple[str, bool, str]:
     """Create a 1-particle context to read the device name; returns (device, is_cpu, error)."""
     system = openmm.System()

@@ -180,8 +180,9 @@ class ElectrodeConfig(StrictModel):
     )
     dopants: list[DopantConfig] = Field(default_factory=list)
     exclude_cc_within: Annotated[Any, QuantityField("nm", ge=0, le=1.2)] = Field(
-        default="0.3 nm",
-        description="exclude nonbonded pairs between frozen electrode atoms closer than this",
+        default="0 nm",
+        description="also exclude Coulomb + LJ between frozen electrode atoms closer than "
+        "this (electrode-electrode LJ is always zero); constant charge only",
     )
 
     @model_validator(mode="after")
@@ -213,6 +214,10 @@ class ElectrodeConfig(StrictModel):
                 )
             if ch.apply_to == "slit_walls" and self.kind == "surface":
                 raise ValueError("charge.apply_to 'slit_walls' needs a slit (kind surface has none)")
+        if isinstance(ch, ConstantPotentialConfig) and self.exclude_cc_within.value_in_unit(
+                self.exclude_cc_within.unit) > 0:
+            raise ValueError("exclude_cc_within must be '0 nm' with constant_potential "
+                             "(OpenMM forbids exceptions on electrode particles)")
         if self.kind == "surface" and any(d.sheets == "slit_walls" for d in self.dopants):
             raise ValueError("dopants.sheets 'slit_walls' needs a slit (kind surface has none)")
         if ch is not None and self.hydrogenate_edges and isinstance(ch, ConstantPotentialConfig):

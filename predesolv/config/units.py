@@ -45,7 +45,8 @@ UNIT_SYMBOLS: dict[str, unit.Unit] = {
     "bar": unit.bar, "atm": unit.atmosphere, "Pa": unit.pascal, "kPa": unit.kilopascal,
     "MPa": unit.megapascal,
     # energy
-    "kJ": unit.kilojoule, "kcal": unit.kilocalorie, "J": unit.joule, "eV": unit.Unit({_EV: 1.0}), "mol": unit.mole, "mmol": unit.milli * unit.mole,
+    "kJ": unit.kilojoule, "kcal": unit.kilocalorie, "J": unit.joule,
+    "eV": unit.Unit({_EV: 1.0}), "mol": unit.mole, "mmol": unit.milli * unit.mole,
     # mass / amount / concentration
     "amu": unit.dalton, "Da": unit.dalton, "dalton": unit.dalton, "g": unit.gram,
     "kg": unit.kilogram, "M": _molar, "mM": unit.milli * unit.mole / unit.liter, "L": unit.liter,
