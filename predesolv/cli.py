@@ -122,10 +122,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     run_dir = Path(args.out or cfg.output.directory)
     t0 = time.perf_counter()
     if args.resume:
-        if not (run_dir / rundir.FILES["progress"]).is_file():
+        if not (run_dir / rundir.FILES["config"]).is_file():
             raise RunDirectoryError(
-                f"output.directory: {run_dir} has no progress.json (no checkpoint to resume "
-                f"from); run without --resume"
+                f"output.directory: {run_dir} holds no predesolv run (no config.yaml) to "
+                f"resume; run without --resume"
             )
         # Resume exactly what was run: the resolved config and system in the run directory.
         cfg = load_config(run_dir / rundir.FILES["config"])

@@ -134,29 +134,33 @@ def _stage_seed(seed: int, index: int) -> int:
 
 
 class _InterruptFlag:
-    """SIGINT handler: first Ctrl-C asks for a clean stop, a second one aborts."""
+    """SIGINT/SIGTERM handler: the first asks for a checkpoint and a clean stop (batch
+    schedulers send SIGTERM before killing a job); a second Ctrl-C aborts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.set = False
-        self._old: Any = None
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _InterruptFlag:
-        try:
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread (e.g. a Dask worker)
-            self._old = None
+        for sig in self.SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread (e.g. a Dask worker)
+                continue
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.set:
             raise KeyboardInterrupt
         self.set = True
-        sys.stderr.write("\ninterrupt received: writing a checkpoint, then stopping "
-                         "(Ctrl-C again to abort without one)\n")
+        sys.stderr.write(f"\n{signal.Signals(signum).name} received: writing a checkpoint, "
+                         f"then stopping (Ctrl-C again to abort without one)\n")
 
     def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 class Runner:
@@ -305,7 +309,12 @@ class Runner:
         """
         d = self.run_dir
         progress: dict[str, Any] = {"state_rows": 0, "frames": 0}
-        if resume:
+        if resume and not (d / rundir.FILES["progress"]).is_file():
+            # Stopped before the first checkpoint: start over from the stored inputs.
+            rundir.truncate_state_csv(d / rundir.FILES["state"], 0)
+            rundir.log(d, "resuming before the first checkpoint: starting from stage 0")
+            resume = False
+        elif resume:
             progress = rundir.read_json(d / rundir.FILES["progress"])
             if progress.get("completed"):
                 return self._result(progress)

@@ -222,4 +222,32 @@ def test_ctrl_c_checkpoints_then_resume(tmp_path, write_config):
 
 def test_resume_without_checkpoint_is_input_error(tmp_path, write_config, capsys):
     code = main(["run", str(write_config(base_config(tmp_path / "none"))), "--resume"])
-    assert code == 2 and "progress.json" in capsys.readouterr().err
+    assert code == 2 and "no config.yaml" in capsys.readouterr().err
+
+
+def test_sigterm_checkpoints_like_ctrl_c(tmp_path, write_config):
+    run_dir = tmp_path / "run"
+    cfg_path = write_config(_long_config(run_dir))
+    proc = _spawn(cfg_path)
+    _wait_for_production(run_dir, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and b"SIGTERM" in err
+    assert json.loads((run_dir / "progress.json").read_text())["stage_complete"] is False
+
+
+def test_resume_before_first_checkpoint_starts_over(tmp_path, write_config):
+    """Killed before any checkpoint (inputs written, no progress.json): --resume restarts."""
+    from predesolv.build import build_system
+    from predesolv.config import load_config
+    from predesolv.runner import Runner
+
+    run_dir = tmp_path / "run"
+    cfg_path = write_config(base_config(run_dir))
+    cfg = load_config(cfg_path)
+    Runner(cfg, build_system(cfg.system), run_dir).write_inputs(overwrite=False)
+    with open(run_dir / "state.csv", "a") as fh:
+        fh.write("999,1.0,junk\n")  # a partial row from the killed process
+    assert not (run_dir / "progress.json").exists()
+    assert main(["run", str(cfg_path), "--resume"]) == 0
+    _check_complete(run_dir, 20, 25)

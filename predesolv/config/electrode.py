@@ -53,15 +53,12 @@ class StageConfig(StrictModel):
 class CounterElectrodeConfig(StrictModel):
     """Plain edge-on graphite slab across the reservoir from the working electrode.
 
-    It faces the reservoir on one side and, through the periodic boundary along x, closes
-    the back of the working electrode at ``back_gap``.
+    With a counter electrode the electrolyte is split into two equal reservoirs, one in
+    front of the working electrode's mouth and one behind it, so that both electrodes are
+    immersed on both faces (no vacuum capacitor across the periodic boundary).
     """
 
     length: Length = Field(description="slab extent along x")
-    back_gap: Annotated[Any, QuantityField("nm", ge=0.3, le=2.0)] = Field(
-        default="0.335 nm",
-        description="gap between the working electrode's back and the counter electrode",
-    )
 
 
 class ConstantChargeConfig(StrictModel):
@@ -110,6 +107,11 @@ class ConstantPotentialConfig(StrictModel):
     )
     cg_tolerance: Annotated[Any, QuantityField("kJ/mol/e", gt=0)] = Field(
         default="1e-4 kJ/mol/e", description="CG convergence tolerance"
+    )
+    finite_field: bool = Field(
+        default=False,
+        description="impose delta_v with a uniform field delta_v / L_x (both electrodes at "
+        "0 V, Dufils et al. 2019) instead of electrode potentials +/- delta_v / 2",
     )
 
 
