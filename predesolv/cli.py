@@ -57,8 +57,36 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
     a.add_argument("run_dir")
     a.add_argument("--what", default=None,
-                   help="comma-separated analyses (default: all that apply)")
+                   help="comma-separated analyses: rdf, coordination, speciation, profile, "
+                        "tracked, residence, density, msd (default: all that apply)")
+    a.add_argument("--start", type=int, help="first frame analysed")
+    a.add_argument("--stop", type=int, help="frame after the last one analysed")
+    a.add_argument("--step", type=int, help="analyse every STEP-th frame")
+    a.add_argument("--cutoffs", help="first-shell cutoffs in nm per partner kind, e.g. "
+                                     "'DME=0.30,PF6=0.31' (default: first RDF minimum)")
+    a.add_argument("--ion", type=int, help="tracked ion (index within the cation group)")
+    a.add_argument("--profile-regions", help="regions used for the CN profile, e.g. "
+                                             "'mouth,inside' (default: all)")
+    a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
     return p
+
+
+def _parse_cutoffs(text: str) -> dict[str, float]:
+    from predesolv.errors import AnalysisError
+
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip() or out.get(name.strip(), 0) <= 0:
+            raise AnalysisError(
+                f"--cutoffs: {item!r} is not NAME=NM with a positive number of nm "
+                f"(e.g. 'DME=0.30,PF6=0.31')"
+            )
+    return out
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -150,7 +178,21 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from predesolv.analysis import run_analyses
 
     what = [w.strip() for w in args.what.split(",")] if args.what else None
-    written = run_analyses(args.run_dir, what=what)
+    options: dict[str, object] = {
+        k: getattr(args, k) for k in ("start", "stop", "step", "ion")
+        if getattr(args, k) is not None
+    }
+    if args.cutoffs:
+        options["cutoffs_nm"] = _parse_cutoffs(args.cutoffs)
+    if args.profile_regions:
+        options["profile_regions"] = [r.strip() for r in args.profile_regions.split(",")]
+    if args.out:
+        options["out_dir"] = args.out
+    if not Path(args.run_dir).is_dir():
+        from predesolv.errors import MissingFileError
+
+        raise MissingFileError(f"run directory {args.run_dir!r} not found")
+    written = run_analyses(args.run_dir, what=what, **options)
     for name, path in written.items():
         print(f"{name}: {path}")
     return EXIT_OK

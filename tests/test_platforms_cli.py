@@ -112,3 +112,18 @@ def test_gpu_platform_runs(tmp_path, write_config):
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["platform"] in ("CUDA", "HIP", "OpenCL")
     assert openmm.Platform.getPlatformByName(prov["platform"]).getSpeed() > 10
+
+
+def test_cli_analyze_writes_tables(tmp_path, capsys):
+    """`predesolv analyze` on the shipped NaPF6/DME run directory, with given cutoffs."""
+    import pandas as pd
+    from conftest import DATA
+
+    out = tmp_path / "an"
+    code = main(["analyze", str(DATA / "napf6_dme_run"), "--what", "coordination",
+                 "--cutoffs", "DME=0.31,PF6=0.31", "--out", str(out), "--step", "2"])
+    assert code == 0, capsys.readouterr().err
+    df = pd.read_csv(out / "coordination_per_frame.csv")
+    assert len(df) > 0 and (df.select_dtypes("number") >= 0).all().all()
+    assert main(["analyze", str(DATA / "napf6_dme_run"), "--cutoffs", "DME=-1"]) == 2
+    assert "--cutoffs" in capsys.readouterr().err
