@@ -124,6 +124,10 @@ def test_cli_analyze_writes_tables(tmp_path, capsys):
                  "--cutoffs", "DME=0.31,PF6=0.31", "--out", str(out), "--step", "2"])
     assert code == 0, capsys.readouterr().err
     df = pd.read_csv(out / "coordination_per_frame.csv")
-    assert len(df) > 0 and (df.select_dtypes("number") >= 0).all().all()
+    cn = df[["cn_DME", "cn_PF6"]]
+    assert len(df) > 0 and (cn >= 0).all().all() and (cn.sum(axis=1) <= 12).all()
+    assert df["frame"].diff().dropna().isin([0, 2]).all()  # --step 2
+    cut = pd.read_csv(out / "cutoffs.csv")
+    assert dict(zip(cut["kind"], cut["cutoff_nm"], strict=True)) == {"DME": 0.31, "PF6": 0.31}
     assert main(["analyze", str(DATA / "napf6_dme_run"), "--cutoffs", "DME=-1"]) == 2
     assert "--cutoffs" in capsys.readouterr().err
