@@ -1,0 +1,144 @@
+"""Composite electrode/electrolyte cells: charges, neutrality, metadata, energies."""
+
+import json
+
+import numpy as np
+import openmm
+import pytest
+from openmm import unit
+from predesolv.systems.cell import build_cell
+from predesolv.systems.charges import nonbonded_force, sigma_to_charge
+
+from predesolv.config.electrode import ElectrodeConfig
+from predesolv.config.electrolyte import ElectrolyteConfig
+from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.errors import BuildError
+
+FF = ForceFieldConfig(nonbonded_cutoff="0.7 nm")
+EL = ElectrolyteConfig(salt="NaPF6", solvents={"DME": 1.0}, n_salt=4, n_solvent=24)
+
+
+def _slit(**kw):
+    base = dict(kind="slit", edge="zigzag", width="1.5 nm", length="1.3 nm",
+                spacing="0.8 nm", layers_per_wall=2)
+    base.update(kw)
+    return ElectrodeConfig(**base)
+
+
+def _charges(system, idx):
+    nb = nonbonded_force(system)
+    return np.array([nb.getParticleParameters(int(i))[0].value_in_unit(unit.elementary_charge)
+                     for i in idx])
+
+
+@pytest.fixture(scope="module")
+def charged():
+    ec = _slit(charge={"mode": "constant_charge", "sigma": "-0.05 C/m**2",
+                       "apply_to": "slit_walls", "neutralize": "counter_electrode"},
+               counter_electrode={"length": "0.5 nm"})
+    return build_cell(EL, ec, FF, seed=3)
+
+
+def test_constant_charge_sigma_and_neutral(charged):
+    md = charged.metadata
+    g = md["groups"]
+    area = md["charges"]["area_nm2"]
+    # area = both slit faces
+    seg = md["geometry"]["segments"][0]
+    length = seg["x_nm"][1] - seg["x_nm"][0]
+    assert area == pytest.approx(2 * length * md["geometry"]["box_nm"][1])
+    q_w = _charges(charged.system, g["electrode:working"]).sum()
+    assert abs(q_w - sigma_to_charge(-0.05, area)) < 1e-6
+    assert md["charges"]["realised_sigma_C_m2"] == pytest.approx(-0.05, abs=1e-9)
+    q_c = _charges(charged.system, g["electrode:counter"]).sum()
+    assert abs(q_w + q_c) < 1e-6
+    assert abs(_charges(charged.system, range(charged.n_atoms)).sum()) < 1e-6
+    # only the slit walls carry the charge
+    walls = _charges(charged.system, g["electrode:walls"])
+    assert np.allclose(walls, 0.0)
+
+
+def test_metadata_and_frozen(charged):
+    md = json.loads(json.dumps(charged.metadata))  # JSON-serialisable
+    geo = md["geometry"]
+    assert geo["kind"] == "slit" and geo["insertion"]["axis"] == "x"
+    assert geo["insertion"]["direction"] == 1
+    assert abs(geo["spacing_nm"][0] - 0.8) < 1e-4
+    names = [r["name"] for r in geo["regions"]]
+    assert names[0] == "inside" and "mouth" in names
+    inside = geo["regions"][0]["bounds_nm"]
+    assert inside["x"][0] == pytest.approx(geo["insertion"]["origin_nm"])
+    assert inside["z"][1] - inside["z"][0] == pytest.approx(0.8, abs=1e-9)
+    assert set(geo["fixed_axes"]) == {"x", "y", "z"}
+    assert sorted(charged.frozen_indices()) == md["groups"]["frozen"]
+    assert set(md["groups"]["electrode"]) == set(md["groups"]["frozen"])
+    # electrolyte outside the carbon: no electrolyte atom inside the slit region
+    pos = charged.positions.value_in_unit(unit.nanometer)
+    el = np.setdiff1d(np.arange(charged.n_atoms), md["groups"]["electrode"])
+    x, z = pos[el, 0], pos[el, 2]
+    inside_mask = ((x > inside["x"][0]) & (x < inside["x"][1]) & (z > inside["z"][0])
+                   & (z < inside["z"][1]))
+    assert not inside_mask.any()
+    assert md["requires"]["fixed_box"] is False
+
+
+def test_mixed_precision_energy_matches_reference(charged):
+    energies = []
+    for name, props in (("Reference", {}), ("CPU", {"Threads": "1"})):
+        ctx = openmm.Context(charged.system, openmm.VerletIntegrator(0.001),
+                             openmm.Platform.getPlatformByName(name), props)
+        ctx.setPositions(charged.positions)
+        energies.append(ctx.getState(getEnergy=True).getPotentialEnergy()
+                        .value_in_unit(unit.kilojoule_per_mole))
+    assert abs(energies[0]) < 1e6  # no frozen C-C constant left
+    assert abs(energies[0] - energies[1]) < 1.0
+
+
+def test_neutralise_with_electrolyte_removes_anions():
+    ec = _slit(charge={"mode": "constant_charge", "total": "-1.6 e", "apply_to": "all",
+                       "neutralize": "electrolyte"})
+    b = build_cell(EL, ec, FF, seed=1)
+    md = b.metadata
+    # charge scaling 0.8: -1.6 e = two anions removed
+    assert md["charges"]["realised_total_e"] == pytest.approx(-1.6)
+    assert len(md["groups"]["cation"]) == 4
+    assert len(md["groups"]["anion"]) == 2 * 7
+    assert abs(_charges(b.system, range(b.n_atoms)).sum()) < 1e-6
+
+
+def test_non_neutral_is_refused():
+    ec = _slit(charge={"mode": "constant_charge", "total": "-0.1 e", "apply_to": "all",
+                       "neutralize": "electrolyte"})
+    with pytest.raises(BuildError, match="electrode.charge"):
+        build_cell(EL, ec, FF, seed=1)
+
+
+def test_box_too_small_is_refused():
+    with pytest.raises(BuildError, match="layers_per_wall"):
+        build_cell(EL, _slit(layers_per_wall=1, spacing="0.4 nm"), FF, seed=1)
+
+
+def test_x_barostat_keeps_electrode_rigid(charged):
+    """Zero-strength bonds make each electrode one barostat molecule: shape is kept."""
+    system = openmm.XmlSerializer.clone(charged.system) if hasattr(
+        openmm.XmlSerializer, "clone") else openmm.XmlSerializer.deserialize(
+        openmm.XmlSerializer.serialize(charged.system))
+    baro = openmm.MonteCarloAnisotropicBarostat(openmm.Vec3(1000, 1000, 1000), 300,
+                                                True, False, False, 1)
+    system.addForce(baro)
+    integ = openmm.LangevinMiddleIntegrator(300, 1, 0.0005)
+    ctx = openmm.Context(system, integ, openmm.Platform.getPlatformByName("CPU"),
+                         {"Threads": "1"})
+    ctx.setPositions(charged.positions)
+    openmm.LocalEnergyMinimizer.minimize(ctx, 10, 50)
+    integ.step(30)
+    st = ctx.getState(getPositions=True)
+    box0 = charged.metadata["geometry"]["box_nm"]
+    box1 = [st.getPeriodicBoxVectors()[k][k].value_in_unit(unit.nanometer) for k in range(3)]
+    assert box1[0] != pytest.approx(box0[0], abs=1e-9)  # the barostat did act on x
+    assert box1[1:] == pytest.approx(box0[1:], abs=1e-12)
+    w = charged.metadata["groups"]["electrode:working"]
+    p0 = charged.positions.value_in_unit(unit.nanometer)[w]
+    p1 = st.getPositions(asNumpy=True).value_in_unit(unit.nanometer)[w]
+    shift = p1 - p0
+    assert np.allclose(shift, shift[0], atol=1e-6)  # rigid translation only
