@@ -1,4 +1,4 @@
-"""Command line: ``predesolv {validate, schema, platforms, build, run, analyze}``.
+"""Command line: ``predesolv {validate, schema, platforms, build, export, run, analyze}``.
 
 Exit status: 0 success, 2 bad input (config, files, platform, run directory), 1 runtime
 failure (blow-up, interrupted), 130 interrupted by Ctrl-C. Errors are one line on stderr;
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("config")
     b.add_argument("--out", required=True, help="folder for system.xml, topology.pdb, ...")
     b.add_argument("--overwrite", action="store_true")
+
+    e = sub.add_parser("export", help="build and write GROMACS/AMBER files (constant charge)")
+    e.add_argument("config")
+    e.add_argument("--out", required=True, help="folder for the exported files")
+    e.add_argument("--formats", default="gromacs,amber", help="gromacs, amber or both")
 
     r = sub.add_parser("run", help="build and run the protocol of a config")
     r.add_argument("config")
@@ -139,6 +144,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from predesolv.build import build_system
+    from predesolv.config import load_config
+    from predesolv.systems.cell_export import export_system
+
+    cfg = load_config(args.config)
+    built = build_system(cfg.system)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    written = export_system(built, args.out, formats=formats)
+    for fmt, paths in written.items():
+        print(f"{fmt}: {', '.join(str(p) for p in paths)}")
+    return EXIT_OK
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from predesolv import rundir
     from predesolv.build import load_files
@@ -203,6 +222,7 @@ COMMANDS = {
     "schema": _cmd_schema,
     "platforms": _cmd_platforms,
     "build": _cmd_build,
+    "export": _cmd_export,
     "run": _cmd_run,
     "analyze": _cmd_analyze,
 }

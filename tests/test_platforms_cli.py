@@ -131,3 +131,12 @@ def test_cli_analyze_writes_tables(tmp_path, capsys):
     assert dict(zip(cut["kind"], cut["cutoff_nm"], strict=True)) == {"DME": 0.31, "PF6": 0.31}
     assert main(["analyze", str(DATA / "napf6_dme_run"), "--cutoffs", "DME=-1"]) == 2
     assert "--cutoffs" in capsys.readouterr().err
+
+
+def test_cli_export_bad_format_is_input_error(tmp_path, capsys):
+    from pathlib import Path
+
+    cfg = Path(__file__).resolve().parents[1] / "examples" / "slit_0.8nm_charged.yaml"
+    code = main(["export", str(cfg), "--out", str(tmp_path / "x"), "--formats", "lammps"])
+    assert code == 2 and "lammps" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
