@@ -147,3 +147,38 @@ def test_existing_run_not_overwritten(tmp_path, write_config, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "--overwrite" in err
     assert (run_dir / "config.yaml").read_text() == "x: 1\n"
+
+
+def _example_system(name: str) -> dict:
+    import yaml
+
+    path = DATA.parent.parent / "examples" / name
+    return yaml.safe_load(path.read_text())["system"]
+
+
+@pytest.mark.parametrize("barostat, needle", [
+    ("isotropic", "frozen electrode"),
+])
+def test_isotropic_npt_with_electrode_block(barostat, needle, tmp_path, write_config, capsys):
+    """Contradictory settings caught from the config alone: no build, no run directory."""
+    run_dir = tmp_path / "run"
+    cfg = base_config(run_dir)
+    cfg["system"] = _example_system("default.yaml")
+    cfg["stages"].insert(1, {"type": "npt", "duration": "0.1 ps", "barostat": barostat})
+    code = main(["validate", str(write_config(cfg))])
+    err = capsys.readouterr().err
+    assert code == 2 and "stages[1].barostat" in err and needle in err
+    assert main(["run", str(write_config(cfg))]) == 2
+    assert not run_dir.exists()
+
+
+def test_axis_barostat_on_fixed_electrode_axes_refused(tmp_path, write_config, capsys):
+    """The slit builder marks its axes fixed; a z barostat is refused before writing."""
+    run_dir = tmp_path / "run"
+    cfg = base_config(run_dir)
+    cfg["system"] = _example_system("default.yaml")
+    cfg["stages"].insert(1, {"type": "npt", "duration": "0.1 ps", "barostat": "z"})
+    code = main(["run", str(write_config(cfg))])
+    err = capsys.readouterr().err
+    assert code == 2 and "stages[1].barostat" in err and "fixed" in err, err
+    assert not run_dir.exists()
