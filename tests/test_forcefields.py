@@ -57,7 +57,7 @@ def _merge(resnames, shifts):
 def _lj_energy(top, xyz, cfg):
     system, types = create_system(top, cfg)
     for f in system.getForces():
-        f.setForceGroup(1 if f.getName() == LJ_FORCE_NAME else 0)
+        f.setForceGroup(1 if f.getName().startswith(LJ_FORCE_NAME) else 0)
     ctx = openmm.Context(system, openmm.VerletIntegrator(1e-3), REF)
     ctx.setPositions(xyz * unit.nanometer)
     e = ctx.getState(getEnergy=True, groups={1}).getPotentialEnergy()
@@ -194,3 +194,58 @@ def test_override_with_unknown_type_name_is_an_error():
                                             "sigma": "0.3 nm", "epsilon": "0.1 kJ/mol"}])
     with pytest.raises(ConfigError, match="not defined"):
         create_system(top, cfg)
+
+
+def test_override_in_periodic_box_with_long_range_correction():
+    """Override force works with PME and a cutoff; only the overridden pair changes."""
+    top, xyz = _merge(("NA", "EC", "DME"), [(0, 0, 0), (0.40, 0.0, 0.0), (1.0, 1.0, 1.0)])
+    top.setPeriodicBoxVectors(np.eye(3) * 2.0 * unit.nanometer)
+    energies = {}
+    for label, ov in [("plain", []), ("override", [{"type1": "NA_Na", "type2": "EC_O",
+                                                    "sigma": "0.25 nm",
+                                                    "epsilon": "1.5 kJ/mol"}])]:
+        cfg = ForceFieldConfig(constraints="none", nonbonded_cutoff="0.9 nm",
+                               pair_overrides=ov, dispersion_correction=False)
+        energies[label], types = _lj_energy(top, xyz, cfg)
+    i_o = types.index("EC_O")
+    r = float(np.linalg.norm(xyz[0] - xyz[i_o]))
+    s_d, e_d = math.sqrt(0.333045 * 0.296), math.sqrt(0.011598 * 0.87864)
+
+    def lj(s, e):
+        return 4 * e * ((s / r) ** 12 - (s / r) ** 6)
+
+    assert energies["override"] - energies["plain"] == pytest.approx(
+        lj(0.25, 1.5) - lj(s_d, e_d), rel=1e-4, abs=2e-4)
+
+    cfg = ForceFieldConfig(nonbonded_cutoff="0.9 nm", pair_overrides=[
+        {"type1": "NA_Na", "type2": "EC_O", "sigma": "0.25 nm", "epsilon": "1.5 kJ/mol"}])
+    system, _ = create_system(top, cfg)
+    names = {f.getName(): f for f in system.getForces()}
+    assert names[LJ_FORCE_NAME + "_override"].getUseLongRangeCorrection()
+    assert names[LJ_FORCE_NAME].getUseLongRangeCorrection()
+
+
+def test_atom_types_found_when_atom_names_differ():
+    from predesolv.forcefields.nonbonded import atom_type_names
+    from predesolv.forcefields.parameterize import load_forcefield
+
+    top, _ = load_molecule("DMC")
+    for k, atom in enumerate(top.atoms()):
+        atom.name = f"X{k}"
+    types = atom_type_names(top, load_forcefield())
+    assert types.count("DMC_O") == 1 and types.count("DMC_OS") == 2
+    assert types.count("DMC_H") == 6 and types[1] == "DMC_C"
+
+
+def test_add_lj_exclusions_reaches_override_forces():
+    from predesolv.forcefields.nonbonded import add_lj_exclusions, lj_forces
+
+    top, xyz = _merge(("NA", "EC"), [(0, 0, 0), (0.40, 0.0, 0.0)])
+    cfg = ForceFieldConfig(pair_overrides=[{"type1": "NA_Na", "type2": "EC_O",
+                                            "sigma": "0.25 nm", "epsilon": "1.5 kJ/mol"}])
+    system, _ = create_system(top, cfg)
+    forces = lj_forces(system)
+    assert len(forces) == 2
+    before = [f.getNumExclusions() for f in forces]
+    assert add_lj_exclusions(system, [(0, 2), (2, 0), (0, 3)]) == 2
+    assert [f.getNumExclusions() for f in forces] == [b + 2 for b in before]

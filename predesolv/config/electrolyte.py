@@ -60,13 +60,6 @@ class ElectrolyteConfig(StrictModel):
     temperature: Annotated[Any, QuantityField("K", gt=0)] = "298 K"
     packing_tolerance: Annotated[Any, QuantityField("nm", gt=0, le=0.3)] = "0.2 nm"
 
-    @field_validator("temperature", "packing_tolerance", mode="before")
-    @classmethod
-    def _parse_defaults(cls, v: Any, info: Any) -> Any:
-        spec = {"temperature": QuantityField("K", gt=0),
-                "packing_tolerance": QuantityField("nm", gt=0, le=0.3)}[info.field_name]
-        return spec.validate(v)
-
     @field_validator("salt")
     @classmethod
     def _check_salt(cls, v: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from predesolv.config.base import StrictModel
 from predesolv.config.units import QuantityField
@@ -86,8 +86,3 @@ class ForceFieldConfig(StrictModel):
     constraints: Literal["none", "hbonds"] = "hbonds"
     ewald_error_tolerance: float = Field(5e-4, gt=0.0, lt=0.1)
     pair_overrides: list[PairOverride] = Field(default_factory=list)
-
-    @field_validator("nonbonded_cutoff", mode="before")
-    @classmethod
-    def _default_cutoff(cls, v: Any) -> Any:
-        return QuantityField("nm", gt=0).validate(v)
