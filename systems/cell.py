@@ -31,6 +31,15 @@ from typing import Any
 
 import numpy as np
 from openmm import app, unit
+
+from predesolv import __version__
+from predesolv.built import BuiltSystem
+from predesolv.config.electrode import (
+    ConstantChargeConfig,
+    ConstantPotentialConfig,
+    ElectrodeConfig,
+)
+from predesolv.errors import BuildError
 from predesolv.forcefields import get_data_dir
 from predesolv.forcefields.parameterize import ELECTROLYTE_XML, create_system
 from predesolv.systems import charges as ch
@@ -54,15 +63,6 @@ from predesolv.systems.slit import (
     build_counter_geometry,
     build_electrode_geometry,
 )
-
-from predesolv import __version__
-from predesolv.built import BuiltSystem
-from predesolv.config.electrode import (
-    ConstantChargeConfig,
-    ConstantPotentialConfig,
-    ElectrodeConfig,
-)
-from predesolv.errors import BuildError
 
 CARBON_XML = "predesolv-carbon.xml"
 MOUTH_DEPTH_NM = 0.8

@@ -20,11 +20,11 @@ import numpy as np
 import openmm
 import parmed
 from openmm import app, unit
-from predesolv.forcefields.parameterize import load_forcefield
-from predesolv.systems.charges import nonbonded_force
 
 from predesolv.built import BuiltSystem
 from predesolv.errors import BuildError
+from predesolv.forcefields.parameterize import load_forcefield
+from predesolv.systems.charges import nonbonded_force
 
 FORMATS = ("gromacs", "amber")
 

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import openmm
 from openmm import unit
-from predesolv.forcefields.nonbonded import LJ_FORCE_NAME
 from scipy.spatial import cKDTree
 
 from predesolv.errors import BuildError
+from predesolv.forcefields.nonbonded import LJ_FORCE_NAME, add_lj_exclusions
 
 RIGID_FORCE_NAME = "predesolv_electrode_rigid_body"
 """Name of the zero-strength bond force that makes each electrode one barostat molecule."""
@@ -110,27 +110,23 @@ def close_pairs(positions: np.ndarray, indices: Sequence[int], box: Sequence[flo
 
 
 def exclude_pairs(system: openmm.System, pairs: np.ndarray) -> int:
-    """Exclude ``pairs`` from every nonbonded interaction (NonbondedForce and LJ force).
+    """Exclude ``pairs`` from every nonbonded interaction (NonbondedForce and all LJ forces).
 
-    Existing NonbondedForce exceptions of those pairs are replaced by a zero exception; the
-    LJ force gets the same exclusions (no duplicates).
+    Existing NonbondedForce exceptions of those pairs are replaced by a zero exception; every
+    predesolv LJ force (main and per-pair overrides) gets the same exclusions through
+    :func:`predesolv.forcefields.nonbonded.add_lj_exclusions`, because OpenMM needs identical
+    exclusion lists in all nonbonded forces.
 
     Returns
     -------
     int
-        Number of new exclusions.
+        Number of new NonbondedForce exceptions.
     """
     nb = nonbonded_force(system)
-    lj = lj_force(system)
     existing = {}
     for k in range(nb.getNumExceptions()):
         i, j, *_ = nb.getExceptionParameters(k)
         existing[(min(i, j), max(i, j))] = k
-    lj_excl = set()
-    if lj is not None:
-        for k in range(lj.getNumExclusions()):
-            i, j = lj.getExclusionParticles(k)
-            lj_excl.add((min(i, j), max(i, j)))
     new = 0
     for i, j in pairs.tolist():
         key = (i, j)
@@ -139,8 +135,7 @@ def exclude_pairs(system: openmm.System, pairs: np.ndarray) -> int:
         else:
             nb.addException(i, j, 0.0, 1.0, 0.0)
             new += 1
-        if lj is not None and key not in lj_excl:
-            lj.addExclusion(i, j)
+    add_lj_exclusions(system, pairs.tolist())
     return new
 
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import openmm
 from openmm import unit
-from predesolv.systems.charges import nonbonded_force
 
 from predesolv.errors import BuildError
+from predesolv.systems.charges import nonbonded_force
 
 FARADAY_KJ_PER_V = 96.48533212
 """kJ/mol per (V e): converts a potential in volts to OpenMM's kJ/mol/e."""

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from predesolv.systems.graphene import dangling_direction, neighbour_vectors
-from predesolv.systems.slit import ElectrodeGeometry
 
 from predesolv.errors import BuildError
+from predesolv.systems.graphene import dangling_direction, neighbour_vectors
+from predesolv.systems.slit import ElectrodeGeometry
 
 N_O_BOND_NM = 0.129  # pyridine N-oxide N-O (gas-phase electron diffraction, ~1.29 A)
 N_H_BOND_NM = 0.101  # pyrrole N-H (OPLS-AA / experiment)

@@ -24,18 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from openmm import app, unit
-from predesolv.forcefields.parameterize import (
-    ELECTROLYTE_XML,
-    create_system,
-    load_molecule,
-)
-from predesolv.systems.packing import Species, pack_molecules
 
 from predesolv import __version__
 from predesolv.built import BuiltSystem
 from predesolv.config.electrolyte import SALTS, SOLVENTS, ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
 from predesolv.errors import BuildError, ConfigError
+from predesolv.forcefields.parameterize import (
+    ELECTROLYTE_XML,
+    create_system,
+    load_molecule,
+)
+from predesolv.systems.packing import Species, pack_molecules
 
 AVOGADRO = 6.02214076e23
 NM3_PER_CM3 = 1e21

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from predesolv.errors import BuildError
 from predesolv.systems.graphene import (
     CC_BOND_NM,
     Sheet,
@@ -30,8 +32,6 @@ from predesolv.systems.graphene import (
     ribbon,
     stacking_shift,
 )
-
-from predesolv.errors import BuildError
 
 _TOL = 1e-9
 

@@ -6,10 +6,10 @@ import MDAnalysis as mda
 import numpy as np
 import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
+
 from predesolv.analysis import Coordination, Geometry, Region, first_minimum, profile
 from predesolv.analysis.shells import shell_label, speciation, summary_by_region
 from predesolv.analysis.tracking import track_ion
-
 from predesolv.errors import AnalysisError
 
 BOX = np.array([30.0, 30.0, 30.0, 90.0, 90.0, 90.0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from MDAnalysis.lib.distances import apply_PBC, capped_distance
+
 from predesolv.analysis.neighbors import _wrap_like_mdanalysis, pairs_within, use_cell_list
 
 

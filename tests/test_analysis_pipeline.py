@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from predesolv.analysis import ANALYSES, load_run, parse_what, run_analyses
 
+from predesolv.analysis import ANALYSES, load_run, parse_what, run_analyses
 from predesolv.errors import AnalysisError
 
 RUN = Path(__file__).parent / "data" / "analysis_run"

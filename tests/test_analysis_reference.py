@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 from MDAnalysis.lib.distances import capped_distance
+
 from predesolv.analysis import (
     Coordination,
     Geometry,

@@ -6,13 +6,13 @@ import numpy as np
 import openmm
 import pytest
 from openmm import unit
-from predesolv.systems.cell import build_cell
-from predesolv.systems.charges import nonbonded_force, sigma_to_charge
 
 from predesolv.config.electrode import ElectrodeConfig
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
 from predesolv.errors import BuildError
+from predesolv.systems.cell import build_cell
+from predesolv.systems.charges import nonbonded_force, sigma_to_charge
 
 FF = ForceFieldConfig(nonbonded_cutoff="0.7 nm")
 EL = ElectrolyteConfig(salt="NaPF6", solvents={"DME": 1.0}, n_salt=4, n_solvent=24)
@@ -142,3 +142,34 @@ def test_x_barostat_keeps_electrode_rigid(charged):
     p1 = st.getPositions(asNumpy=True).value_in_unit(unit.nanometer)[w]
     shift = p1 - p0
     assert np.allclose(shift, shift[0], atol=1e-6)  # rigid translation only
+
+
+def test_na_carbon_pair_override_in_slit_cell_runs():
+    """A fitted Na-C cross term (pair override) on a slit cell with excluded frozen C-C pairs:
+    every LJ force carries the same exclusions, the override is applied, and a Context runs."""
+    from pathlib import Path
+
+    import yaml
+
+    from predesolv.build import build_system
+    from predesolv.config import parse_config
+    from predesolv.forcefields.nonbonded import lj_forces
+
+    root = Path(__file__).resolve().parents[1]
+    data = yaml.safe_load((root / "examples" / "default.yaml").read_text())
+    data["system"]["forcefield"]["pair_overrides"] = [
+        {"type1": "NA_Na", "type2": "CAR_C", "sigma": "0.26 nm", "epsilon": "0.5 kJ/mol"}]
+    cfg = parse_config(data, base_dir=root / "examples")
+    built = build_system(cfg.system)
+    forces = lj_forces(built.system)
+    assert len(forces) >= 2
+    n_excl = {f.getNumExclusions() for f in forces}
+    assert len(n_excl) == 1, n_excl
+    nb = next(f for f in built.system.getForces() if isinstance(f, openmm.NonbondedForce))
+    assert nb.getNumExceptions() == forces[0].getNumExclusions()
+    ctx = openmm.Context(built.system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("CPU"))
+    ctx.setPeriodicBoxVectors(*built.topology.getPeriodicBoxVectors())
+    ctx.setPositions(built.positions)
+    e = ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    assert np.isfinite(e)

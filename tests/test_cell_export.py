@@ -4,14 +4,14 @@ import numpy as np
 import parmed
 import pytest
 from openmm import unit
-from predesolv.systems.cell import build_cell
-from predesolv.systems.cell_export import export_system
-from predesolv.systems.charges import nonbonded_force
 
 from predesolv.config.electrode import ElectrodeConfig
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
 from predesolv.errors import BuildError
+from predesolv.systems.cell import build_cell
+from predesolv.systems.cell_export import export_system
+from predesolv.systems.charges import nonbonded_force
 
 FF = ForceFieldConfig(nonbonded_cutoff="0.7 nm")
 EL = ElectrolyteConfig(salt="NaPF6", solvents={"DME": 1.0}, n_salt=2, n_solvent=16)

@@ -4,13 +4,13 @@ import numpy as np
 import openmm
 import pytest
 from openmm import unit
-from predesolv.systems.cell import build_cell
-from predesolv.systems.charges import nonbonded_force
-from predesolv.systems.constant_potential import electrode_charges
 
 from predesolv.config.electrode import ElectrodeConfig
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.systems.cell import build_cell
+from predesolv.systems.charges import nonbonded_force
+from predesolv.systems.constant_potential import electrode_charges
 
 FF = ForceFieldConfig(nonbonded_cutoff="0.7 nm")
 EL = ElectrolyteConfig(salt="NaPF6", solvents={"DME": 1.0}, n_salt=3, n_solvent=24)

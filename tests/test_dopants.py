@@ -4,15 +4,15 @@ import numpy as np
 import openmm
 import pytest
 from openmm import unit
-from predesolv.systems.cell import build_cell
-from predesolv.systems.charges import nonbonded_force
-from predesolv.systems.dopants import N_O_BOND_NM, electrode_residues
-from predesolv.systems.slit import build_electrode_geometry
 
 from predesolv.config.electrode import ElectrodeConfig
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
 from predesolv.errors import BuildError
+from predesolv.systems.cell import build_cell
+from predesolv.systems.charges import nonbonded_force
+from predesolv.systems.dopants import N_O_BOND_NM, electrode_residues
+from predesolv.systems.slit import build_electrode_geometry
 
 FF = ForceFieldConfig(nonbonded_cutoff="0.7 nm")
 EL = ElectrolyteConfig(salt="NaClO4", solvents={"EC": 0.5, "DMC": 0.5}, n_salt=2,

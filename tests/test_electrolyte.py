@@ -7,6 +7,10 @@ import openmm
 import pydantic
 import pytest
 from openmm import unit
+
+from predesolv.config.electrolyte import ElectrolyteConfig
+from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.errors import BuildError, ConfigError
 from predesolv.systems.electrolyte import (
     build_electrolyte,
     compute_composition,
@@ -15,10 +19,6 @@ from predesolv.systems.electrolyte import (
     molar_mass,
 )
 from predesolv.systems.packing import min_intermolecular_distance, pack_molecules
-
-from predesolv.config.electrolyte import ElectrolyteConfig
-from predesolv.config.forcefield import ForceFieldConfig
-from predesolv.errors import BuildError, ConfigError
 
 FF_SMALL = ForceFieldConfig(nonbonded_cutoff="0.8 nm")
 

@@ -9,15 +9,15 @@ import numpy as np
 import openmm
 import pytest
 from openmm import app, unit
+
+from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.errors import BuildError, ConfigError
 from predesolv.forcefields.nonbonded import LJ_FORCE_NAME, apply_combining_rule
 from predesolv.forcefields.parameterize import (
     MOLECULE_RESIDUES,
     create_system,
     load_molecule,
 )
-
-from predesolv.config.forcefield import ForceFieldConfig
-from predesolv.errors import BuildError, ConfigError
 
 # Independent copy of forcefields/PARAMETERS.md: type -> (charge e, sigma nm, epsilon kJ/mol)
 TABLE = {

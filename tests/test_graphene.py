@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+from predesolv.errors import BuildError
 from predesolv.systems.graphene import (
     CC_BOND_NM,
     bond_lengths,
@@ -9,8 +11,6 @@ from predesolv.systems.graphene import (
     ribbon,
     stacking_shift,
 )
-
-from predesolv.errors import BuildError
 
 
 @pytest.mark.parametrize("edge", ["zigzag", "armchair"])

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from predesolv.systems.graphene import bond_lengths
-from predesolv.systems.slit import build_electrode_geometry, measured_slit_spacing
 from pydantic import ValidationError
 
 from predesolv.config.electrode import ElectrodeConfig
+from predesolv.systems.graphene import bond_lengths
+from predesolv.systems.slit import build_electrode_geometry, measured_slit_spacing
 
 
 @pytest.mark.parametrize("d", [0.40, 0.45, 0.50, 0.55, 0.6, 0.8, 1.0])
