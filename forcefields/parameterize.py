@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import openmm
 from openmm import app, unit
-from predesolv.forcefields import get_data_dir
-from predesolv.forcefields.nonbonded import apply_combining_rule, atom_type_names
 
 from predesolv.errors import BuildError, ConfigError
+from predesolv.forcefields import get_data_dir
+from predesolv.forcefields.nonbonded import apply_combining_rule, atom_type_names
 
 ELECTROLYTE_XML = "predesolv-electrolytes.xml"
 """File name of the electrolyte force field (found by OpenMM via the entry point)."""

@@ -44,10 +44,11 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args(argv)
 
+    from solvation_analysis.solute import Solute
+
     from predesolv.analysis import Coordination, Geometry, coordination_partners, group, load_run
     from predesolv.analysis.synthetic import make_random_electrolyte, make_run
     from predesolv.analysis.units import nm_to_angstrom
-    from solvation_analysis.solute import Solute
 
     tmp = None
     run_dir = args.run_dir

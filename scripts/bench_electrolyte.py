@@ -17,6 +17,10 @@ import time
 
 import openmm
 from openmm import unit
+
+from predesolv.config.electrolyte import ElectrolyteConfig
+from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.errors import BuildError
 from predesolv.forcefields import parameterize
 from predesolv.systems.electrolyte import (
     build_electrolyte,
@@ -24,10 +28,6 @@ from predesolv.systems.electrolyte import (
     electrolyte_species,
 )
 from predesolv.systems.packing import pack_molecules
-
-from predesolv.config.electrolyte import ElectrolyteConfig
-from predesolv.config.forcefield import ForceFieldConfig
-from predesolv.errors import BuildError
 
 
 def _ms_per_step(system, positions, platform: str, steps: int, repeats: int) -> float:

@@ -22,16 +22,16 @@ import platform
 import time
 
 import openmm
-import predesolv.systems.cell as cell_mod
 from openmm import unit
-from predesolv.systems import charges
-from predesolv.systems.cell import build_cell
-from predesolv.systems.electrolyte import build_electrolyte
 
+import predesolv.systems.cell as cell_mod
 from predesolv.built import BuiltSystem
 from predesolv.config.electrode import ElectrodeConfig
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.systems import charges
+from predesolv.systems.cell import build_cell
+from predesolv.systems.electrolyte import build_electrolyte
 
 
 def _electrode(charge: dict | None = None) -> ElectrodeConfig:

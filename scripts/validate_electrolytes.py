@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import openmm
 from openmm import app, unit
-from predesolv.systems.electrolyte import build_electrolyte
 
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.systems.electrolyte import build_electrolyte
 
 SYSTEMS = {
     "dme": dict(salt="NaPF6", solvents={"DME": 1.0}, n_salt=0, T=298.15, n=100,
