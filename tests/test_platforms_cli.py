@@ -140,3 +140,12 @@ def test_cli_export_bad_format_is_input_error(tmp_path, capsys):
     code = main(["export", str(cfg), "--out", str(tmp_path / "x"), "--formats", "lammps"])
     assert code == 2 and "lammps" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_every_example_config_validates(capsys):
+    from pathlib import Path
+
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+    assert len(examples) >= 5
+    for path in examples:
+        assert main(["validate", str(path)]) == 0, capsys.readouterr().err
