@@ -271,12 +271,15 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
     top.setPeriodicBoxVectors(np.diag(box) * unit.nanometer)
     system, types = create_system(top, forcefield, extra_xml=[carbon_xml_path()])
 
-    # ---- frozen electrodes, exclusions, rigid bodies
+    # ---- frozen (or restrained flexible) electrodes, exclusions, rigid bodies
     frozen = w_idx + c_idx
-    ch.freeze(system, frozen)
+    if electrode.flexible is None:
+        ch.freeze(system, frozen)
+        ch.add_rigid_body_bonds(system, [w_idx] + ([c_idx] if c_idx else []))
+    else:
+        ch.restrain(system, frozen, pos, electrode.flexible.restraint_k)
     pair_treatment = treat_frozen_pairs(system, frozen, pos, box,
                                         isinstance(charge_cfg, ConstantPotentialConfig))
-    ch.add_rigid_body_bonds(system, [w_idx] + ([c_idx] if c_idx else []))
 
     w_part = _ordered(work, work.part)
     w_el = _ordered(work, work.elements)
@@ -323,8 +326,22 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
     md = _metadata(electrolyte, electrode, forcefield, seed, comp, top, types, geom,
                    counter_geom, work, w_idx, c_idx, x_m, box, r_pack, reservoirs,
                    charges_md, requires, area, pair_treatment)
+    if electrode.flexible is not None:
+        md["groups"]["frozen"] = []
+        md["groups"]["electrode:restrained"] = sorted(frozen)
+        md["electrode_model"] = {
+            "kind": "restrained_flexible",
+            "restraint_k_kJ_mol_nm2": _restraint_k(electrode),
+        }
+    else:
+        md["electrode_model"] = {"kind": "rigid_frozen"}
     return BuiltSystem(system=system, topology=top, positions=pos * unit.nanometer,
                        metadata=md)
+
+
+def _restraint_k(electrode: ElectrodeConfig) -> float:
+    return float(electrode.flexible.restraint_k.value_in_unit(
+        unit.kilojoule_per_mole / unit.nanometer**2))
 
 
 def _charge_area(electrode: ElectrodeConfig, geom: ElectrodeGeometry) -> float:

@@ -139,6 +139,37 @@ def exclude_pairs(system: openmm.System, pairs: np.ndarray) -> int:
     return new
 
 
+RESTRAINT_FORCE_NAME = "predesolv_electrode_restraint"
+
+
+def restrain(system: openmm.System, indices: Sequence[int], positions: np.ndarray,
+             k: unit.Quantity) -> openmm.CustomExternalForce:
+    """Tether each atom of ``indices`` to its position with ``0.5 k |r - r0|^2``.
+
+    The distance is the periodic (minimum-image) one, so an atom near a box face is not
+    pulled across the box. Used for restrained flexible electrodes.
+
+    Parameters
+    ----------
+    system : openmm.System
+    indices : sequence of int
+    positions : ndarray, shape (n_atoms, 3)
+        Reference positions in nm (all atoms of the system).
+    k : Quantity
+        Force constant (energy / length**2).
+    """
+    k_val = k.value_in_unit(unit.kilojoule_per_mole / unit.nanometer**2)
+    f = openmm.CustomExternalForce("0.5*k_el*periodicdistance(x, y, z, x0, y0, z0)^2")
+    f.setName(RESTRAINT_FORCE_NAME)
+    f.addGlobalParameter("k_el", k_val)
+    for name in ("x0", "y0", "z0"):
+        f.addPerParticleParameter(name)
+    for i in indices:
+        f.addParticle(int(i), [float(v) for v in positions[int(i)]])
+    system.addForce(f)
+    return f
+
+
 def add_rigid_body_bonds(system: openmm.System, bodies: Sequence[Sequence[int]]) -> None:
     """Tie each group of frozen atoms into one "molecule" with zero-strength bonds.
 

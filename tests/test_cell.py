@@ -173,3 +173,54 @@ def test_na_carbon_pair_override_in_slit_cell_runs():
     ctx.setPositions(built.positions)
     e = ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     assert np.isfinite(e)
+
+
+def test_restrained_flexible_electrode_moves_but_stays_near_sites():
+    """flexible: atoms keep mass, the restraint energy is 0.5 k |dr|^2, and MD keeps the
+    measured slit spacing within thermal spread of the requested d."""
+    k = 5000.0  # kJ/mol/nm^2
+    ec = _slit(charge={"mode": "constant_charge", "sigma": "-0.05 C/m**2",
+                       "apply_to": "slit_walls", "neutralize": "counter_electrode"},
+               counter_electrode={"length": "0.5 nm"},
+               flexible={"restraint_k": f"{k} kJ/mol/nm**2"})
+    built = build_cell(EL, ec, FF, seed=3)
+    g = built.metadata["groups"]
+    el = np.array(g["electrode"])
+    assert g["frozen"] == [] and built.frozen_indices() == []
+    assert g["electrode:restrained"] == sorted(el.tolist())
+    assert built.metadata["electrode_model"]["restraint_k_kJ_mol_nm2"] == k
+    assert built.system.getParticleMass(int(el[0])).value_in_unit(unit.dalton) > 11
+    # Restraint energy of a known displacement: 0.5 * k * 0.01^2 per displaced atom.
+    for f in built.system.getForces():
+        f.setForceGroup(1 if f.getName() == "predesolv_electrode_restraint" else 0)
+    ctx = openmm.Context(built.system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPeriodicBoxVectors(*built.topology.getPeriodicBoxVectors())
+    pos = built.positions.value_in_unit(unit.nanometer).copy()
+    pos[el[:3], 2] += 0.01
+    ctx.setPositions(pos)
+    e = ctx.getState(getEnergy=True, groups={1}).getPotentialEnergy()
+    assert e.value_in_unit(unit.kilojoule_per_mole) == pytest.approx(3 * 0.5 * k * 1e-4)
+    # Short Langevin run: electrode atoms move, by about sqrt(3 kT / k) = 0.035 nm at most.
+    del ctx
+    integ = openmm.LangevinMiddleIntegrator(300, 1, 0.001)
+    ctx = openmm.Context(built.system, integ, openmm.Platform.getPlatformByName("CPU"))
+    ctx.setPeriodicBoxVectors(*built.topology.getPeriodicBoxVectors())
+    ctx.setPositions(built.positions)
+    openmm.LocalEnergyMinimizer.minimize(ctx, 10, 200)
+    ctx.setVelocitiesToTemperature(300, 1)
+    integ.step(200)
+    new = ctx.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+    box = np.diag(np.array([v.value_in_unit(unit.nanometer)
+                            for v in built.topology.getPeriodicBoxVectors()]))
+    d = new[el] - built.positions.value_in_unit(unit.nanometer)[el]
+    d -= np.round(d / box) * box
+    disp = np.linalg.norm(d, axis=1)
+    assert disp.mean() > 1e-3 and disp.max() < 0.2
+
+
+def test_flexible_with_constant_potential_is_refused():
+    with pytest.raises(ValueError, match="flexible"):
+        _slit(charge={"mode": "constant_potential", "delta_v": "1 V"},
+              counter_electrode={"length": "0.5 nm"},
+              flexible={"restraint_k": "5000 kJ/mol/nm**2"})

@@ -141,6 +141,17 @@ class DopantConfig(StrictModel):
         return self
 
 
+class FlexibleConfig(StrictModel):
+    """Restrained flexible electrode: atoms keep their masses and move, each tethered to its
+    built lattice site by a harmonic restraint ``0.5 k |r - r0|^2`` (periodic distance).
+    Close C-C pairs stay excluded, so the sheet has no bonded terms of its own: the
+    restraint alone sets its stiffness."""
+
+    restraint_k: Annotated[Any, QuantityField("kJ/mol/nm**2", gt=0)] = Field(
+        description="force constant of the per-atom tether, e.g. '5000 kJ/mol/nm**2'"
+    )
+
+
 class ElectrodeConfig(StrictModel):
     """Carbon electrode description (see the module docstring for an example)."""
 
@@ -183,6 +194,10 @@ class ElectrodeConfig(StrictModel):
         default=None, discriminator="mode"
     )
     dopants: list[DopantConfig] = Field(default_factory=list)
+    flexible: FlexibleConfig | None = Field(
+        default=None,
+        description="unset: rigid (frozen, mass 0) electrodes; set: restrained flexible atoms",
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ElectrodeConfig:
@@ -216,6 +231,12 @@ class ElectrodeConfig(StrictModel):
                     "charge.apply_to 'slit_walls' needs a slit (kind surface has none)")
         if self.kind == "surface" and any(d.sheets == "slit_walls" for d in self.dopants):
             raise ValueError("dopants.sheets 'slit_walls' needs a slit (kind surface has none)")
+        if self.flexible is not None and isinstance(ch, ConstantPotentialConfig):
+            raise ValueError(
+                "flexible electrodes with constant_potential are not supported: the matrix "
+                "solver needs fixed electrode atoms; use rigid electrodes (remove 'flexible') "
+                "or constant_charge"
+            )
         if ch is not None and self.hydrogenate_edges and isinstance(ch, ConstantPotentialConfig):
             raise ValueError(
                 "hydrogenate_edges with constant_potential is not supported: edge H would be "
