@@ -310,3 +310,16 @@ def test_resumed_run_is_bitwise_identical_on_reference(tmp_path, write_config, m
     sb = pd.read_csv(tmp_path / "b" / "state.csv")
     assert list(sa["step"]) == list(sb["step"])
     assert np.array_equal(sa["potential_energy (kJ/mol)"], sb["potential_energy (kJ/mol)"])
+
+
+def test_progress_bar_only_when_enabled(tmp_path, write_config, capsys):
+    """output.progress: 'on' draws ns/day and ETA on stderr; 'off' (and auto without a TTY,
+    as under pytest or in CI logs) writes nothing."""
+    for mode, expect in (("on", True), ("off", False), ("auto", False)):
+        run_dir = tmp_path / mode
+        cfg = base_config(run_dir)
+        cfg["stages"] = cfg["stages"][1:]
+        cfg["output"]["progress"] = mode
+        assert main(["run", str(write_config(cfg, f"{mode}.yaml"))]) == 0
+        err = capsys.readouterr().err
+        assert ("ns/day" in err and "ETA" in err) is expect, (mode, err)
