@@ -95,7 +95,6 @@ def repartition_hydrogen_mass(
         A heavy atom would end up with mass ≤ 0 (``simulation.hydrogen_mass`` too large).
     """
     target = hydrogen_mass.value_in_unit(unit.dalton)
-    atoms = list(topology.atoms())
     n = 0
     for bond in topology.bonds():
         a, b = bond[0], bond[1]
@@ -118,5 +117,4 @@ def repartition_hydrogen_mass(
             system.setParticleMass(h.index, target * unit.dalton)
             system.setParticleMass(heavy.index, (mx - delta) * unit.dalton)
             n += 1
-    del atoms
     return n

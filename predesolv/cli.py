@@ -123,9 +123,6 @@ def _cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    import openmm
-    from openmm import app
-
     from predesolv import rundir
     from predesolv.build import build_system
     from predesolv.config import load_config, resolved_yaml
@@ -134,12 +131,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     built = build_system(cfg.system)
     out = Path(args.out)
     rundir.prepare_new(out, args.overwrite)
-    rundir.atomic_write_text(out / rundir.FILES["config"], resolved_yaml(cfg))
-    rundir.atomic_write_text(out / rundir.FILES["system"],
-                             openmm.XmlSerializer.serialize(built.system))
-    with open(out / rundir.FILES["topology"], "w") as fh:
-        app.PDBFile.writeFile(built.topology, built.positions, fh, keepIds=True)
-    rundir.atomic_write_json(out / rundir.FILES["metadata"], built.metadata)
+    rundir.write_system_files(out, resolved_yaml(cfg), built.system, built.topology,
+                              built.positions, built.metadata)
     print(f"built {built.n_atoms} atoms ({len(built.frozen_indices())} frozen) into {out}")
     return EXIT_OK
 

@@ -112,6 +112,10 @@ class StateCSVReporter:
         )
         self.rows_written += 1
 
+    def flush(self) -> None:
+        """Push written rows to the file (called before every checkpoint)."""
+        self._file.flush()
+
 
 class TrajectoryReporter:
     """DCD or XTC writer that counts frames (for resume) and can flush on demand.

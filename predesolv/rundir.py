@@ -22,6 +22,7 @@ import datetime as _dt
 import json
 import os
 import platform as _platform
+import shutil
 import socket
 import struct
 import sys
@@ -132,12 +133,27 @@ def prepare_new(run_dir: Path, overwrite: bool) -> None:
             for name in contents:
                 p = run_dir / name
                 if p.is_dir():
-                    import shutil
-
                     shutil.rmtree(p)
                 else:
                     p.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def write_system_files(folder: Path, config_yaml: str, system: Any, topology: Any,
+                       positions: Any, metadata: dict[str, Any]) -> None:
+    """Write ``config.yaml``, ``system.xml``, ``topology.pdb`` and ``metadata.json``.
+
+    Shared by ``predesolv build`` and the runner, so a built folder and a run directory
+    hold the same input files.
+    """
+    import openmm
+    from openmm import app
+
+    atomic_write_text(folder / FILES["config"], config_yaml)
+    atomic_write_text(folder / FILES["system"], openmm.XmlSerializer.serialize(system))
+    with open(folder / FILES["topology"], "w") as fh:
+        app.PDBFile.writeFile(topology, positions, fh, keepIds=True)
+    atomic_write_json(folder / FILES["metadata"], metadata)
 
 
 def log(run_dir: Path, message: str) -> None:

@@ -212,7 +212,8 @@ class Runner:
         """Create the run directory and write config, provenance, system, topology, metadata."""
         rundir.prepare_new(self.run_dir, overwrite)
         d = self.run_dir
-        rundir.atomic_write_text(d / rundir.FILES["config"], resolved_yaml(self.cfg))
+        rundir.write_system_files(d, resolved_yaml(self.cfg), self.system, self.built.topology,
+                                  self.built.positions, self.built.metadata)
         rundir.atomic_write_json(d / rundir.FILES["provenance"], rundir.provenance({
             "platform": self.platform.getName(),
             "platform_properties": self.properties,
@@ -221,11 +222,6 @@ class Runner:
             "n_atoms": self.system.getNumParticles(),
             "n_frozen": len(self.built.frozen_indices()),
         }))
-        rundir.atomic_write_text(d / rundir.FILES["system"],
-                                 openmm.XmlSerializer.serialize(self.system))
-        with open(d / rundir.FILES["topology"], "w") as fh:
-            app.PDBFile.writeFile(self.built.topology, self.built.positions, fh, keepIds=True)
-        rundir.atomic_write_json(d / rundir.FILES["metadata"], self.built.metadata)
         (d / rundir.FILES["state"]).write_text(",".join(f'"{c}"' for c in STATE_COLUMNS) + "\n")
         rundir.log(d, f"run created on platform {self.platform.getName()} {self.properties}")
 
@@ -423,9 +419,8 @@ class Runner:
         reporters: list[Any] = []
         traj = None
         try:
-            state_rep = StateCSVReporter(csv, cfg.interval_steps("state"), label, sim.system)
-            state_rep.flush = csv.flush  # type: ignore[attr-defined]
-            reporters.append(state_rep)
+            reporters.append(
+                StateCSVReporter(csv, cfg.interval_steps("state"), label, sim.system))
             if isinstance(cfg.stages[i], ProductionStage):
                 fmt = cfg.output.trajectory.format
                 path = d / f"trajectory.{fmt}"
