@@ -34,6 +34,29 @@ OCTA = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0,
 CIS_PAIRS = [(0, 2), (1, 4), (3, 5)]
 
 
+
+_GROUP_KIND = {"cation": "cation", "NA": "cation", "anion": "anion", "PF6": "anion",
+               "DME": "DME", "C": "C"}
+
+
+def _assign_groups(groups: dict[str, list[int]], i: int, kind: str, el: str) -> None:
+    """Add atom ``i`` (residue kind, element) to the metadata groups it belongs to."""
+    k = _GROUP_KIND[kind]
+    if k == "cation":
+        groups["cation"].append(i)
+    elif k == "anion":
+        groups["anion"].append(i)
+        if el == "F":
+            groups["anion_coord"].append(i)
+    elif k == "DME":
+        groups["solvent:DME"].append(i)
+        if el == "O":
+            groups["solvent_O:DME"].append(i)
+            groups["solvent_Oall:DME"].append(i)
+    else:
+        groups["electrode"].append(i)
+        groups["frozen"].append(i)
+
 def _dme(o1: np.ndarray, o2: np.ndarray, center: np.ndarray) -> np.ndarray:
     """DME heavy atoms C1 O1 C2 C3 O2 C4 (Å) binding ``center`` through O1 and O2."""
     m = 0.5 * (o1 + o2)
@@ -141,20 +164,7 @@ def make_run(
             atoms.append((name, resname, el))
             res_of.append(nres)
             pos.append(p)
-            if kind == "cation":
-                groups["cation"].append(i)
-            elif kind == "anion":
-                groups["anion"].append(i)
-                if el == "F":
-                    groups["anion_coord"].append(i)
-            elif kind == "DME":
-                groups["solvent:DME"].append(i)
-                if el == "O":
-                    groups["solvent_O:DME"].append(i)
-                    groups["solvent_Oall:DME"].append(i)
-            elif kind == "C":
-                groups["electrode"].append(i)
-                groups["frozen"].append(i)
+            _assign_groups(groups, i, kind, el)
         mover.append(follow)
         nres += 1
 
@@ -313,17 +323,7 @@ def make_random_electrolyte(
                 resn.append(kind)
                 res_of.append(nres)
                 offs.append(rot @ p)
-                if kind == "NA":
-                    groups["cation"].append(i)
-                elif kind == "PF6":
-                    groups["anion"].append(i)
-                    if el == "F":
-                        groups["anion_coord"].append(i)
-                else:
-                    groups["solvent:DME"].append(i)
-                    if el == "O":
-                        groups["solvent_O:DME"].append(i)
-                        groups["solvent_Oall:DME"].append(i)
+                _assign_groups(groups, i, kind, el)
             nres += 1
     res_of = np.array(res_of)
     offs = np.array(offs)

@@ -62,17 +62,22 @@ def random_walk():
     return u, ions, partners
 
 
-def test_cn_equals_capped_distance_every_frame(fixture_run):
-    u, md = fixture_run
-    ions, partners = group(u, md, "cation"), coordination_partners(u, md)
-    cut = {"DME": 0.30, "PF6": 0.32}
-    co = Coordination(ions, partners, cutoffs_nm=cut).run()
+def _assert_counts_equal_capped_distance(u, ions, partners, cut, co):
+    """Per frame, per ion, per partner kind: counts equal MDAnalysis capped_distance (PBC)."""
     for i, ts in enumerate(u.trajectory):
         for j, (k, ag) in enumerate(partners.items()):
             pairs = capped_distance(ions.positions, ag.positions, nm_to_angstrom(cut[k]),
                                     box=ts.dimensions, return_distances=False)
             ref = np.bincount(pairs[:, 0], minlength=ions.n_atoms)
             np.testing.assert_array_equal(co.results.counts[i, :, j], ref)
+
+
+def test_cn_equals_capped_distance_every_frame(fixture_run):
+    u, md = fixture_run
+    ions, partners = group(u, md, "cation"), coordination_partners(u, md)
+    cut = {"DME": 0.30, "PF6": 0.32}
+    co = Coordination(ions, partners, cutoffs_nm=cut).run()
+    _assert_counts_equal_capped_distance(u, ions, partners, cut, co)
     # and the fixture's built-in truth: bulk Na(DME)3 complexes have 6 O from 3 DME
     assert (co.results.counts[:, 1, 0] == 6).all() and (co.results.n_molecules[:, 1, 0] == 3).all()
     assert (co.results.counts[:, 3, :] == [4, 1]).all()
@@ -205,12 +210,7 @@ def test_real_predesolv_run_matches_capped_distance_and_solvation_analysis():
     ions, partners = group(u, md, "cation"), coordination_partners(u, md)
     cut = {"DME": 0.31, "PF6": 0.31}
     co = Coordination(ions, partners, cutoffs_nm=cut).run()
-    for i, ts in enumerate(u.trajectory):
-        for j, (k, ag) in enumerate(partners.items()):
-            pairs = capped_distance(ions.positions, ag.positions, nm_to_angstrom(cut[k]),
-                                    box=ts.dimensions, return_distances=False)
-            ref = np.bincount(pairs[:, 0], minlength=ions.n_atoms)
-            np.testing.assert_array_equal(co.results.counts[i, :, j], ref)
+    _assert_counts_equal_capped_distance(u, ions, partners, cut, co)
     assert co.results.counts[..., 0].mean() > 2.0  # Na is solvated by ether O
     _, s = _solute(ions, partners, {k: nm_to_angstrom(v) for k, v in cut.items()},
                    ["coordination"])

@@ -204,15 +204,17 @@ def test_kill_9_then_resume(tmp_path, write_config, fmt):
     _check_complete(run_dir, 30, 155, fmt)
 
 
-def test_ctrl_c_checkpoints_then_resume(tmp_path, write_config):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_signal_checkpoints_then_resume(sig, tmp_path, write_config):
+    """Ctrl-C and SIGTERM (batch schedulers) write a checkpoint, exit 130, and resume."""
     run_dir = tmp_path / "run"
     cfg_path = write_config(_long_config(run_dir))
     proc = _spawn(cfg_path)
     _wait_for_production(run_dir, proc)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()
-    assert b"--resume" in err
+    assert b"--resume" in err and signal.Signals(sig).name.encode() in err
     prog = json.loads((run_dir / "progress.json").read_text())
     assert prog["stage"] == "production2" and prog["stage_complete"] is False
     assert (run_dir / prog["checkpoint"]).is_file()
@@ -223,17 +225,6 @@ def test_ctrl_c_checkpoints_then_resume(tmp_path, write_config):
 def test_resume_without_checkpoint_is_input_error(tmp_path, write_config, capsys):
     code = main(["run", str(write_config(base_config(tmp_path / "none"))), "--resume"])
     assert code == 2 and "no config.yaml" in capsys.readouterr().err
-
-
-def test_sigterm_checkpoints_like_ctrl_c(tmp_path, write_config):
-    run_dir = tmp_path / "run"
-    cfg_path = write_config(_long_config(run_dir))
-    proc = _spawn(cfg_path)
-    _wait_for_production(run_dir, proc)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and b"SIGTERM" in err
-    assert json.loads((run_dir / "progress.json").read_text())["stage_complete"] is False
 
 
 def test_resume_before_first_checkpoint_starts_over(tmp_path, write_config):
