@@ -44,3 +44,15 @@ def write_config(tmp_path):
         return path
 
     return _write
+
+
+def minimised_cpu_context(built, integrator, max_iterations: int, steps: int):
+    """CPU Context (1 thread) on ``built``: minimise ``max_iterations``, then ``steps`` MD steps."""
+    import openmm
+
+    ctx = openmm.Context(built.system, integrator, openmm.Platform.getPlatformByName("CPU"),
+                         {"Threads": "1"})
+    ctx.setPositions(built.positions)
+    openmm.LocalEnergyMinimizer.minimize(ctx, 10, max_iterations)
+    integrator.step(steps)
+    return ctx

@@ -3,6 +3,7 @@
 import numpy as np
 import openmm
 import pytest
+from conftest import minimised_cpu_context
 from openmm import unit
 
 from predesolv.config.electrode import ElectrodeConfig
@@ -50,12 +51,7 @@ def test_cp_run_charges_opposite(method):
     na = b.metadata["groups"]["cation"]
     assert np.allclose(q_cp[na], 0.8)  # charge scaling kept
     assert b.metadata["requires"]["fixed_box"] is True
-    integ = openmm.LangevinMiddleIntegrator(300, 1, 0.001)
-    ctx = openmm.Context(b.system, integ, openmm.Platform.getPlatformByName("CPU"),
-                         {"Threads": "1"})
-    ctx.setPositions(b.positions)
-    openmm.LocalEnergyMinimizer.minimize(ctx, 10, 30)
-    integ.step(10)
+    ctx = minimised_cpu_context(b, openmm.LangevinMiddleIntegrator(300, 1, 0.001), 30, 10)
     g = b.metadata["groups"]
     q = electrode_charges(ctx, b.system, {"w": g["electrode:working"],
                                           "c": g["electrode:counter"]})
@@ -91,12 +87,7 @@ def test_cp_with_n_oxide_dopants_runs():
                          counter_electrode={"length": "0.5 nm"})
     b = build_cell(EL, ec, FF, seed=4)
     assert len(b.metadata["groups"]["dopant_site:n_oxide"]) == 2
-    integ = openmm.VerletIntegrator(0.0005)
-    ctx = openmm.Context(b.system, integ, openmm.Platform.getPlatformByName("CPU"),
-                         {"Threads": "1"})
-    ctx.setPositions(b.positions)
-    openmm.LocalEnergyMinimizer.minimize(ctx, 10, 30)
-    integ.step(5)
+    ctx = minimised_cpu_context(b, openmm.VerletIntegrator(0.0005), 30, 5)
     g = b.metadata["groups"]
     q = electrode_charges(ctx, b.system, {"w": g["electrode:working"],
                                           "c": g["electrode:counter"]})

@@ -3,6 +3,7 @@
 import numpy as np
 import openmm
 import pytest
+from conftest import minimised_cpu_context
 from openmm import unit
 
 from predesolv.config.electrode import ElectrodeConfig
@@ -44,12 +45,7 @@ def test_two_zigzag_n_oxides_build_and_run():
     assert abs(q.sum()) < 1e-9 and q.min() < -0.3
     assert abs(sum(nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
                    for i in range(b.n_atoms))) < 1e-6
-    integ = openmm.LangevinMiddleIntegrator(300, 1, 0.001)
-    ctx = openmm.Context(b.system, integ, openmm.Platform.getPlatformByName("CPU"),
-                         {"Threads": "1"})
-    ctx.setPositions(b.positions)
-    openmm.LocalEnergyMinimizer.minimize(ctx, 10, 100)
-    integ.step(20)
+    ctx = minimised_cpu_context(b, openmm.LangevinMiddleIntegrator(300, 1, 0.001), 100, 20)
     st = ctx.getState(getEnergy=True, getPositions=True)
     assert np.isfinite(st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole))
     # frozen electrode did not move
