@@ -5,7 +5,6 @@ Dispatch only: user files are read here; builders live in :mod:`predesolv.system
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import openmm
@@ -14,6 +13,7 @@ from openmm import app, unit
 from predesolv.built import BuiltSystem
 from predesolv.config.system import SystemConfig
 from predesolv.errors import ConfigError
+from predesolv.metadata import Metadata, MetadataError
 
 
 def load_files(system_xml: str, pdb: str, metadata: str | None = None) -> BuiltSystem:
@@ -51,14 +51,13 @@ def load_files(system_xml: str, pdb: str, metadata: str | None = None) -> BuiltS
     if system.usesPeriodicBoundaryConditions():
         if top.getPeriodicBoxVectors() is None:
             top.setPeriodicBoxVectors(system.getDefaultPeriodicBoxVectors())
-    md = {}
+    md = Metadata()
     if metadata:
         try:
-            md = json.loads(Path(metadata).read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{metadata} is not valid JSON: {exc}",
-                              "system.from_files.metadata") from None
-    md.setdefault("provenance", {})["source"] = {"system_xml": system_xml, "pdb": pdb}
+            md = Metadata.load(metadata)
+        except MetadataError as exc:
+            raise ConfigError(str(exc), "system.from_files.metadata") from None
+    md.provenance["source"] = {"system_xml": system_xml, "pdb": pdb}
     return BuiltSystem(system=system, topology=top, positions=pdbfile.getPositions(asNumpy=True),
                        metadata=md)
 

@@ -4,44 +4,21 @@ Builders (``predesolv.systems``) return a :class:`BuiltSystem`; the runner write
 the run directory (``system.xml``, ``topology.pdb``, ``metadata.json``) and analysis reads
 those files back without ever importing a builder.
 
-``metadata`` is a JSON-serialisable dict with this shape (all lengths in nm, indices are
-0-based atom indices into the topology)::
-
-    {
-      "schema_version": 1,
-      "units": {"length": "nm", "charge": "e"},
-      "species": {"cation": "Na", "anion": "PF6", "solvents": ["DME"]},
-      "groups": {                       # name -> sorted list of atom indices
-        "cation": [...], "anion": [...], "anion_coord": [...],
-        "solvent:DME": [...], "solvent_O:DME": [...],
-        "electrode": [...], "frozen": [...], ...
-      },
-      "geometry": {                     # only for cells with an electrode
-        "kind": "slit" | "stagewise_pore" | "surface",
-        "insertion": {"axis": "x", "origin_nm": 3.2, "direction": 1},
-        "regions": [                    # first match wins; an atom matching none is "bulk"
-          {"name": "inside", "bounds_nm": {"x": [3.2, 6.0], "z": [1.1, 1.7]}},
-          {"name": "mouth",  "bounds_nm": {"x": [2.4, 3.2], "z": [0.8, 2.0]}}
-        ],
-        "fixed_axes": ["z"],            # axes a barostat must not scale
-        ...                             # builder-specific geometry (spacing_nm, ...)
-      },
-      "charges": {...},                 # realised electrode charges, sigma, mode
-      "provenance": {...}               # builder name, version, force-field files, seed
-    }
+``metadata`` is a :class:`predesolv.metadata.Metadata` (typed; its module docstring shows
+the JSON written to ``metadata.json``). A plain dict of that JSON shape is accepted and
+checked on construction.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import openmm
 from openmm import app, unit
 
-METADATA_SCHEMA_VERSION = 1
+from predesolv.errors import BuildError
+from predesolv.metadata import Metadata
 
 
 @dataclass
@@ -56,29 +33,31 @@ class BuiltSystem:
         Atoms, residues, chains and bonds; periodic box vectors set.
     positions : openmm.unit.Quantity
         Shape (n_atoms, 3), length units.
-    metadata : dict
-        JSON-serialisable description (see module docstring).
+    metadata : Metadata
+        Atom groups, geometry, charges (a dict of the ``metadata.json`` shape is converted).
     """
 
     system: openmm.System
     topology: app.Topology
     positions: unit.Quantity
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
     def __post_init__(self) -> None:
         n_sys = self.system.getNumParticles()
         n_top = self.topology.getNumAtoms()
         pos = np.asarray(self.positions.value_in_unit(unit.nanometer))
         if n_sys != n_top or pos.shape != (n_top, 3):
-            raise ValueError(
+            raise BuildError(
                 f"BuiltSystem is inconsistent: System has {n_sys} particles, Topology "
                 f"{n_top} atoms, positions shape {pos.shape}"
             )
-        md = copy.deepcopy(self.metadata) if self.metadata else {}
-        md.setdefault("schema_version", METADATA_SCHEMA_VERSION)
-        md.setdefault("units", {"length": "nm", "charge": "e"})
-        md.setdefault("groups", {})
-        self.metadata = md
+        if not isinstance(self.metadata, Metadata):
+            self.metadata = Metadata.from_dict(dict(self.metadata or {}), "BuiltSystem.metadata")
+        if self.metadata.groups.max_index() >= n_sys:
+            raise BuildError(
+                f"BuiltSystem metadata groups index atom {self.metadata.groups.max_index()} "
+                f"but the System has {n_sys} particles"
+            )
 
     @property
     def n_atoms(self) -> int:

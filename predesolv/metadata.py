@@ -27,7 +27,8 @@ On disk (schema_version 1; all lengths in nm, indices 0-based into the topology)
     }
 
 Keys this module does not model are kept (``extra`` fields) and written back unchanged, so a
-file read and written again is the same JSON.
+file read and written again is the same JSON (``requires`` is always written, with its
+default ``{"fixed_box": false}`` when a file had none).
 """
 
 from __future__ import annotations
@@ -369,8 +370,7 @@ class Metadata:
             out["geometry"] = self.geometry.to_dict()
         if self.charges is not None:
             out["charges"] = self.charges.to_dict()
-        if self.requires != Requires():
-            out["requires"] = self.requires.to_dict()
+        out["requires"] = self.requires.to_dict()
         for name in ("composition", "forcefield", "provenance"):
             if getattr(self, name):
                 out[name] = getattr(self, name)

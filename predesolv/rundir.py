@@ -140,7 +140,7 @@ def prepare_new(run_dir: Path, overwrite: bool) -> None:
 
 
 def write_system_files(folder: Path, config_yaml: str, system: Any, topology: Any,
-                       positions: Any, metadata: dict[str, Any]) -> None:
+                       positions: Any, metadata: Any) -> None:
     """Write ``config.yaml``, ``system.xml``, ``topology.pdb`` and ``metadata.json``.
 
     Shared by ``predesolv build`` and the runner, so a built folder and a run directory
@@ -153,7 +153,7 @@ def write_system_files(folder: Path, config_yaml: str, system: Any, topology: An
     atomic_write_text(folder / FILES["system"], openmm.XmlSerializer.serialize(system))
     with open(folder / FILES["topology"], "w") as fh:
         app.PDBFile.writeFile(topology, positions, fh, keepIds=True)
-    atomic_write_json(folder / FILES["metadata"], metadata)
+    atomic_write_text(folder / FILES["metadata"], metadata.to_json())
 
 
 def log(run_dir: Path, message: str) -> None:

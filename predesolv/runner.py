@@ -89,9 +89,8 @@ def preflight(cfg: RunConfig, built: BuiltSystem) -> None:
         box (``metadata.requires.fixed_box``, e.g. constant potential).
     """
     frozen = built.frozen_indices()
-    geometry = built.metadata.get("geometry") or {}
-    fixed_axes = set(geometry.get("fixed_axes", []))
-    fixed_box = bool((built.metadata.get("requires") or {}).get("fixed_box", False))
+    fixed_axes = set(built.metadata.fixed_axes())
+    fixed_box = built.metadata.requires.fixed_box
     for i, st in enumerate(cfg.stages):
         kind = stage_barostat(st)
         if kind is None:
@@ -99,7 +98,7 @@ def preflight(cfg: RunConfig, built: BuiltSystem) -> None:
         field = f"stages[{i}].barostat"
         if fixed_box:
             raise ConfigError(
-                f"{kind!r}: this system needs a fixed box ({built.metadata['requires']}); use "
+                f"{kind!r}: this system needs a fixed box (metadata requires.fixed_box); use "
                 f"nvt stages only", field,
             )
         if kind == "isotropic" and frozen:

@@ -90,7 +90,7 @@ def main() -> None:
     raw = build_cell(el, _electrode(), ff, args.seed)
     cell_mod.treat_frozen_pairs = original
     pos = raw.positions.value_in_unit(unit.nanometer)
-    box = raw.metadata["geometry"]["box_nm"]
+    box = raw.metadata.geometry.extra["box_nm"]
     frozen = raw.frozen_indices()
 
     def variant(kind: str, r_ex: float = 0.0) -> BuiltSystem:

@@ -165,7 +165,7 @@ def run_system(name: str, args: argparse.Namespace, outdir: Path) -> dict:
     t_prod = time.time() - t0
     dens = np.array(dens)
     res: dict = {"system": name, "n_atoms": built.n_atoms,
-                 "composition": built.metadata["composition"], "T_K": spec["T"],
+                 "composition": built.metadata.composition, "T_K": spec["T"],
                  "platform": args.platform, "timestep_fs": args.timestep_fs,
                  "hmass_amu": args.hmass, "equil_ps": args.equil_ps, "prod_ps": args.prod_ps,
                  "cutoff_nm": args.cutoff, "charge_scaling": args.charge_scaling,
@@ -178,7 +178,7 @@ def run_system(name: str, args: argparse.Namespace, outdir: Path) -> dict:
         res["density_error_pct"] = 100.0 * (m - spec["target"]) / spec["target"]
     np.savez_compressed(outdir / f"{name}_series.npz", density=dens, boxes=np.array(boxes))
     if "conc" in spec:
-        groups = built.metadata["groups"]
+        groups = built.metadata.groups
         residue_of = {a.index: a.residue.index for a in top.atoms()}
         solvent_O = {f"O({s})": np.array(groups[f"solvent_O:{s}"]) for s in spec["solvents"]}
         res["structure"] = structure(frames, boxes, groups, residue_of, solvent_O, name)

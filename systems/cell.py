@@ -14,7 +14,7 @@ with a 0.335 nm back gap, most of the constant-potential charge sat on the back 
 The reservoirs' packing regions hold the electrolyte volume the ``electrolyte`` block asks
 for (its ``box_length`` or ``n_solvent``) at the experimental solvent densities; atoms are
 packed at least ``clearance`` away from the carbon faces. The cell runs at fixed box (NVT):
-``metadata["geometry"]["fixed_axes"]`` is ``["x", "y", "z"]``.
+``metadata.geometry.fixed_axes`` is ``["x", "y", "z"]``.
 
 Parameterisation: ``predesolv-electrolytes.xml`` + ``predesolv-carbon.xml`` through
 :func:`predesolv.forcefields.parameterize.create_system` (combining rule applied once on the
@@ -42,6 +42,7 @@ from predesolv.config.electrode import (
 from predesolv.errors import BuildError
 from predesolv.forcefields import get_data_dir
 from predesolv.forcefields.parameterize import ELECTROLYTE_XML, create_system
+from predesolv.metadata import Metadata
 from predesolv.systems import charges as ch
 from predesolv.systems.constant_potential import (
     cp_settings,
@@ -327,14 +328,14 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
                    counter_geom, work, w_idx, c_idx, x_m, box, r_pack, reservoirs,
                    charges_md, requires, area, pair_treatment)
     if electrode.flexible is not None:
-        md["groups"]["frozen"] = []
-        md["groups"]["electrode:restrained"] = sorted(frozen)
-        md["electrode_model"] = {
+        md.set_group("frozen", [])
+        md.set_group("electrode:restrained", frozen)
+        md.extra["electrode_model"] = {
             "kind": "restrained_flexible",
             "restraint_k_kJ_mol_nm2": _restraint_k(electrode),
         }
     else:
-        md["electrode_model"] = {"kind": "rigid_frozen"}
+        md.extra["electrode_model"] = {"kind": "rigid_frozen"}
     return BuiltSystem(system=system, topology=top, positions=pos * unit.nanometer,
                        metadata=md)
 
@@ -360,7 +361,7 @@ def _charge_area(electrode: ElectrodeConfig, geom: ElectrodeGeometry) -> float:
 
 def _metadata(electrolyte, electrode, forcefield, seed, comp, top, types, geom, counter_geom,
               work, w_idx, c_idx, x_m, box, r_pack, reservoirs, charges_md, requires,
-              area, pair_treatment) -> dict[str, Any]:
+              area, pair_treatment) -> Metadata:
     groups = electrolyte_groups(top)
     groups["electrode"] = sorted(w_idx + c_idx)
     groups["electrode:working"] = list(w_idx)
@@ -410,7 +411,7 @@ def _metadata(electrolyte, electrode, forcefield, seed, comp, top, types, geom, 
         "electrode_pair_treatment": pair_treatment,
         "charge_area_nm2": area,
     }
-    return {
+    return Metadata.from_dict({
         "species": {"cation": "Na", "anion": ANION_SPECIES[str(sd["anion"])],
                     "solvents": list(comp.n_solvent)},
         "groups": {k: sorted(v) for k, v in groups.items()},
@@ -426,4 +427,4 @@ def _metadata(electrolyte, electrode, forcefield, seed, comp, top, types, geom, 
         "provenance": {"builder": "predesolv.systems.cell.build_cell", "version": __version__,
                        "seed": int(seed),
                        "forcefield_files": [ELECTROLYTE_XML, CARBON_XML, *forcefield.files]},
-    }
+    }, "build_cell")

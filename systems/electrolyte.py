@@ -35,6 +35,8 @@ from predesolv.forcefields.parameterize import (
     create_system,
     load_molecule,
 )
+from predesolv.metadata import Groups, Metadata
+from predesolv.metadata import Species as SpeciesInfo
 from predesolv.systems.packing import Species, pack_molecules
 
 AVOGADRO = 6.02214076e23
@@ -369,20 +371,19 @@ def build_electrolyte(electrolyte: ElectrolyteConfig, forcefield: ForceFieldConf
     if abs(q) > 1e-6:
         raise BuildError(f"internal error: built electrolyte has net charge {q:.6f} e")
     sd = SALT_DATA[electrolyte.salt]
-    metadata = {
-        "species": {"cation": "Na", "anion": ANION_SPECIES[str(sd["anion"])],
-                    "solvents": list(comp.n_solvent)},
-        "groups": electrolyte_groups(top),
-        "composition": {"n_salt": comp.n_salt, "n_solvent": comp.n_solvent,
-                        "box_length_nm": L, "initial_density_g_cm3": comp.density_g_cm3,
-                        "molarity_M": comp.n_salt / AVOGADRO / (comp.volume_nm3 * 1e-24)},
-        "forcefield": {"charge_scaling": forcefield.charge_scaling,
-                       "combining_rule": forcefield.combining_rule,
-                       "atom_types": sorted(set(types))},
-        "provenance": {"builder": "predesolv.systems.electrolyte.build_electrolyte",
-                       "version": __version__, "seed": int(seed), "packer": packer,
-                       "forcefield_files": [ELECTROLYTE_XML, *forcefield.files]},
-    }
+    metadata = Metadata(
+        species=SpeciesInfo("Na", ANION_SPECIES[str(sd["anion"])], tuple(comp.n_solvent)),
+        groups=Groups(electrolyte_groups(top)),
+        composition={"n_salt": comp.n_salt, "n_solvent": comp.n_solvent,
+                     "box_length_nm": L, "initial_density_g_cm3": comp.density_g_cm3,
+                     "molarity_M": comp.n_salt / AVOGADRO / (comp.volume_nm3 * 1e-24)},
+        forcefield={"charge_scaling": forcefield.charge_scaling,
+                    "combining_rule": forcefield.combining_rule,
+                    "atom_types": sorted(set(types))},
+        provenance={"builder": "predesolv.systems.electrolyte.build_electrolyte",
+                    "version": __version__, "seed": int(seed), "packer": packer,
+                    "forcefield_files": [ELECTROLYTE_XML, *forcefield.files]},
+    )
     return BuiltSystem(system=system, topology=top, positions=xyz * unit.nanometer,
                        metadata=metadata)
 

@@ -40,7 +40,7 @@ def charged():
 
 
 def test_constant_charge_sigma_and_neutral(charged):
-    md = charged.metadata
+    md = charged.metadata.to_dict()
     g = md["groups"]
     area = md["charges"]["area_nm2"]
     # area = both slit faces
@@ -59,7 +59,7 @@ def test_constant_charge_sigma_and_neutral(charged):
 
 
 def test_metadata_and_frozen(charged):
-    md = json.loads(json.dumps(charged.metadata))  # JSON-serialisable
+    md = json.loads(charged.metadata.to_json())  # JSON-serialisable
     geo = md["geometry"]
     assert geo["kind"] == "slit" and geo["insertion"]["axis"] == "x"
     assert geo["insertion"]["direction"] == 1
@@ -98,7 +98,7 @@ def test_neutralise_with_electrolyte_removes_anions():
     ec = _slit(charge={"mode": "constant_charge", "total": "-1.6 e", "apply_to": "all",
                        "neutralize": "electrolyte"})
     b = build_cell(EL, ec, FF, seed=1)
-    md = b.metadata
+    md = b.metadata.to_dict()
     # charge scaling 0.8: -1.6 e = two anions removed
     assert md["charges"]["realised_total_e"] == pytest.approx(-1.6)
     assert len(md["groups"]["cation"]) == 4
@@ -133,11 +133,11 @@ def test_x_barostat_keeps_electrode_rigid(charged):
     openmm.LocalEnergyMinimizer.minimize(ctx, 10, 50)
     integ.step(30)
     st = ctx.getState(getPositions=True)
-    box0 = charged.metadata["geometry"]["box_nm"]
+    box0 = charged.metadata.geometry.extra["box_nm"]
     box1 = [st.getPeriodicBoxVectors()[k][k].value_in_unit(unit.nanometer) for k in range(3)]
     assert box1[0] != pytest.approx(box0[0], abs=1e-9)  # the barostat did act on x
     assert box1[1:] == pytest.approx(box0[1:], abs=1e-12)
-    w = charged.metadata["groups"]["electrode:working"]
+    w = charged.metadata.groups["electrode:working"]
     p0 = charged.positions.value_in_unit(unit.nanometer)[w]
     p1 = st.getPositions(asNumpy=True).value_in_unit(unit.nanometer)[w]
     shift = p1 - p0
@@ -184,11 +184,11 @@ def test_restrained_flexible_electrode_moves_but_stays_near_sites():
                counter_electrode={"length": "0.5 nm"},
                flexible={"restraint_k": f"{k} kJ/mol/nm**2"})
     built = build_cell(EL, ec, FF, seed=3)
-    g = built.metadata["groups"]
+    g = built.metadata.groups
     el = np.array(g["electrode"])
     assert g["frozen"] == [] and built.frozen_indices() == []
     assert g["electrode:restrained"] == sorted(el.tolist())
-    assert built.metadata["electrode_model"]["restraint_k_kJ_mol_nm2"] == k
+    assert built.metadata.extra["electrode_model"]["restraint_k_kJ_mol_nm2"] == k
     assert built.system.getParticleMass(int(el[0])).value_in_unit(unit.dalton) > 11
     # Restraint energy of a known displacement: 0.5 * k * 0.01^2 per displaced atom.
     for f in built.system.getForces():

@@ -45,14 +45,14 @@ def test_cp_run_charges_opposite(method):
                for k in range(nb.getNumExceptions()))
     # every electrolyte charge is in the CPF
     q_cp = np.array([_val(cpf.getParticleParameters(i)) for i in range(b.n_atoms)])
-    el = np.setdiff1d(np.arange(b.n_atoms), b.metadata["groups"]["electrode"])
+    el = np.setdiff1d(np.arange(b.n_atoms), b.metadata.groups["electrode"])
     assert np.count_nonzero(q_cp[el]) == len(el)  # all OPLS/CL&P atoms are charged
     assert abs(q_cp[el].sum()) < 1e-6
-    na = b.metadata["groups"]["cation"]
+    na = b.metadata.groups["cation"]
     assert np.allclose(q_cp[na], 0.8)  # charge scaling kept
-    assert b.metadata["requires"]["fixed_box"] is True
+    assert b.metadata.requires.fixed_box is True
     ctx = minimised_cpu_context(b, openmm.LangevinMiddleIntegrator(300, 1, 0.001), 30, 10)
-    g = b.metadata["groups"]
+    g = b.metadata.groups
     q = electrode_charges(ctx, b.system, {"w": g["electrode:working"],
                                           "c": g["electrode:counter"]})
     assert q["w"] * q["c"] < 0
@@ -72,7 +72,7 @@ def test_vacuum_capacitor_sign_and_linearity():
                              openmm.Platform.getPlatformByName("CPU"), {"Threads": "1"})
         ctx.setPositions(b.positions)
         out.append(electrode_charges(ctx, b.system,
-                                     {"w": b.metadata["groups"]["electrode:working"]})["w"])
+                                     {"w": b.metadata.groups["electrode:working"]})["w"])
     assert out[0] > 0
     assert out[1] == pytest.approx(-out[0], rel=1e-6)
     assert out[2] == pytest.approx(2 * out[0], rel=1e-6)
@@ -86,9 +86,9 @@ def test_cp_with_n_oxide_dopants_runs():
                                  "method": "matrix"},
                          counter_electrode={"length": "0.5 nm"})
     b = build_cell(EL, ec, FF, seed=4)
-    assert len(b.metadata["groups"]["dopant_site:n_oxide"]) == 2
+    assert len(b.metadata.groups["dopant_site:n_oxide"]) == 2
     ctx = minimised_cpu_context(b, openmm.VerletIntegrator(0.0005), 30, 5)
-    g = b.metadata["groups"]
+    g = b.metadata.groups
     q = electrode_charges(ctx, b.system, {"w": g["electrode:working"],
                                           "c": g["electrode:counter"]})
     assert abs(q["w"] + q["c"]) < 1e-4

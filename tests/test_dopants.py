@@ -27,7 +27,7 @@ def _surface(dopants, edge="zigzag", **kw):
 
 def test_two_zigzag_n_oxides_build_and_run():
     b = build_cell(EL, _surface([{"type": "n_oxide", "count": 2}]), FF, seed=7)
-    g = b.metadata["groups"]
+    g = b.metadata.groups
     assert len(g["dopant_site:n_oxide"]) == 2
     assert len(g["dopant:n_oxide"]) == 8  # N, O, C1, C2 per group
     top_atoms = list(b.topology.atoms())

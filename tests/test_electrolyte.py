@@ -66,13 +66,13 @@ def test_volume_and_mole_fractions():
 
 def test_bulk_box_neutral_counts_groups(dme_box):
     counts = count_summary(dme_box)
-    comp = dme_box.metadata["composition"]
+    comp = dme_box.metadata.composition
     assert counts["NA"] == counts["PF6"] == comp["n_salt"] == 5
     assert counts["DME"] == comp["n_solvent"]["DME"]
     assert dme_box.n_atoms == 5 * 8 + 16 * counts["DME"] <= 1000
     q = _charges(dme_box.system)
     assert q.sum() == pytest.approx(0.0, abs=1e-9)
-    g = dme_box.metadata["groups"]
+    g = dme_box.metadata.groups
     assert q[g["cation"]].sum() == pytest.approx(5 * 0.8)      # default charge scaling
     assert q[g["anion"]].sum() == pytest.approx(-5 * 0.8)
     assert len(g["anion_coord"]) == 30
@@ -111,14 +111,14 @@ def test_carbonate_mixture_with_perchlorate_and_unscaled_charges():
     counts = count_summary(built)
     assert counts["NA"] == counts["CLO"] == 3 and counts["EC"] + counts["DMC"] == 60
     q = _charges(built.system)
-    g = built.metadata["groups"]
+    g = built.metadata.groups
     assert q.sum() == pytest.approx(0, abs=1e-9)
     assert q[g["anion"]].sum() == pytest.approx(-3.0)
     assert len(g["anion_coord"]) == 12
     assert len(g["solvent_O:EC"]) == counts["EC"]          # carbonyl O only
     assert len(g["solvent_Oall:DMC"]) == 3 * counts["DMC"]
-    assert built.metadata["species"] == {"cation": "Na", "anion": "ClO4",
-                                         "solvents": ["EC", "DMC"]}
+    assert built.metadata.species.to_dict() == {"cation": "Na", "anion": "ClO4",
+                                                  "solvents": ["EC", "DMC"]}
 
 
 def test_same_seed_same_positions():
