@@ -142,32 +142,10 @@ def create_system(
         Box shorter than twice the cutoff, or unmatched residues.
     """
     cfg = forcefield_config
-    ff = load_forcefield(list(cfg.files) + list(extra_xml))
+    files = list(cfg.files) + list(extra_xml)
+    ff = load_forcefield(files)
     cutoff = cfg.nonbonded_cutoff.value_in_unit(unit.nanometer)
-    box = topology.getPeriodicBoxVectors()
-    kwargs = {}
-    if box is not None:
-        vecs = np.asarray([v.value_in_unit(unit.nanometer) for v in box])
-        # perpendicular widths of the (possibly triclinic) cell
-        vol = abs(np.linalg.det(vecs))
-        widths = [vol / np.linalg.norm(np.cross(vecs[(k + 1) % 3], vecs[(k + 2) % 3]))
-                  for k in range(3)]
-        if min(widths) < 2 * cutoff:
-            raise BuildError(
-                f"box is too small for forcefield.nonbonded_cutoff = {cutoff:g} nm: the "
-                f"shortest box width is {min(widths):.3f} nm but must be >= 2 x cutoff = "
-                f"{2 * cutoff:g} nm; enlarge the box (box_length / n_solvent) or reduce "
-                "the cutoff")
-        method = app.PME
-        kwargs["ewaldErrorTolerance"] = cfg.ewald_error_tolerance
-        if cfg.switch_distance is not None:
-            sw = cfg.switch_distance.value_in_unit(unit.nanometer)
-            if sw >= cutoff:
-                raise ConfigError(f"switch_distance {sw:g} nm must be < nonbonded_cutoff "
-                                  f"{cutoff:g} nm", "forcefield.switch_distance")
-            kwargs["switchDistance"] = sw * unit.nanometer
-    else:
-        method = app.NoCutoff
+    method, kwargs = _nonbonded_method(topology, cfg, cutoff)
     constraints = app.HBonds if cfg.constraints == "hbonds" else None
     try:
         system = ff.createSystem(topology, nonbondedMethod=method,
@@ -180,19 +158,85 @@ def create_system(
             f.setUseDispersionCorrection(bool(cfg.dispersion_correction))
     types = atom_type_names(topology, ff)
     scale_ionic_charges(system, topology, cfg.charge_scaling, ionic_residues)
+    overrides = _pair_overrides(cfg, pair_overrides, files, set(types))
+    apply_combining_rule(system, types, cfg.combining_rule, overrides)
+    return system, types
+
+
+def _nonbonded_method(topology: app.Topology, cfg, cutoff_nm: float) -> tuple[object, dict]:
+    """PME with the config's Ewald tolerance and switch for a periodic topology, else NoCutoff.
+
+    Raises
+    ------
+    BuildError
+        A box width shorter than twice the cutoff.
+    ConfigError
+        A switching distance not below the cutoff.
+    """
+    box = topology.getPeriodicBoxVectors()
+    if box is None:
+        return app.NoCutoff, {}
+    vecs = np.asarray([v.value_in_unit(unit.nanometer) for v in box])
+    # perpendicular widths of the (possibly triclinic) cell
+    vol = abs(np.linalg.det(vecs))
+    widths = [vol / np.linalg.norm(np.cross(vecs[(k + 1) % 3], vecs[(k + 2) % 3]))
+              for k in range(3)]
+    if min(widths) < 2 * cutoff_nm:
+        raise BuildError(
+            f"box is too small for forcefield.nonbonded_cutoff = {cutoff_nm:g} nm: the "
+            f"shortest box width is {min(widths):.3f} nm but must be >= 2 x cutoff = "
+            f"{2 * cutoff_nm:g} nm; enlarge the box (box_length / n_solvent) or reduce "
+            "the cutoff")
+    kwargs: dict = {"ewaldErrorTolerance": cfg.ewald_error_tolerance}
+    if cfg.switch_distance is not None:
+        sw = cfg.switch_distance.value_in_unit(unit.nanometer)
+        if sw >= cutoff_nm:
+            raise ConfigError(f"switch_distance {sw:g} nm must be < nonbonded_cutoff "
+                              f"{cutoff_nm:g} nm", "forcefield.switch_distance")
+        kwargs["switchDistance"] = sw * unit.nanometer
+    return app.PME, kwargs
+
+
+def _pair_overrides(cfg, extra: dict[tuple[str, str], tuple[float, float]] | None,
+                    files: Sequence[str], present: set[str]
+                    ) -> dict[tuple[str, str], tuple[float, float]]:
+    """The config's pair overrides merged with ``extra``, checked against the declared atom
+    types and restricted to the types ``present`` in this topology (an override for absent
+    types, e.g. Na-C in a bulk box, does not apply)."""
     overrides = {(o.type1, o.type2): (o.sigma.value_in_unit(unit.nanometer),
                                       o.epsilon.value_in_unit(unit.kilojoule_per_mole))
                  for o in cfg.pair_overrides}
-    overrides.update(pair_overrides or {})
-    known = set(ff._atomTypes)
+    overrides.update(extra or {})
+    known = declared_atom_types(files)
     for pair in overrides:
         bad = [t for t in pair if t not in known]
         if bad:
             raise ConfigError(f"pair override {pair}: atom type(s) {bad} are not defined in "
                               "the loaded force-field files; use type names from "
                               "forcefields/PARAMETERS.md", "forcefield.pair_overrides")
-    present = set(types)
-    # overrides for types absent from this topology (e.g. Na-C in a bulk box) do not apply
-    overrides = {k: v for k, v in overrides.items() if set(k) <= present}
-    apply_combining_rule(system, types, cfg.combining_rule, overrides)
-    return system, types
+    return {k: v for k, v in overrides.items() if set(k) <= present}
+
+
+def _resolve_xml(name: str) -> Path | None:
+    """Path of a force-field file named as ``app.ForceField`` would find it, or None."""
+    for candidate in (Path(name), Path(get_data_dir()) / name,
+                      Path(app.__file__).parent / "data" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def declared_atom_types(extra_xml: Iterable[str] = ()) -> set[str]:
+    """Atom type names declared (``<AtomTypes><Type name=...>``) by the electrolyte XML and
+    ``extra_xml`` files, read from the files themselves (OpenMM's ForceField keeps its type
+    table private)."""
+    import xml.etree.ElementTree as ET
+
+    names: set[str] = set()
+    for f in [str(xml_path()), *[str(x) for x in extra_xml]]:
+        path = _resolve_xml(f)
+        if path is None:
+            continue
+        root = ET.parse(path).getroot()
+        names.update(t.get("name", "") for t in root.iter("Type") if t.get("name"))
+    return names

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from openmm import app, unit
@@ -162,18 +163,7 @@ def compute_composition(electrolyte: ElectrolyteConfig,
         that rounds to zero molecules.
     """
     _check(electrolyte)
-    temp = electrolyte.temperature.value_in_unit(unit.kelvin)
-    names = [n for n, f in electrolyte.solvents.items() if f > 0]
-    frac = np.array([electrolyte.solvents[n] for n in names], float)
-    mm = np.array([molar_mass(n) for n in names])
-    rho = np.array([solvent_density(n, temp) for n in names])
-    vmol = mm / rho / AVOGADRO * NM3_PER_CM3          # nm^3 per molecule of pure solvent
-    if electrolyte.fraction_basis == "volume":
-        x = frac / vmol                               # molecules per unit solvent volume
-        x = x / x.sum()
-    else:
-        x = frac / frac.sum()
-    v_per_mol = float((x * vmol).sum())               # nm^3 per solvent molecule (ideal mix)
+    mix = _solvent_mix(electrolyte)
     salt = SALT_DATA[electrolyte.salt]
     v_salt = float(salt["molar_volume_cm3"]) / AVOGADRO * NM3_PER_CM3
     conc = (None if electrolyte.concentration is None else
@@ -183,34 +173,10 @@ def compute_composition(electrolyte: ElectrolyteConfig,
     if volume_nm3 is None and electrolyte.box_length is not None:
         volume_nm3 = electrolyte.box_length.value_in_unit(unit.nanometer) ** 3
     if volume_nm3 is not None:
-        n_salt = round(per_nm3 * volume_nm3) if per_nm3 is not None else electrolyte.n_salt
-        v_solv = volume_nm3 - n_salt * v_salt
-        if v_solv <= 0:
-            raise BuildError(f"{n_salt} ion pairs of {electrolyte.salt} occupy "
-                             f"{n_salt * v_salt:.2f} nm^3, more than the box volume "
-                             f"{volume_nm3:.2f} nm^3; lower electrolyte.concentration / "
-                             "n_salt or enlarge the box")
-        n_tot = v_solv / v_per_mol
-        counts = np.round(x * n_tot).astype(int)
+        n_salt, counts = _fill_volume(electrolyte, mix, volume_nm3, v_salt, per_nm3)
     else:
-        n_total = int(electrolyte.n_solvent)
-        counts = np.round(x * n_total).astype(int)
-        # fix rounding so the total is exact
-        while counts.sum() != n_total:
-            k = int(np.argmax(x * n_total - counts)) if counts.sum() < n_total else \
-                int(np.argmin(x * n_total - counts))
-            counts[k] += 1 if counts.sum() < n_total else -1
-        v_solv = float((counts * vmol).sum())
-        if per_nm3 is not None:
-            if per_nm3 * v_salt >= 1.0:
-                raise BuildError(f"electrolyte.concentration = {conc:g} M cannot fit: the salt "
-                                 f"alone would fill the volume; allowed < "
-                                 f"{1.0 / (v_salt * AVOGADRO * 1e-24):.1f} M")
-            volume_nm3 = v_solv / (1.0 - per_nm3 * v_salt)
-            n_salt = round(per_nm3 * volume_nm3)
-        else:
-            n_salt = int(electrolyte.n_salt)
-        volume_nm3 = v_solv + n_salt * v_salt
+        n_salt, counts, volume_nm3 = _from_solvent_count(electrolyte, mix, v_salt, per_nm3)
+    names, frac, mm = mix["names"], mix["frac"], mix["mm"]
     for n, c, f in zip(names, counts, frac, strict=False):
         if f > 0 and c == 0:
             raise BuildError(f"solvent {n} (fraction {f:g}) rounds to 0 molecules in "
@@ -224,6 +190,61 @@ def compute_composition(electrolyte: ElectrolyteConfig,
     n_solvent = {n: int(c) for n, c in zip(names, counts, strict=True)}
     return Composition(n_salt=int(n_salt), n_solvent=n_solvent,
                        volume_nm3=float(volume_nm3), density_g_cm3=density)
+
+
+def _solvent_mix(electrolyte: ElectrolyteConfig) -> dict[str, Any]:
+    """Solvent names, requested fractions, molar masses (g/mol), molecular volumes of the pure
+    solvents (``vmol``, nm^3), mole fractions ``x`` and the ideal-mixing volume per solvent
+    molecule (``v_per_mol``, nm^3)."""
+    temp = electrolyte.temperature.value_in_unit(unit.kelvin)
+    names = [n for n, f in electrolyte.solvents.items() if f > 0]
+    frac = np.array([electrolyte.solvents[n] for n in names], float)
+    mm = np.array([molar_mass(n) for n in names])
+    rho = np.array([solvent_density(n, temp) for n in names])
+    vmol = mm / rho / AVOGADRO * NM3_PER_CM3          # nm^3 per molecule of pure solvent
+    if electrolyte.fraction_basis == "volume":
+        x = frac / vmol                               # molecules per unit solvent volume
+        x = x / x.sum()
+    else:
+        x = frac / frac.sum()
+    return {"names": names, "frac": frac, "mm": mm, "vmol": vmol, "x": x,
+            "v_per_mol": float((x * vmol).sum())}
+
+
+def _fill_volume(electrolyte: ElectrolyteConfig, mix: dict[str, Any], volume_nm3: float,
+                 v_salt: float, per_nm3: float | None) -> tuple[int, np.ndarray]:
+    """Salt and solvent counts that fill ``volume_nm3`` (nm^3) at the pure densities."""
+    n_salt = round(per_nm3 * volume_nm3) if per_nm3 is not None else int(electrolyte.n_salt)
+    v_solv = volume_nm3 - n_salt * v_salt
+    if v_solv <= 0:
+        raise BuildError(f"{n_salt} ion pairs of {electrolyte.salt} occupy "
+                         f"{n_salt * v_salt:.2f} nm^3, more than the box volume "
+                         f"{volume_nm3:.2f} nm^3; lower electrolyte.concentration / "
+                         "n_salt or enlarge the box")
+    n_tot = v_solv / mix["v_per_mol"]
+    return n_salt, np.round(mix["x"] * n_tot).astype(int)
+
+
+def _from_solvent_count(electrolyte: ElectrolyteConfig, mix: dict[str, Any], v_salt: float,
+                        per_nm3: float | None) -> tuple[int, np.ndarray, float]:
+    """Counts and volume (nm^3) from ``electrolyte.n_solvent`` solvent molecules in total."""
+    x, n_total = mix["x"], int(electrolyte.n_solvent)
+    counts = np.round(x * n_total).astype(int)
+    while counts.sum() != n_total:          # fix rounding so the total is exact
+        short = counts.sum() < n_total
+        k = int(np.argmax(x * n_total - counts)) if short else int(np.argmin(x * n_total - counts))
+        counts[k] += 1 if short else -1
+    v_solv = float((counts * mix["vmol"]).sum())
+    if per_nm3 is not None:
+        if per_nm3 * v_salt >= 1.0:
+            conc = per_nm3 / (AVOGADRO * 1e-24)
+            raise BuildError(f"electrolyte.concentration = {conc:g} M cannot fit: the salt "
+                             f"alone would fill the volume; allowed < "
+                             f"{1.0 / (v_salt * AVOGADRO * 1e-24):.1f} M")
+        n_salt = round(per_nm3 * v_solv / (1.0 - per_nm3 * v_salt))
+    else:
+        n_salt = int(electrolyte.n_salt)
+    return n_salt, counts, v_solv + n_salt * v_salt
 
 
 def electrolyte_species(comp: Composition, salt: str,
