@@ -6,6 +6,7 @@ Dispatch only: user files are read here; builders live in :mod:`predesolv.system
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openmm
 from openmm import app, unit
@@ -14,6 +15,14 @@ from predesolv.built import BuiltSystem
 from predesolv.config.system import SystemConfig
 from predesolv.errors import ConfigError
 from predesolv.metadata import Metadata, MetadataError
+
+#: Barostat forces removed from an input System (the stages decide the ensemble).
+BAROSTAT_TYPES = (
+    openmm.MonteCarloBarostat,
+    openmm.MonteCarloAnisotropicBarostat,
+    openmm.MonteCarloMembraneBarostat,
+    openmm.MonteCarloFlexibleBarostat,
+)
 
 
 def load_files(system_xml: str, pdb: str, metadata: str | None = None) -> BuiltSystem:
@@ -75,6 +84,27 @@ def build_system(cfg: SystemConfig) -> BuiltSystem:
     from predesolv.systems.electrolyte import build_electrolyte
 
     return build_electrolyte(cfg.electrolyte, cfg.forcefield, seed)
+
+
+def prepare_system(built: BuiltSystem, simulation: Any) -> openmm.System:
+    """The System a run integrates: a copy of ``built.system`` without barostats (the stages
+    choose the ensemble) and, when ``simulation.hydrogen_mass`` is set, with hydrogen masses
+    repartitioned. Used by ``predesolv build`` and the runner, so a built folder holds the
+    System the run will use. Repartitioning is idempotent (a System whose hydrogens already
+    have the target mass is unchanged), so preparing twice never changes masses twice.
+    """
+    import copy
+    import sys
+
+    system = copy.deepcopy(built.system)
+    for idx in reversed(range(system.getNumForces())):
+        if isinstance(system.getForce(idx), BAROSTAT_TYPES):
+            system.removeForce(idx)
+            sys.stderr.write("note: removed a barostat from the input System; the stages "
+                             "decide the ensemble\n")
+    if simulation.hydrogen_mass is not None:
+        repartition_hydrogen_mass(system, built.topology, simulation.hydrogen_mass)
+    return system
 
 
 def repartition_hydrogen_mass(

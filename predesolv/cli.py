@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
 
 from predesolv import __version__
-from predesolv.errors import InputError, PredesolvError, PredesolvRuntimeError
+from predesolv.errors import (
+    ConfigError,
+    InputError,
+    Interrupted,
+    PredesolvError,
+    PredesolvRuntimeError,
+    RunDirectoryError,
+)
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INPUT, EXIT_INTERRUPT = 0, 1, 2, 130
 
@@ -30,27 +38,36 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="predesolv", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"predesolv {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    common = argparse.ArgumentParser(add_help=False)  # so `predesolv VERB ... --debug` works
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    v = sub.add_parser("validate", help="check a config without running anything")
+    v = sub.add_parser("validate", parents=[common],
+                       help="check a config without running anything")
     v.add_argument("config")
     v.add_argument("--build", action="store_true",
                    help="also build the system and run the checks that need it")
 
-    sub.add_parser("schema", help="print the JSON Schema of the YAML config")
-    sub.add_parser("platforms", help="list OpenMM platforms, devices and load failures")
+    sub.add_parser("schema", parents=[common],
+                   help="print the JSON Schema of the YAML config")
+    sub.add_parser("platforms", parents=[common],
+                   help="list OpenMM platforms, devices and load failures")
 
-    b = sub.add_parser("build", help="build the system files without running MD")
+    b = sub.add_parser("build", parents=[common],
+                       help="build the system files without running MD")
     b.add_argument("config")
     b.add_argument("--out", required=True, help="folder for system.xml, topology.pdb, ...")
     b.add_argument("--overwrite", action="store_true")
 
-    e = sub.add_parser("export", help="build and write GROMACS/AMBER files (constant charge)")
+    e = sub.add_parser("export", parents=[common],
+                       help="build and write GROMACS/AMBER files (constant charge)")
     e.add_argument("config")
     e.add_argument("--out", required=True, help="folder for the exported files")
     e.add_argument("--formats", default="gromacs,amber", help="gromacs, amber or both")
 
-    r = sub.add_parser("run", help="build and run the protocol of a config")
+    r = sub.add_parser("run", parents=[common],
+                       help="build and run the protocol of a config")
     r.add_argument("config")
     r.add_argument("--platform", choices=["auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference"],
                    help="override simulation.platform")
@@ -58,8 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     g = r.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue an interrupted run")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    r.add_argument("--extend", action="store_true",
+                   help="with --resume: allow a longer last stage (nothing else may change)")
 
-    a = sub.add_parser("analyze", help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
+    a = sub.add_parser("analyze", parents=[common],
+                       help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
     a.add_argument("run_dir")
     a.add_argument("--what", default=None,
                    help="comma-separated analyses: rdf, coordination, speciation, profile, "
@@ -123,17 +143,22 @@ def _cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from predesolv import rundir
-    from predesolv.build import build_system
+    from predesolv.build import build_system, prepare_system
     from predesolv.config import load_config, resolved_yaml
+    from predesolv.rundir import RunDir
 
     cfg = load_config(args.config)
-    built = build_system(cfg.system)
-    out = Path(args.out)
-    rundir.prepare_new(out, args.overwrite)
-    rundir.write_system_files(out, resolved_yaml(cfg), built.system, built.topology,
-                              built.positions, built.metadata)
-    print(f"built {built.n_atoms} atoms ({len(built.frozen_indices())} frozen) into {out}")
+    out = RunDir(args.out)
+    with out.locked():
+        built = build_system(cfg.system)
+        out.clear_for_new_run(args.overwrite)
+        system = prepare_system(built, cfg.simulation)  # the System the run will integrate
+        out.write_inputs(resolved_yaml(cfg), system, built.topology, built.positions,
+                         built.metadata)
+    hmr = ("" if cfg.simulation.hydrogen_mass is None else
+           f"; hydrogen masses repartitioned to {cfg.simulation.hydrogen_mass}")
+    print(f"built {built.n_atoms} atoms ({len(built.frozen_indices())} frozen) into "
+          f"{out.path}{hmr}")
     return EXIT_OK
 
 
@@ -152,34 +177,39 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from predesolv import rundir
-    from predesolv.build import load_files
+    import yaml
+
     from predesolv.config import load_config
-    from predesolv.errors import RunDirectoryError
+    from predesolv.rundir import RunDir
     from predesolv.runner import Runner, preflight
 
     cfg = load_config(args.config)
-    run_dir = Path(args.out or cfg.output.directory)
+    rd = RunDir(args.out or cfg.output.directory)
+    if args.extend and not args.resume:
+        raise ConfigError("--extend only goes with --resume", "--extend")
     t0 = time.perf_counter()
-    if args.resume:
-        if not (run_dir / rundir.FILES["config"]).is_file():
-            raise RunDirectoryError(
-                f"output.directory: {run_dir} holds no predesolv run (no config.yaml) to "
-                f"resume; run without --resume"
-            )
-        # Resume exactly what was run: the resolved config and system in the run directory.
-        cfg = load_config(run_dir / rundir.FILES["config"])
-        built = load_files(str(run_dir / rundir.FILES["system"]),
-                           str(run_dir / rundir.FILES["topology"]),
-                           str(run_dir / rundir.FILES["metadata"]))
-    else:
-        from predesolv.build import build_system
+    with rd.locked():  # one writer for the whole life of the run (build included)
+        if args.resume and rd.has_inputs():
+            from predesolv.config.compare import adopt_unset_seeds
 
-        built = build_system(cfg.system)
-    preflight(cfg, built)
-    # On resume, system.xml already carries the repartitioned masses.
-    runner = Runner(cfg, built, run_dir, platform=args.platform, system_is_final=args.resume)
-    result = runner.run(resume=args.resume, overwrite=args.overwrite)
+            raw = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+            adopt_unset_seeds(cfg, rd.load_config(), raw)
+            runner = Runner.resume(rd, platform=args.platform, config=cfg, extend=args.extend)
+            result = runner.run()
+        else:
+            if args.resume and not rd.config.is_file():
+                raise RunDirectoryError(
+                    f"output.directory: {rd.path} holds no predesolv run (no config.yaml) to "
+                    f"resume; run without --resume")
+            if args.resume:
+                sys.stderr.write(f"note: {rd.path} holds an incomplete run (its input files "
+                                 f"were never all written); starting it anew\n")
+            from predesolv.build import build_system
+
+            built = build_system(cfg.system)
+            preflight(cfg, built)
+            runner = Runner(cfg, built, rd, platform=args.platform)
+            result = runner.run(overwrite=args.overwrite or args.resume)
     dt = time.perf_counter() - t0
     print(f"run complete: {result.run_dir} ({result.steps} steps, {result.frames} frames, "
           f"platform {result.platform}, {dt:.1f} s)")
@@ -221,9 +251,26 @@ COMMANDS = {
 }
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise Interrupted("SIGTERM received before MD started; no checkpoint was needed")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``predesolv`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    old = None
+    try:
+        old = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # the runner installs its own
+    except ValueError:  # not in the main thread
+        pass
+    try:
+        return _dispatch(args)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:
@@ -234,19 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     except PredesolvRuntimeError as exc:
         if args.debug:
             raise
-        from predesolv.runner import Interrupted
-
-        sys.stderr.write(f"predesolv: {'stopped' if isinstance(exc, Interrupted) else 'failed'}:"
-                         f" {exc}\n")
-        return EXIT_INTERRUPT if isinstance(exc, Interrupted) else EXIT_RUNTIME
-    except PredesolvError as exc:
-        if args.debug:
-            raise
-        sys.stderr.write(f"predesolv: error: {exc}\n")
-        return EXIT_RUNTIME
+        stopped = isinstance(exc, Interrupted)
+        sys.stderr.write(f"predesolv: {'stopped' if stopped else 'failed'}: {exc}\n")
+        return EXIT_INTERRUPT if stopped else EXIT_RUNTIME
     except KeyboardInterrupt:
         sys.stderr.write("predesolv: aborted\n")
         return EXIT_INTERRUPT
+    except (PredesolvError, OSError, MemoryError, RecursionError) as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"predesolv: failed: {type(exc).__name__}: {str(exc)[:200]}\n")
+        return EXIT_RUNTIME
 
 
 if __name__ == "__main__":

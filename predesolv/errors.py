@@ -74,3 +74,8 @@ class SimulationBlowUpError(PredesolvRuntimeError):
 
 class AnalysisError(InputError, ValueError):
     """An analysis was given inconsistent inputs (a missing group, an empty selection)."""
+
+
+class Interrupted(PredesolvRuntimeError):
+    """SIGINT/SIGTERM: a checkpoint was written (when MD had started); resume with
+    ``--resume`` (CLI exit status 130)."""

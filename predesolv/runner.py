@@ -1,23 +1,32 @@
-"""The protocol runner: stages in order, reporters, checkpoints, resume, failure handling.
+"""The protocol runner: stages in order, reporters, verified checkpoints, resume, faults.
 
-:func:`run` takes a :class:`~predesolv.config.RunConfig` and a
-:class:`~predesolv.built.BuiltSystem` and writes a run directory (layout in
-:mod:`predesolv.rundir`). It never builds or analyses.
+:class:`Runner` takes a :class:`~predesolv.config.RunConfig` and a
+:class:`~predesolv.built.BuiltSystem` and writes a run directory (owned by
+:class:`~predesolv.rundir.RunDir`, layout in :mod:`predesolv.layout`); :meth:`Runner.resume`
+continues one. It never builds or analyses.
 
 Resume semantics: every ``output.checkpoint_interval`` (and at the end of every stage) the
 runner flushes ``state.csv`` and the trajectory, writes a binary checkpoint (which keeps the
-Langevin random stream) plus a portable State XML, then atomically updates
-``progress.json`` with the global step, the number of trajectory frames and ``state.csv``
-rows at that instant. ``--resume`` cuts both files back to those counts and continues from
-the checkpoint, so nothing is duplicated and at most one checkpoint interval is redone.
+Langevin random stream) plus a portable State XML, then atomically updates ``progress.json``
+with the step, the trajectory frames and ``state.csv`` rows at that instant and each file's
+size and SHA-256. Resume verifies the files, falls back (binary → XML → previous checkpoint,
+logged), cuts ``state.csv`` and the trajectory back to the chosen checkpoint and continues,
+so nothing is duplicated and at most one checkpoint interval is redone.
+
+Signals: SIGINT/SIGTERM are checked between blocks of steps whose length is bounded by the
+measured speed (:data:`SIGNAL_LATENCY_S`), so a batch scheduler's grace period is respected.
 """
 
 from __future__ import annotations
 
 import copy
+import errno
 import signal
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,37 +34,42 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from predesolv import rundir
-from predesolv.build import repartition_hydrogen_mass
+from predesolv.build import prepare_system
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig, resolved_yaml
 from predesolv.config.simulation import MinimizeStage, NPTStage, ProductionStage
 from predesolv.errors import (
     ConfigError,
+    Interrupted,
+    PredesolvError,
     PredesolvRuntimeError,
+    RunDirectoryError,
     SimulationBlowUpError,
 )
 from predesolv.platforms import is_pocl, select_platform
+from predesolv.provenance import platform_properties, provenance
 from predesolv.reporters import (
     STATE_COLUMNS,
     ProgressReporter,
     StateCSVReporter,
     TrajectoryReporter,
 )
+from predesolv.rundir import (
+    Checkpoint,
+    Progress,
+    RunDir,
+    atomic_write_text,
+    truncate_dcd,
+    truncate_xtc,
+)
 
 #: Largest number of steps between two checks of the interrupt flag.
 MAX_CHUNK_STEPS = 1000
-BAROSTAT_TYPES = (
-    openmm.MonteCarloBarostat,
-    openmm.MonteCarloAnisotropicBarostat,
-    openmm.MonteCarloMembraneBarostat,
-    openmm.MonteCarloFlexibleBarostat,
-)
+#: Target wall time (s) between two checks of the interrupt flag (blocks are sized from the
+#: measured speed, so a SIGTERM is honoured within about this time plus one checkpoint).
+SIGNAL_LATENCY_S = 2.0
 _AXES = {"isotropic": "xyz", "anisotropic": "xyz", "x": "x", "y": "y", "z": "z", "xy": "xy"}
-
-
-class Interrupted(PredesolvRuntimeError):
-    """Ctrl-C: a checkpoint was written; resume with ``--resume``."""
+__all__ = ["Interrupted", "RunResult", "Runner", "preflight", "run"]
 
 
 @dataclass
@@ -132,6 +146,8 @@ def _stage_seed(seed: int, index: int) -> int:
     return (seed + 7919 * (index + 1)) % (2**31 - 2) + 1
 
 
+
+
 class _InterruptFlag:
     """SIGINT/SIGTERM handler: the first asks for a checkpoint and a clean stop (batch
     schedulers send SIGTERM before killing a job); a second Ctrl-C aborts at once."""
@@ -162,28 +178,83 @@ class _InterruptFlag:
             signal.signal(sig, old)
 
 
+@dataclass
+class _Start:
+    """Where a stage starts: the previous state (or None: the built positions), whether it
+    carries velocities, and the binary checkpoint to load when resuming inside the stage."""
+
+    state: openmm.State | None = None
+    has_velocities: bool = False
+    checkpoint: Checkpoint | None = None
+    binary: bytes | None = None
+
+
 class Runner:
-    """Run the stages of ``cfg`` on ``built`` into ``run_dir``.
+    """Run the stages of ``cfg`` on ``built`` into ``run_dir`` (a new run).
 
     Parameters
     ----------
     cfg : RunConfig
         Resolved config (seeds drawn).
     built : BuiltSystem
-        The system; it is not modified (HMR is applied to a copy).
-    run_dir : path
+        The system; it is not modified (hydrogen masses are repartitioned on a copy, as
+        ``simulation.hydrogen_mass`` asks, by :func:`predesolv.build.prepare_system`).
+    run_dir : str, Path or RunDir
     platform : str, optional
         Overrides ``simulation.platform`` (CLI ``--platform``).
-    system_is_final : bool
-        The System already went through this runner's preparation (it is the run
-        directory's ``system.xml``): do not repartition hydrogen masses again.
+
+    Use :meth:`resume` to continue an existing run directory.
     """
 
-    def __init__(self, cfg: RunConfig, built: BuiltSystem, run_dir: str | Path,
-                 platform: str | None = None, system_is_final: bool = False):
+    def __init__(self, cfg: RunConfig, built: BuiltSystem, run_dir: str | Path | RunDir,
+                 platform: str | None = None):
+        self._setup(cfg, built, run_dir, platform, prepare_system(built, cfg.simulation))
+        self._resuming = False
+
+    @classmethod
+    def resume(cls, run_dir: str | Path | RunDir, platform: str | None = None,
+               config: RunConfig | None = None, extend: bool = False) -> Runner:
+        """A runner that continues the run in ``run_dir`` with its own config and system.
+
+        Parameters
+        ----------
+        config : RunConfig, optional
+            The config the user resumes with: refused if it changes the physics (with
+            ``extend``, a longer last stage is allowed and recorded).
+
+        Raises
+        ------
+        RunDirectoryError
+            No complete run in ``run_dir``.
+        ConfigError
+            ``config`` differs from the run's ``config.yaml``.
+        """
+        from predesolv.config.compare import check_resume_config
+
+        rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+        if not rd.has_inputs():
+            what = "no config.yaml" if not rd.config.is_file() else "incomplete input files"
+            raise RunDirectoryError(
+                f"output.directory: {rd.path} holds no predesolv run to resume ({what}); run "
+                f"without --resume (an incomplete folder is replaced)")
+        stored = rd.load_config()
+        cfg, extended = stored, False
+        if config is not None:
+            extended = check_resume_config(stored, config, extend)
+            cfg = config if extended else stored
+        built = rd.load_built()
+        self = cls.__new__(cls)
+        # system.xml already holds the prepared system (masses repartitioned once, at start).
+        self._setup(cfg, built, rd, platform, copy.deepcopy(built.system))
+        self._resuming, self._extended = True, extended
+        return self
+
+    def _setup(self, cfg: RunConfig, built: BuiltSystem, run_dir: str | Path | RunDir,
+               platform: str | None, system: openmm.System) -> None:
         self.cfg = cfg
         self.built = built
-        self.run_dir = Path(run_dir)
+        self.rundir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+        self.run_dir = self.rundir.path
         sim = cfg.simulation
         self.platform, self.properties = select_platform(
             platform or sim.platform, sim.precision, sim.device_index, sim.cpu_threads
@@ -191,64 +262,204 @@ class Runner:
         self.dt = sim.timestep
         self.dt_ps = self.dt.value_in_unit(unit.picosecond)
         self.offsets = np.cumsum([0] + [cfg.stage_steps(i) for i in range(len(cfg.stages))])
-        self.system = self._base_system(apply_hmr=not system_is_final)
-        self._flag: _InterruptFlag | None = None
+        self.system = system
+        self._flag: Any = None
+        self._extended = False
+        self._properties_used: dict[str, str] | None = None
 
-    # ----------------------------------------------------------------- setup
-    def _base_system(self, apply_hmr: bool) -> openmm.System:
-        system = copy.deepcopy(self.built.system)
-        for idx in reversed(range(system.getNumForces())):
-            if isinstance(system.getForce(idx), BAROSTAT_TYPES):
-                system.removeForce(idx)
-                sys.stderr.write("note: removed a barostat from the input System; the stages "
-                                 "decide the ensemble\n")
-        hm = self.cfg.simulation.hydrogen_mass
-        if hm is not None and apply_hmr:
-            repartition_hydrogen_mass(system, self.built.topology, hm)
-        return system
-
+    # ----------------------------------------------------------------- inputs
     def write_inputs(self, overwrite: bool) -> None:
         """Create the run directory and write config, provenance, system, topology, metadata."""
-        rundir.prepare_new(self.run_dir, overwrite)
-        d = self.run_dir
-        rundir.write_system_files(d, resolved_yaml(self.cfg), self.system, self.built.topology,
-                                  self.built.positions, self.built.metadata)
-        rundir.atomic_write_json(d / rundir.FILES["provenance"], rundir.provenance({
-            "platform": self.platform.getName(),
-            "platform_properties": self.properties,
-            "simulation_seed": self.cfg.simulation.seed,
-            "system_seed": self.cfg.system.seed,
-            "n_atoms": self.system.getNumParticles(),
-            "n_frozen": len(self.built.frozen_indices()),
-        }))
-        (d / rundir.FILES["state"]).write_text(",".join(f'"{c}"' for c in STATE_COLUMNS) + "\n")
-        rundir.log(d, f"run created on platform {self.platform.getName()} {self.properties}")
+        rd = self.rundir
+        held = rd.is_locked_by_me
+        rd.acquire()
+        try:
+            rd.clear_for_new_run(overwrite)
+            rd.write_inputs(
+                resolved_yaml(self.cfg), self.system, self.built.topology, self.built.positions,
+                self.built.metadata, provenance=provenance({
+                    "platform": self.platform.getName(),
+                    "platform_properties_requested": self.properties,
+                    "simulation_seed": self.cfg.simulation.seed,
+                    "system_seed": self.cfg.system.seed,
+                    "n_atoms": self.system.getNumParticles(),
+                    "n_frozen": len(self.built.frozen_indices()),
+                }),
+                state_header=",".join(f'"{c}"' for c in STATE_COLUMNS) + "\n")
+        finally:
+            if not held:
+                rd.release()
+        rd.log(f"run created on platform {self.platform.getName()} {self.properties}")
 
-    def _simulation(self, index: int, system: openmm.System) -> app.Simulation:
-        sim = self.cfg.simulation
-        integrator = openmm.LangevinMiddleIntegrator(sim.temperature, sim.friction, self.dt)
-        integrator.setRandomNumberSeed(_stage_seed(sim.seed, index))
-        return app.Simulation(self.built.topology, system, integrator, self.platform,
-                              dict(self.properties))
+    def _record_properties(self, sim: app.Simulation) -> None:
+        """Add the platform properties the first context really uses to provenance.json."""
+        if self._properties_used is not None:
+            return
+        import json
 
-    def _stage_system(self, index: int) -> openmm.System:
-        st = self.cfg.stages[index]
-        kind = stage_barostat(st)
-        if kind is None:
-            return self.system
-        system = copy.deepcopy(self.system)
-        pressure = st.pressure or self.cfg.simulation.pressure
-        system.addForce(_make_barostat(kind, pressure, self.cfg.simulation.temperature,
-                                       st.frequency))
-        return system
+        self._properties_used = platform_properties(sim.context)
+        try:
+            rec = json.loads(self.rundir.provenance.read_text())
+        except (OSError, ValueError):
+            return
+        rec.setdefault("platform_properties_used", {}).update(self._properties_used)
+        rec.setdefault("sessions", []).append({
+            "platform": self.platform.getName(), "properties": self._properties_used,
+            "resumed": self._resuming})
+        from predesolv.rundir import atomic_write_json
+
+        atomic_write_json(self.rundir.provenance, rec)
+
+    # ------------------------------------------------------------------ run
+    def run(self, overwrite: bool = False) -> RunResult:
+        """Run every stage (a new run) or the remaining ones (after :meth:`resume`).
+
+        The run directory's lock is held throughout (taken here unless the caller holds it).
+
+        Raises
+        ------
+        SimulationBlowUpError
+            Non-finite energy or coordinates, or OpenMM stopped (stage and step named).
+        Interrupted
+            SIGINT/SIGTERM; a checkpoint was written first.
+        PredesolvRuntimeError
+            A file could not be written (e.g. disk full); stage and step are named.
+        """
+        rd = self.rundir
+        held = rd.is_locked_by_me
+        rd.acquire()
+        try:
+            return self._run_locked(overwrite)
+        except PredesolvError as exc:
+            rd.log(f"failed: {exc}")
+            raise
+        finally:
+            if not held:
+                rd.release()
+
+    def _run_locked(self, overwrite: bool) -> RunResult:
+        if self._resuming:
+            progress, first, start = self._prepare_resume()
+            if progress.completed:
+                return self._finish(progress, None)
+        else:
+            self.write_inputs(overwrite)
+            progress, first, start = Progress(), 0, _Start()
+        state = start.state
+        with _InterruptFlag() as flag:
+            self._flag = flag
+            for i in range(first, len(self.cfg.stages)):
+                mid = start.checkpoint is not None and i == start.checkpoint.stage_index
+                if isinstance(self.cfg.stages[i], MinimizeStage):
+                    state, progress = self._minimize(i, state, progress)
+                    start = _Start(state, False)
+                else:
+                    state, progress = self._md(i, start if mid else replace(
+                        start, state=state, checkpoint=None, binary=None), progress)
+                    start = _Start(state, True)
+                if i < len(self.cfg.stages) - 1 and flag.set:
+                    raise self._interrupted(i, int(self.offsets[i + 1]))
+        return self._finish(progress, state)
+
+    def _interrupted(self, i: int, step: int) -> Interrupted:
+        label = self.cfg.stage_label(i)
+        self.rundir.log(f"interrupted at stage {label} step {step}; checkpoint written")
+        return Interrupted(f"interrupted at stage {label!r}, step {step}; checkpoint written. "
+                           f"Continue with: predesolv run CONFIG --resume")
+
+    def _finish(self, progress: Progress, state: openmm.State | None) -> RunResult:
+        rd = self.rundir
+        if state is not None or not rd.final_state.is_file():
+            if state is None:  # a finished run missing final_state.xml: rebuild it
+                state = self._verified_xml_state(progress.checkpoints[0])
+                rd.log("final_state.xml was missing; rewritten from the last verified checkpoint")
+            atomic_write_text(rd.final_state, openmm.XmlSerializer.serialize(state))
+            rd.log("run complete")
+        last = progress.latest
+        assert last is not None
+        return RunResult(self.run_dir, self.platform.getName(), last.global_step, last.frames,
+                         last.state_rows)
+
+    # ----------------------------------------------------------- resume
+    def _prepare_resume(self) -> tuple[Progress, int, _Start]:
+        """Choose the newest checkpoint that verifies, cut the outputs back to it."""
+        rd = self.rundir
+        progress = rd.read_progress()
+        if progress is None or progress.latest is None:
+            # Stopped before the first checkpoint: start over from the stored inputs.
+            rd.truncate_state(0)
+            rd.log("resuming before the first checkpoint: starting from stage 0")
+            return Progress(), 0, _Start()
+        if self._extended:
+            progress = self._extend_last_stage(progress)
+        if progress.completed:
+            rd.log("resume: the run is already complete")
+            return progress, len(self.cfg.stages), _Start()
+        for n, ck in enumerate(progress.checkpoints):
+            start = self._load_checkpoint(ck)
+            if start is None:
+                continue
+            if n > 0:
+                rd.log(f"falling back to the previous checkpoint (global step {ck.global_step})")
+            self._check_trajectory(ck)
+            rd.truncate_state(ck.state_rows)
+            kept = Progress(progress.checkpoints[n:], False)
+            rd.write_progress(kept)
+            rd.log(f"resuming at stage {ck.stage} step {ck.global_step}")
+            first = ck.stage_index + (1 if ck.stage_complete else 0)
+            return kept, first, start
+        raise RunDirectoryError(
+            f"{rd.path}: no checkpoint passed verification (see log.txt); the run cannot be "
+            f"resumed: rerun with --overwrite")
+
+    def _extend_last_stage(self, progress: Progress) -> Progress:
+        """After ``--extend``: record the new config and reopen the last stage."""
+        last = len(self.cfg.stages) - 1
+        atomic_write_text(self.rundir.config, resolved_yaml(self.cfg))
+        self.rundir.log(f"--extend: last stage {self.cfg.stage_label(last)!r} now ends at "
+                        f"step {int(self.offsets[-1])}")
+        cks = [replace(c, stage_complete=False) if c.stage_index == last else c
+               for c in progress.checkpoints]
+        return Progress(cks, False)
+
+    def _check_trajectory(self, ck: Checkpoint) -> None:
+        fmt = self.cfg.output.trajectory.format
+        if ck.frames > 0 and not self.rundir.trajectory(fmt).is_file():
+            raise RunDirectoryError(
+                f"{self.rundir.trajectory(fmt)} is missing but the checkpoint at step "
+                f"{ck.global_step} counts {ck.frames} frames; resuming would mislabel the "
+                f"frames' times: restore the file or rerun with --overwrite")
+
+    def _load_checkpoint(self, ck: Checkpoint) -> _Start | None:
+        """Verified start data of a checkpoint (binary preferred), or None if unusable."""
+        rd = self.rundir
+        binary, why = rd.read_verified(ck.chk, ck.chk_size, ck.chk_sha256)
+        if why:
+            rd.log(f"checkpoint check: {why}")
+        state = self._verified_xml_state(ck)
+        if state is None:
+            return None
+        if binary is None:
+            rd.log(f"binary checkpoint {ck.chk} not usable; using the portable State XML "
+                   f"{ck.xml} (the random stream restarts)")
+        return _Start(state, ck.has_velocities, ck, binary)
+
+    def _verified_xml_state(self, ck: Checkpoint) -> openmm.State | None:
+        data, why = self.rundir.read_verified(ck.xml, ck.xml_size, ck.xml_sha256)
+        if data is None:
+            self.rundir.log(f"checkpoint check: {why}")
+            return None
+        try:
+            state = openmm.XmlSerializer.deserialize(data.decode("utf-8"))
+        except Exception as exc:  # OpenMM raises a bare Exception subclass for bad XML
+            self.rundir.log(f"checkpoint check: {ck.xml} is not a State XML ({exc})")
+            return None
+        return state if isinstance(state, openmm.State) else None
 
     # ----------------------------------------------------------- checkpoints
     def _write_checkpoint(self, sim: app.Simulation, index: int, stage_step: int,
-                          complete: bool, reporters: list[Any], has_velocities: bool,
-                          progress: dict[str, Any]) -> dict[str, Any]:
-        for r in reporters:
-            if hasattr(r, "flush"):
-                r.flush()
+                          complete: bool, progress: Progress, counts: tuple[int, int],
+                          has_velocities: bool) -> Progress:
         state = sim.context.getState(getPositions=True, getVelocities=True, getEnergy=True,
                                      getParameters=True)
         pe = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
@@ -257,92 +468,47 @@ class Runner:
                 f"stage {self.cfg.stage_label(index)!r}, step {sim.currentStep}: energy is not "
                 f"finite; last good checkpoint kept"
             )
-        d = self.run_dir
-        ckdir = d / "checkpoints"
-        ckdir.mkdir(exist_ok=True)
         gstep = int(sim.currentStep)
-        chk_name = f"checkpoints/step{gstep:012d}.chk"
-        xml_name = f"checkpoints/step{gstep:012d}.xml"
-        rundir.atomic_write_bytes(d / chk_name, sim.context.createCheckpoint())
-        rundir.atomic_write_text(d / xml_name, openmm.XmlSerializer.serialize(state))
-        old = [progress.get("checkpoint"), progress.get("checkpoint_xml")]
-        progress = dict(progress)
-        progress.update({
-            "stage_index": index,
-            "stage": self.cfg.stage_label(index),
-            "stage_step": stage_step,
-            "stage_complete": complete,
-            "global_step": gstep,
-            "time_ps": gstep * self.dt_ps,
-            "has_velocities": has_velocities,
-            "checkpoint": chk_name,
-            "checkpoint_xml": xml_name,
-            "platform": self.platform.getName(),
-            "completed": complete and index == len(self.cfg.stages) - 1,
-        })
-        for r in reporters:
-            if isinstance(r, StateCSVReporter):
-                progress["state_rows"] = progress.get("state_rows_base", 0) + r.rows_written
-            if isinstance(r, TrajectoryReporter):
-                progress["frames"] = progress.get("frames_base", 0) + r.frames_written
-        rundir.atomic_write_json(d / rundir.FILES["progress"], progress)
-        for name in old:
-            if name and name not in (chk_name, xml_name) and (d / name).exists():
-                (d / name).unlink()
-        return progress
+        files = self.rundir.write_checkpoint_files(
+            gstep, sim.context.createCheckpoint(), openmm.XmlSerializer.serialize(state))
+        ck = Checkpoint(
+            stage_index=index, stage=self.cfg.stage_label(index), stage_step=stage_step,
+            stage_complete=complete, global_step=gstep, time_ps=gstep * self.dt_ps,
+            has_velocities=has_velocities, state_rows=counts[0], frames=counts[1],
+            platform=self.platform.getName(), **files)
+        for name, size, digest in ((ck.chk, ck.chk_size, ck.chk_sha256),
+                                   (ck.xml, ck.xml_size, ck.xml_sha256)):
+            if self.rundir.read_verified(name, size, digest)[0] is None:
+                raise PredesolvRuntimeError(
+                    f"stage {ck.stage!r}, step {gstep}: the checkpoint just written does not "
+                    f"read back ({name}); check the file system, then --resume")
+        keep = [ck] + [c for c in progress.checkpoints[:1] if c.global_step != gstep]
+        done = complete and index == len(self.cfg.stages) - 1
+        new = Progress(keep, done)
+        self.rundir.write_progress(new)
+        self.rundir.remove_stale_checkpoints(keep)
+        return new
 
-    # ------------------------------------------------------------------ run
-    def run(self, resume: bool = False, overwrite: bool = False) -> RunResult:
-        """Run every stage (or the remaining ones with ``resume``).
+    # ----------------------------------------------------------- stages
+    def _simulation(self, index: int, system: openmm.System) -> app.Simulation:
+        sim = self.cfg.simulation
+        integrator = openmm.LangevinMiddleIntegrator(sim.temperature, sim.friction, self.dt)
+        integrator.setRandomNumberSeed(_stage_seed(int(sim.seed or 0), index))
+        simulation = app.Simulation(self.built.topology, system, integrator, self.platform,
+                                    dict(self.properties))
+        self._record_properties(simulation)
+        return simulation
 
-        Raises
-        ------
-        SimulationBlowUpError
-            Non-finite energy or coordinates (stage and step named).
-        Interrupted
-            Ctrl-C; a checkpoint was written first.
-        """
-        d = self.run_dir
-        progress: dict[str, Any] = {"state_rows": 0, "frames": 0}
-        if resume and not (d / rundir.FILES["progress"]).is_file():
-            # Stopped before the first checkpoint: start over from the stored inputs.
-            rundir.truncate_state_csv(d / rundir.FILES["state"], 0)
-            rundir.log(d, "resuming before the first checkpoint: starting from stage 0")
-            resume = False
-        elif resume:
-            progress = rundir.read_json(d / rundir.FILES["progress"])
-            if progress.get("completed"):
-                return self._result(progress)
-            rundir.truncate_state_csv(d / rundir.FILES["state"], progress.get("state_rows", 0))
-            rundir.log(d, f"resuming at stage {progress['stage']} step {progress['global_step']}")
-        else:
-            self.write_inputs(overwrite)
-        start = 0
-        state: openmm.State | None = None
-        has_vel = False
-        if resume:
-            start = progress["stage_index"] + (1 if progress["stage_complete"] else 0)
-            state = openmm.XmlSerializer.deserialize(
-                (d / progress["checkpoint_xml"]).read_text())
-            has_vel = bool(progress.get("has_velocities"))
-        with _InterruptFlag() as flag:
-            self._flag = flag
-            for i in range(start, len(self.cfg.stages)):
-                mid = resume and i == progress["stage_index"] and not progress["stage_complete"]
-                if isinstance(self.cfg.stages[i], MinimizeStage):
-                    state, progress = self._minimize(i, state, progress)
-                    has_vel = False
-                else:
-                    state, progress = self._md(i, state, has_vel, progress, resume_mid=mid)
-                    has_vel = True
-        final = d / rundir.FILES["final_state"]
-        rundir.atomic_write_text(final, openmm.XmlSerializer.serialize(state))
-        rundir.log(d, "run complete")
-        return self._result(progress)
-
-    def _result(self, progress: dict[str, Any]) -> RunResult:
-        return RunResult(self.run_dir, self.platform.getName(), int(progress["global_step"]),
-                         int(progress.get("frames", 0)), int(progress.get("state_rows", 0)))
+    def _stage_system(self, index: int) -> openmm.System:
+        st = self.cfg.stages[index]
+        kind = stage_barostat(st)
+        if kind is None or not isinstance(st, (NPTStage, ProductionStage)):
+            return self.system
+        system = copy.deepcopy(self.system)
+        pressure = st.pressure or self.cfg.simulation.pressure
+        system.addForce(_make_barostat(kind, pressure, self.cfg.simulation.temperature,
+                                       st.frequency))
+        return system
 
     def _set_start(self, sim: app.Simulation, state: openmm.State | None) -> None:
         if state is None:
@@ -355,130 +521,200 @@ class Runner:
             sim.context.setPositions(state.getPositions())
 
     def _minimize(self, i: int, state: openmm.State | None,
-                  progress: dict[str, Any]) -> tuple[openmm.State, dict[str, Any]]:
+                  progress: Progress) -> tuple[openmm.State, Progress]:
         st = self.cfg.stages[i]
+        assert isinstance(st, MinimizeStage)
         label = self.cfg.stage_label(i)
         sim = self._simulation(i, self.system)
         self._set_start(sim, state)
         sim.currentStep = int(self.offsets[i])
-        if is_pocl(sim.context):
-            # LocalEnergyMinimizer segfaults on pocl: minimise on a CPU context instead.
-            cpu = openmm.Context(copy.deepcopy(self.system), openmm.VerletIntegrator(0.001),
-                                 openmm.Platform.getPlatformByName("CPU"))
-            cpu.setPeriodicBoxVectors(*sim.context.getState().getPeriodicBoxVectors())
-            cpu.setPositions(sim.context.getState(getPositions=True).getPositions())
-            openmm.LocalEnergyMinimizer.minimize(cpu, st.tolerance, st.max_iterations)
-            sim.context.setPositions(cpu.getState(getPositions=True).getPositions())
-            rundir.log(self.run_dir, f"{label}: minimised on CPU (pocl OpenCL device)")
-            del cpu
-        else:
-            sim.minimizeEnergy(tolerance=st.tolerance, maxIterations=st.max_iterations)
+        try:
+            self._run_minimizer(sim, st, label)
+        except openmm.OpenMMException as exc:
+            raise SimulationBlowUpError(
+                f"stage {label!r}: the minimiser stopped ({str(exc).splitlines()[0]}); check "
+                f"the input structure for overlapping atoms") from None
         pe = sim.context.getState(getEnergy=True).getPotentialEnergy()
-        rundir.log(self.run_dir, f"{label}: minimised, potential energy {pe}")
+        self.rundir.log(f"{label}: minimised, potential energy {pe}")
         if not np.isfinite(pe.value_in_unit(unit.kilojoule_per_mole)):
             raise SimulationBlowUpError(f"stage {label!r}: energy is not finite after "
                                         f"minimisation ({pe}); check the input structure")
-        progress = self._write_checkpoint(sim, i, 0, True, [], False, progress)
+        last = progress.latest
+        counts = (last.state_rows, last.frames) if last else (0, 0)
+        with self._io_errors(i, sim):
+            progress = self._write_checkpoint(sim, i, 0, True, progress, counts, False)
         return sim.context.getState(getPositions=True, getVelocities=True), progress
 
-    def _md(self, i: int, state: openmm.State | None, has_vel: bool, progress: dict[str, Any],
-            resume_mid: bool) -> tuple[openmm.State, dict[str, Any]]:
-        cfg, d = self.cfg, self.run_dir
-        label = cfg.stage_label(i)
-        n_steps = cfg.stage_steps(i)
-        first, last = int(self.offsets[i]), int(self.offsets[i + 1])
-        sim = self._simulation(i, self._stage_system(i))
-        loaded = False
-        if resume_mid:
-            chk = d / progress["checkpoint"]
-            try:
-                sim.context.loadCheckpoint(chk.read_bytes())
-                loaded = True
-            except (openmm.OpenMMException, OSError) as exc:
-                rundir.log(d, f"{label}: binary checkpoint not loadable here ({exc}); using the "
-                              f"portable State XML (the random stream restarts)")
-        if not loaded:
-            self._set_start(sim, state)
-            if resume_mid:
-                sim.context.setVelocities(state.getVelocities())
-                sim.currentStep = int(progress["global_step"])
-            elif has_vel:
-                sim.context.setVelocities(state.getVelocities())
-                sim.currentStep = first
-            else:
-                sim.context.setVelocitiesToTemperature(
-                    cfg.simulation.temperature, _stage_seed(cfg.simulation.seed, i))
-                sim.currentStep = first
-            sim.context.setTime(sim.currentStep * self.dt_ps)
-        # Files: state.csv always; trajectory in production only.
-        progress = dict(progress)
-        progress["state_rows_base"] = progress.get("state_rows", 0)
-        progress["frames_base"] = progress.get("frames", 0)
-        csv = open(d / rundir.FILES["state"], "a")  # noqa: SIM115 - closed in finally
-        reporters: list[Any] = []
-        traj = None
+    def _run_minimizer(self, sim: app.Simulation, st: MinimizeStage, label: str) -> None:
+        if not is_pocl(sim.context):
+            sim.minimizeEnergy(tolerance=st.tolerance, maxIterations=st.max_iterations)
+            return
+        # LocalEnergyMinimizer segfaults on pocl: minimise on a CPU context instead.
+        cpu = openmm.Context(copy.deepcopy(self.system), openmm.VerletIntegrator(0.001),
+                             openmm.Platform.getPlatformByName("CPU"))
+        cpu.setPeriodicBoxVectors(*sim.context.getState().getPeriodicBoxVectors())
+        cpu.setPositions(sim.context.getState(getPositions=True).getPositions())
+        openmm.LocalEnergyMinimizer.minimize(cpu, st.tolerance, st.max_iterations)
+        sim.context.setPositions(cpu.getState(getPositions=True).getPositions())
+        self.rundir.log(f"{label}: minimised on CPU (pocl OpenCL device)")
+        del cpu
+
+    @contextmanager
+    def _io_errors(self, i: int, sim: app.Simulation) -> Iterator[None]:
+        """Turn an OS error (disk full, quota) in the body into a one-line runtime error."""
         try:
-            reporters.append(
-                StateCSVReporter(csv, cfg.interval_steps("state"), label, sim.system))
-            if isinstance(cfg.stages[i], ProductionStage):
-                fmt = cfg.output.trajectory.format
-                path = d / f"trajectory.{fmt}"
-                ti = cfg.interval_steps("trajectory")
-                append = resume_mid and path.exists() and progress["frames_base"] > 0
-                if append:
-                    (rundir.truncate_dcd if fmt == "dcd" else rundir.truncate_xtc)(
-                        path, progress["frames_base"])
-                else:
-                    progress["frames_base"] = 0
-                traj = TrajectoryReporter(str(path), ti, self.built.topology, self.dt,
-                                          (first // ti + 1) * ti, fmt, append)
-                reporters.append(traj)
-            show = {"on": True, "off": False}.get(cfg.output.progress, sys.stderr.isatty())
-            prog = ProgressReporter(label, first, last, self.dt_ps,
-                                    max(1, min(cfg.interval_steps("state"), n_steps // 100 or 1)),
-                                    show)
-            reporters.append(prog)
-            sim.reporters.extend(reporters)
-            ck = cfg.interval_steps("checkpoint")
-            while sim.currentStep < last:
-                now = int(sim.currentStep)
-                next_ck = min((now // ck + 1) * ck, last)
-                chunk = min(next_ck - now, MAX_CHUNK_STEPS)
-                try:
-                    sim.step(chunk)
-                except openmm.OpenMMException as exc:
-                    raise SimulationBlowUpError(
-                        f"stage {label!r}, near step {sim.currentStep}: OpenMM stopped "
-                        f"({str(exc).splitlines()[0]}); last good checkpoint kept. Try a smaller "
-                        f"time step or a longer minimisation/equilibration"
-                    ) from None
-                now = int(sim.currentStep)
-                done = now >= last
-                if done or now % ck == 0 or (self._flag is not None and self._flag.set):
-                    progress = self._write_checkpoint(sim, i, now - first, done, reporters,
-                                                      True, progress)
-                if not done and self._flag is not None and self._flag.set:
-                    prog.finish()
-                    rundir.log(d, f"interrupted at stage {label} step {now}; checkpoint written")
-                    raise Interrupted(
-                        f"interrupted at stage {label!r}, step {now}; checkpoint written. "
-                        f"Continue with: predesolv run CONFIG --resume"
-                    )
-            prog.finish()
+            yield
+        except OSError as exc:
+            hint = ("free space, then --resume" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                    else "fix the file system problem, then --resume")
+            raise PredesolvRuntimeError(
+                f"stage {self.cfg.stage_label(i)!r}, step {sim.currentStep}: cannot write "
+                f"{getattr(exc, 'filename', None) or 'output'} ({exc.strerror or exc}); the "
+                f"last good checkpoint is kept: {hint}") from None
+
+    def _md(self, i: int, start: _Start, progress: Progress) -> tuple[openmm.State, Progress]:
+        label = self.cfg.stage_label(i)
+        sim = self._simulation(i, self._stage_system(i))
+        self._start_md(sim, i, start)
+        with self._io_errors(i, sim):
+            outputs = _StageOutputs(self, i, start, progress)
+        outputs.attach(sim)
+        try:
+            progress = self._advance(i, sim, outputs, progress)
         finally:
-            csv.close()
-            if traj is not None:
-                traj.close()
-        rundir.log(d, f"{label}: {n_steps} steps done (global step {last})")
+            outputs.close()
+        self.rundir.log(f"{label}: {self.cfg.stage_steps(i)} steps done "
+                        f"(global step {int(self.offsets[i + 1])})")
         out = sim.context.getState(getPositions=True, getVelocities=True, getEnergy=True)
         return out, progress
 
+    def _start_md(self, sim: app.Simulation, i: int, start: _Start) -> None:
+        """Positions, velocities and step count at the start (or resume point) of stage i."""
+        ck = start.checkpoint
+        if ck is not None and start.binary is not None:
+            try:
+                sim.context.loadCheckpoint(start.binary)
+                return
+            except openmm.OpenMMException as exc:
+                self.rundir.log(f"{ck.stage}: binary checkpoint not loadable here ({exc}); "
+                                f"using the portable State XML (the random stream restarts)")
+        self._set_start(sim, start.state)
+        if ck is not None or start.has_velocities:
+            assert start.state is not None
+            sim.context.setVelocities(start.state.getVelocities())
+            sim.currentStep = ck.global_step if ck is not None else int(self.offsets[i])
+        else:
+            sim.context.setVelocitiesToTemperature(
+                self.cfg.simulation.temperature, _stage_seed(int(self.cfg.simulation.seed or 0), i))
+            sim.currentStep = int(self.offsets[i])
+        sim.context.setTime(sim.currentStep * self.dt_ps)
 
-def run(cfg: RunConfig, built: BuiltSystem, run_dir: str | Path | None = None, *,
-        resume: bool = False, overwrite: bool = False, platform: str | None = None) -> RunResult:
-    """Run ``cfg`` on ``built``; see :class:`Runner`. ``run_dir`` defaults to
-    ``cfg.output.directory``."""
+    def _advance(self, i: int, sim: app.Simulation, outputs: _StageOutputs,
+                 progress: Progress) -> Progress:
+        """Step stage i to its end in blocks; checkpoint on schedule and on a signal."""
+        label, last = self.cfg.stage_label(i), int(self.offsets[i + 1])
+        ck_every = self.cfg.interval_steps("checkpoint")
+        rate: float | None = None  # measured steps per second
+        while sim.currentStep < last:
+            now = int(sim.currentStep)
+            bound = 10 if rate is None else max(1, int(rate * SIGNAL_LATENCY_S))
+            chunk = min(min((now // ck_every + 1) * ck_every, last) - now, MAX_CHUNK_STEPS,
+                        bound)
+            t0 = time.perf_counter()
+            try:
+                with self._io_errors(i, sim):
+                    sim.step(chunk)
+            except openmm.OpenMMException as exc:
+                raise SimulationBlowUpError(
+                    f"stage {label!r}, near step {sim.currentStep}: OpenMM stopped "
+                    f"({str(exc).splitlines()[0]}); last good checkpoint kept. Try a smaller "
+                    f"time step or a longer minimisation/equilibration"
+                ) from None
+            rate = chunk / max(time.perf_counter() - t0, 1e-9)
+            now = int(sim.currentStep)
+            done, stop = now >= last, bool(self._flag is not None and self._flag.set)
+            if done or now % ck_every == 0 or stop:
+                with self._io_errors(i, sim):
+                    progress = self._write_checkpoint(sim, i, now - int(self.offsets[i]), done,
+                                                      progress, outputs.counts(flush=True), True)
+            if not done and stop:
+                outputs.progress_bar.finish()
+                raise self._interrupted(i, now)
+        outputs.progress_bar.finish()
+        return progress
+
+
+class _StageOutputs:
+    """The reporters of one MD stage (state.csv always; the trajectory in production) and
+    the row/frame counts they add to those of the checkpoint the stage started from."""
+
+    def __init__(self, runner: Runner, i: int, start: _Start, progress: Progress):
+        cfg, rd = runner.cfg, runner.rundir
+        first, last = int(runner.offsets[i]), int(runner.offsets[i + 1])
+        base = start.checkpoint or progress.latest
+        self.rows_base = base.state_rows if base else 0
+        self.frames_base = base.frames if base else 0
+        self._csv = open(rd.state, "a")  # noqa: SIM115 - closed in close()
+        self.state = StateCSVReporter(self._csv, cfg.interval_steps("state"),
+                                      cfg.stage_label(i), runner.system)
+        self.trajectory: TrajectoryReporter | None = None
+        reporters: list[Any] = [self.state]
+        if isinstance(cfg.stages[i], ProductionStage):
+            self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)
+            reporters.append(self.trajectory)
+        show = {"on": True, "off": False}.get(cfg.output.progress, sys.stderr.isatty())
+        n_steps = last - first
+        self.progress_bar = ProgressReporter(
+            cfg.stage_label(i), first, last, runner.dt_ps,
+            max(1, min(cfg.interval_steps("state"), n_steps // 100 or 1)), show)
+        reporters.append(self.progress_bar)
+        self._sim_reporters = reporters
+
+    def _open_trajectory(self, runner: Runner, first: int, mid: bool) -> TrajectoryReporter:
+        cfg = runner.cfg
+        fmt = cfg.output.trajectory.format
+        path = runner.rundir.trajectory(fmt)
+        every = cfg.interval_steps("trajectory")
+        append = mid and path.exists() and self.frames_base > 0
+        if append:
+            (truncate_dcd if fmt == "dcd" else truncate_xtc)(path, self.frames_base)
+        else:
+            self.frames_base = 0
+        return TrajectoryReporter(str(path), every, runner.built.topology, runner.dt,
+                                  (first // every + 1) * every, fmt, append)
+
+    def attach(self, sim: app.Simulation) -> None:
+        sim.reporters.extend(self._sim_reporters)
+
+    def counts(self, flush: bool = False) -> tuple[int, int]:
+        """(state.csv rows, trajectory frames) written so far in the run."""
+        if flush:
+            self.state.flush()
+            if self.trajectory is not None:
+                self.trajectory.flush()
+        frames = self.frames_base + (self.trajectory.frames_written if self.trajectory else 0)
+        return self.rows_base + self.state.rows_written, frames
+
+    def close(self) -> None:
+        self._csv.close()
+        if self.trajectory is not None:
+            self.trajectory.close()
+
+
+def run(cfg: RunConfig, built: BuiltSystem | None = None,
+        run_dir: str | Path | None = None, *, resume: bool = False, overwrite: bool = False,
+        extend: bool = False, platform: str | None = None) -> RunResult:
+    """Run ``cfg`` on ``built`` (a new run), or continue the run in ``run_dir`` (``resume``).
+
+    ``run_dir`` defaults to ``cfg.output.directory``. With ``resume``, ``built`` is not used:
+    the run continues with the system stored in the run directory (masses already
+    repartitioned), and ``cfg`` must match the stored config (``extend``: a longer last
+    stage is allowed).
+    """
+    target = run_dir or cfg.output.directory
+    if resume:
+        return Runner.resume(target, platform=platform, config=cfg, extend=extend).run()
+    if built is None:
+        raise ConfigError("run() needs the BuiltSystem for a new run (predesolv.build)")
     preflight(cfg, built)
-    runner = Runner(cfg, built, run_dir or cfg.output.directory, platform=platform,
-                    system_is_final=resume)
-    return runner.run(resume=resume, overwrite=overwrite)
+    return Runner(cfg, built, target, platform=platform).run(overwrite=overwrite)

@@ -140,13 +140,17 @@ def test_isotropic_npt_with_frozen_particles_from_files(tmp_path, write_config, 
 
 
 def test_existing_run_not_overwritten(tmp_path, write_config, capsys):
+    """A folder holding a run's complete inputs is refused without --overwrite, untouched."""
+    from predesolv import layout
+
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "config.yaml").write_text("x: 1\n")
+    for name in layout.INPUT_FILES:
+        (run_dir / name).write_text("x: 1\n")
     code = main(["run", str(write_config(base_config(run_dir)))])
     err = capsys.readouterr().err
-    assert code == 2 and "--overwrite" in err
-    assert (run_dir / "config.yaml").read_text() == "x: 1\n"
+    assert code == 2 and "--overwrite" in err and "--resume" in err
+    assert all((run_dir / n).read_text() == "x: 1\n" for n in layout.INPUT_FILES)
 
 
 def _example_system(name: str) -> dict:

@@ -154,8 +154,8 @@ def _wait_for_production(run_dir: Path, proc: subprocess.Popen, timeout: float =
         prog = run_dir / "progress.json"
         if prog.exists():
             try:
-                p = json.loads(prog.read_text())
-            except json.JSONDecodeError:
+                p = json.loads(prog.read_text())["checkpoints"][0]
+            except (json.JSONDecodeError, KeyError, IndexError):
                 p = {}
             if p.get("stage", "").startswith("production") and not p.get("stage_complete"):
                 return p
@@ -215,9 +215,9 @@ def test_signal_checkpoints_then_resume(sig, tmp_path, write_config):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()
     assert b"--resume" in err and signal.Signals(sig).name.encode() in err
-    prog = json.loads((run_dir / "progress.json").read_text())
+    prog = json.loads((run_dir / "progress.json").read_text())["checkpoints"][0]
     assert prog["stage"] == "production2" and prog["stage_complete"] is False
-    assert (run_dir / prog["checkpoint"]).is_file()
+    assert (run_dir / prog["chk"]).is_file() and (run_dir / prog["xml"]).is_file()
     assert main(["run", str(cfg_path), "--resume"]) == 0
     _check_complete(run_dir, 30, 155)
 
@@ -284,13 +284,13 @@ def test_resumed_run_is_bitwise_identical_on_reference(tmp_path, write_config, m
     Runner(cfg_a, build_system(cfg_a.system), tmp_path / "a").run()
 
     cfg_b = cfg_for(tmp_path / "b")
-    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: _FlagAfter(1))
+    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: _FlagAfter(3))  # nvt block, stage end, 1st production block
     with pytest.raises(Interrupted):
         Runner(cfg_b, build_system(cfg_b.system), tmp_path / "b").run()
-    prog = json.loads((tmp_path / "b" / "progress.json").read_text())
+    prog = json.loads((tmp_path / "b" / "progress.json").read_text())["checkpoints"][0]
     assert prog["stage"] == "production1" and prog["stage_complete"] is False
     monkeypatch.undo()
-    Runner(cfg_b, build_system(cfg_b.system), tmp_path / "b").run(resume=True)
+    Runner.resume(tmp_path / "b").run()
 
     def final_positions(d):
         st = openmm.XmlSerializer.deserialize((d / "final_state.xml").read_text())
