@@ -177,8 +177,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import yaml
-
     from predesolv.config import load_config
     from predesolv.rundir import RunDir
     from predesolv.runner import Runner, preflight
@@ -190,10 +188,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with rd.locked():  # one writer for the whole life of the run (build included)
         if args.resume and rd.has_inputs():
-            from predesolv.config.compare import adopt_unset_seeds
-
-            raw = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-            adopt_unset_seeds(cfg, rd.load_config(), raw)
             runner = Runner.resume(rd, platform=args.platform, config=cfg, extend=args.extend)
             result = runner.run()
         else:

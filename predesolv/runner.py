@@ -437,11 +437,15 @@ class Runner:
         if why:
             rd.log(f"checkpoint check: {why}")
         state = self._verified_xml_state(ck)
-        if state is None:
+        if state is None and binary is None:
             return None
         if binary is None:
             rd.log(f"binary checkpoint {ck.chk} not usable; using the portable State XML "
                    f"{ck.xml} (the random stream restarts)")
+        elif state is None and not ck.stage_complete:
+            rd.log(f"State XML {ck.xml} not usable; the verified binary checkpoint is used")
+        elif state is None:  # a finished stage hands its State to the next: the XML is needed
+            return None
         return _Start(state, ck.has_velocities, ck, binary)
 
     def _verified_xml_state(self, ck: Checkpoint) -> openmm.State | None:
@@ -596,6 +600,11 @@ class Runner:
                 sim.context.loadCheckpoint(start.binary)
                 return
             except openmm.OpenMMException as exc:
+                if start.state is None:
+                    raise RunDirectoryError(
+                        f"{ck.chk} cannot be loaded on this platform ({exc}) and its State XML "
+                        f"is damaged; resume on the platform that wrote it "
+                        f"({ck.platform or 'unknown'}) or rerun with --overwrite") from None
                 self.rundir.log(f"{ck.stage}: binary checkpoint not loadable here ({exc}); "
                                 f"using the portable State XML (the random stream restarts)")
         self._set_start(sim, start.state)

@@ -33,8 +33,8 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 def config_changes(stored: RunConfig, new: RunConfig) -> list[str]:
     """Dotted YAML paths whose values differ between ``stored`` and ``new`` (physics only).
 
-    Seeds a user left out are drawn at random on loading; the caller copies the stored seeds
-    into ``new`` first (see :func:`adopt_unset_seeds`).
+    Seeds a user left out are drawn at random on loading; call :func:`adopt_drawn_seeds`
+    first so that they do not count as changes.
     """
     a = _flatten(stored.model_dump(mode="json"))
     b = _flatten(new.model_dump(mode="json"))
@@ -42,12 +42,12 @@ def config_changes(stored: RunConfig, new: RunConfig) -> list[str]:
                   if k not in NOT_PHYSICS and a.get(k, "<absent>") != b.get(k, "<absent>"))
 
 
-def adopt_unset_seeds(new: RunConfig, stored: RunConfig, raw: Any) -> None:
-    """Give ``new`` the stored seeds wherever the user's YAML (``raw``) did not set one."""
-    raw = raw if isinstance(raw, dict) else {}
-    if (raw.get("simulation") or {}).get("seed") is None:
+def adopt_drawn_seeds(new: RunConfig, stored: RunConfig) -> None:
+    """Give ``new`` the stored seeds wherever its own were drawn at random on loading (the
+    user's YAML did not set them): leaving a seed out is not a change."""
+    if "simulation.seed" in new.drawn_seeds:
         new.simulation.seed = stored.simulation.seed
-    if (raw.get("system") or {}).get("seed") is None:
+    if "system.seed" in new.drawn_seeds:
         new.system.seed = stored.system.seed
 
 
@@ -66,6 +66,7 @@ def check_resume_config(stored: RunConfig, new: RunConfig, extend: bool) -> bool
         Any change other than (with ``extend``) a longer last stage; the message lists the
         changed fields with both values.
     """
+    adopt_drawn_seeds(new, stored)
     changes = config_changes(stored, new)
     if not changes:
         return False

@@ -88,8 +88,10 @@ def parse_config(data: Any, base_dir: str | Path = ".", source: str = "<dict>") 
         raise ConfigError(f"{source}: {format_validation_error(exc)}") from None
     if cfg.simulation.seed is None:
         cfg.simulation.seed = secrets.randbelow(2**31 - 1)
+        cfg._drawn_seeds.add("simulation.seed")
     if cfg.system.seed is None:
         cfg.system.seed = secrets.randbelow(2**31 - 1)
+        cfg._drawn_seeds.add("system.seed")
     return cfg
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from openmm import unit
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
 from predesolv.config.base import StrictModel
@@ -50,6 +50,13 @@ class RunConfig(StrictModel):
         ..., description="Protocol stages run in order (minimize, nvt, npt, production)"
     )
     output: OutputConfig
+    #: Dotted names of the seeds drawn at random on loading (absent from the user's YAML).
+    _drawn_seeds: set[str] = PrivateAttr(default_factory=set)
+
+    @property
+    def drawn_seeds(self) -> frozenset[str]:
+        """Seeds the user left out (drawn at random when the config was loaded)."""
+        return frozenset(self._drawn_seeds)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> RunConfig:
