@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from predesolv import __version__
+from predesolv.config.simulation import PLATFORM_NAMES
 from predesolv.errors import (
     ConfigError,
     InputError,
@@ -69,8 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", parents=[common],
                        help="build and run the protocol of a config")
     r.add_argument("config")
-    r.add_argument("--platform", choices=["auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference"],
-                   help="override simulation.platform")
+    r.add_argument("--platform", type=_platform_name, metavar="{" + ",".join(PLATFORM_NAMES) + "}",
+                   help="override simulation.platform (any letter case)")
     r.add_argument("--out", help="override output.directory")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -94,6 +95,15 @@ def _parser() -> argparse.ArgumentParser:
                                              "'mouth,inside' (default: all)")
     a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
     return p
+
+
+def _platform_name(text: str) -> str:
+    """``--platform`` value, matched case-insensitively against the known names."""
+    for name in PLATFORM_NAMES:
+        if text.lower() == name.lower():
+            return name
+    raise argparse.ArgumentTypeError(
+        f"{text[:40]!r} is not a platform; choose from {', '.join(PLATFORM_NAMES)}")
 
 
 def _parse_cutoffs(text: str) -> dict[str, float]:

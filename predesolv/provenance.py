@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform as _platform
 import socket
@@ -62,3 +63,20 @@ def provenance(extra: dict[str, Any]) -> dict[str, Any]:
     }
     rec.update(extra)
     return rec
+
+
+def record_platform_properties(path: Path, context: Any, resumed: bool) -> dict[str, str]:
+    """Add the properties ``context``'s platform really uses to ``provenance.json`` at
+    ``path`` (one entry per session: a resumed run may run on another device)."""
+    from predesolv.rundir import atomic_write_json
+
+    used = platform_properties(context)
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return used
+    rec["platform_properties_used"] = used
+    rec.setdefault("sessions", []).append({
+        "platform": context.getPlatform().getName(), "properties": used, "resumed": resumed})
+    atomic_write_json(path, rec)
+    return used

@@ -390,6 +390,21 @@ class RunDir:
             return None, f"{name}: SHA-256 does not match the record (corrupt)"
         return data, ""
 
+    def verified_state(self, ck: Checkpoint) -> Any:
+        """The ``openmm.State`` in checkpoint ``ck``'s XML if it verifies, else None (logged)."""
+        import openmm
+
+        data, why = self.read_verified(ck.xml, ck.xml_size, ck.xml_sha256)
+        if data is None:
+            self.log(f"checkpoint check: {why}")
+            return None
+        try:
+            state = openmm.XmlSerializer.deserialize(data.decode("utf-8"))
+        except Exception as exc:  # OpenMM raises a bare Exception subclass for bad XML
+            self.log(f"checkpoint check: {ck.xml} is not a State XML ({str(exc)[:80]})")
+            return None
+        return state if isinstance(state, openmm.State) else None
+
     def remove_stale_checkpoints(self, keep: list[Checkpoint]) -> list[str]:
         """Delete checkpoint files not referenced by ``keep``; return their names."""
         wanted = {n for c in keep for n in (c.chk, c.xml)}

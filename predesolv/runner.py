@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import signal
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +35,13 @@ from openmm import app, unit
 from predesolv.build import prepare_system
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig, resolved_yaml
-from predesolv.config.simulation import MinimizeStage, NPTStage, ProductionStage
+from predesolv.config.simulation import (
+    BAROSTAT_AXES,
+    MinimizeStage,
+    NPTStage,
+    ProductionStage,
+    barostat_problem,
+)
 from predesolv.errors import (
     ConfigError,
     Interrupted,
@@ -47,28 +51,17 @@ from predesolv.errors import (
     SimulationBlowUpError,
 )
 from predesolv.platforms import is_pocl, select_platform
-from predesolv.provenance import platform_properties, provenance
-from predesolv.reporters import (
-    STATE_COLUMNS,
-    ProgressReporter,
-    StateCSVReporter,
-    TrajectoryReporter,
-)
-from predesolv.rundir import (
-    Checkpoint,
-    Progress,
-    RunDir,
-    atomic_write_text,
-    truncate_dcd,
-    truncate_xtc,
-)
+from predesolv.provenance import provenance, record_platform_properties
+from predesolv.reporters import STATE_COLUMNS
+from predesolv.rundir import Checkpoint, Progress, RunDir, atomic_write_text
+from predesolv.stage_io import InterruptFlag as _InterruptFlag
+from predesolv.stage_io import StageOutputs as _StageOutputs
 
 #: Largest number of steps between two checks of the interrupt flag.
 MAX_CHUNK_STEPS = 1000
 #: Target wall time (s) between two checks of the interrupt flag (blocks are sized from the
 #: measured speed, so a SIGTERM is honoured within about this time plus one checkpoint).
 SIGNAL_LATENCY_S = 2.0
-_AXES = {"isotropic": "xyz", "anisotropic": "xyz", "x": "x", "y": "y", "z": "z", "xy": "xy"}
 __all__ = ["Interrupted", "RunResult", "Runner", "preflight", "run"]
 
 
@@ -83,57 +76,31 @@ class RunResult:
     state_rows: int
 
 
-def stage_barostat(stage: Any) -> str | None:
-    """Barostat kind of a stage, or None for constant volume."""
-    if isinstance(stage, NPTStage):
-        return stage.barostat
-    if isinstance(stage, ProductionStage) and stage.ensemble == "npt":
-        return stage.barostat
-    return None
-
-
 def preflight(cfg: RunConfig, built: BuiltSystem) -> None:
     """Checks that need the built system (frozen atoms, geometry) — before anything is written.
 
     Raises
     ------
     ConfigError
-        Isotropic NPT with frozen particles; a barostat scaling an axis the builder marked as
-        fixed (``metadata.geometry.fixed_axes``); any barostat when the system needs a fixed
-        box (``metadata.requires.fixed_box``, e.g. constant potential).
+        A stage's barostat cannot act on this system (see
+        :func:`predesolv.config.simulation.barostat_problem`: frozen particles under an
+        isotropic barostat, an axis the builder fixed, a system that needs a fixed box).
     """
-    frozen = built.frozen_indices()
+    frozen = bool(built.frozen_indices())
     fixed_axes = set(built.metadata.fixed_axes())
     fixed_box = built.metadata.requires.fixed_box
     for i, st in enumerate(cfg.stages):
-        kind = stage_barostat(st)
-        if kind is None:
-            continue
-        field = f"stages[{i}].barostat"
-        if fixed_box:
-            raise ConfigError(
-                f"{kind!r}: this system needs a fixed box (metadata requires.fixed_box); use "
-                f"nvt stages only", field,
-            )
-        if kind == "isotropic" and frozen:
-            raise ConfigError(
-                f"'isotropic' rescales the {len(frozen)} frozen (mass 0) particles and so the "
-                f"electrode geometry; use an axis-limited barostat (x, y, z, xy, anisotropic) "
-                f"or nvt", field,
-            )
-        bad = fixed_axes & set(_AXES[kind])
-        if bad:
-            raise ConfigError(
-                f"{kind!r} would scale axis {''.join(sorted(bad))}, which this system keeps "
-                f"fixed (metadata geometry.fixed_axes = {sorted(fixed_axes)}); use a barostat "
-                f"along the other axes or nvt", field,
-            )
+        kind = st.barostat_kind
+        why = kind and barostat_problem(kind, frozen=frozen, fixed_axes=fixed_axes,
+                                        fixed_box=fixed_box)
+        if why:
+            raise ConfigError(why, f"stages[{i}].barostat")
 
 
 def _make_barostat(kind: str, pressure: Any, temperature: Any, frequency: int) -> openmm.Force:
     if kind == "isotropic":
         return openmm.MonteCarloBarostat(pressure, temperature, frequency)
-    axes = _AXES[kind]
+    axes = BAROSTAT_AXES[kind]
     p = pressure.value_in_unit(unit.bar)
     return openmm.MonteCarloAnisotropicBarostat(
         openmm.Vec3(p, p, p) * unit.bar, temperature, "x" in axes, "y" in axes, "z" in axes,
@@ -146,36 +113,6 @@ def _stage_seed(seed: int, index: int) -> int:
     return (seed + 7919 * (index + 1)) % (2**31 - 2) + 1
 
 
-
-
-class _InterruptFlag:
-    """SIGINT/SIGTERM handler: the first asks for a checkpoint and a clean stop (batch
-    schedulers send SIGTERM before killing a job); a second Ctrl-C aborts at once."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.set = False
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _InterruptFlag:
-        for sig in self.SIGNALS:
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not in the main thread (e.g. a Dask worker)
-                continue
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.set:
-            raise KeyboardInterrupt
-        self.set = True
-        sys.stderr.write(f"\n{signal.Signals(signum).name} received: writing a checkpoint, "
-                         f"then stopping (Ctrl-C again to abort without one)\n")
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 @dataclass
@@ -291,25 +228,6 @@ class Runner:
                 rd.release()
         rd.log(f"run created on platform {self.platform.getName()} {self.properties}")
 
-    def _record_properties(self, sim: app.Simulation) -> None:
-        """Add the platform properties the first context really uses to provenance.json."""
-        if self._properties_used is not None:
-            return
-        import json
-
-        self._properties_used = platform_properties(sim.context)
-        try:
-            rec = json.loads(self.rundir.provenance.read_text())
-        except (OSError, ValueError):
-            return
-        rec.setdefault("platform_properties_used", {}).update(self._properties_used)
-        rec.setdefault("sessions", []).append({
-            "platform": self.platform.getName(), "properties": self._properties_used,
-            "resumed": self._resuming})
-        from predesolv.rundir import atomic_write_json
-
-        atomic_write_json(self.rundir.provenance, rec)
-
     # ------------------------------------------------------------------ run
     def run(self, overwrite: bool = False) -> RunResult:
         """Run every stage (a new run) or the remaining ones (after :meth:`resume`).
@@ -371,7 +289,7 @@ class Runner:
         rd = self.rundir
         if state is not None or not rd.final_state.is_file():
             if state is None:  # a finished run missing final_state.xml: rebuild it
-                state = self._verified_xml_state(progress.checkpoints[0])
+                state = self.rundir.verified_state(progress.checkpoints[0])
                 rd.log("final_state.xml was missing; rewritten from the last verified checkpoint")
             atomic_write_text(rd.final_state, openmm.XmlSerializer.serialize(state))
             rd.log("run complete")
@@ -436,7 +354,7 @@ class Runner:
         binary, why = rd.read_verified(ck.chk, ck.chk_size, ck.chk_sha256)
         if why:
             rd.log(f"checkpoint check: {why}")
-        state = self._verified_xml_state(ck)
+        state = self.rundir.verified_state(ck)
         if state is None and binary is None:
             return None
         if binary is None:
@@ -447,18 +365,6 @@ class Runner:
         elif state is None:  # a finished stage hands its State to the next: the XML is needed
             return None
         return _Start(state, ck.has_velocities, ck, binary)
-
-    def _verified_xml_state(self, ck: Checkpoint) -> openmm.State | None:
-        data, why = self.rundir.read_verified(ck.xml, ck.xml_size, ck.xml_sha256)
-        if data is None:
-            self.rundir.log(f"checkpoint check: {why}")
-            return None
-        try:
-            state = openmm.XmlSerializer.deserialize(data.decode("utf-8"))
-        except Exception as exc:  # OpenMM raises a bare Exception subclass for bad XML
-            self.rundir.log(f"checkpoint check: {ck.xml} is not a State XML ({exc})")
-            return None
-        return state if isinstance(state, openmm.State) else None
 
     # ----------------------------------------------------------- checkpoints
     def _write_checkpoint(self, sim: app.Simulation, index: int, stage_step: int,
@@ -500,12 +406,14 @@ class Runner:
         integrator.setRandomNumberSeed(_stage_seed(int(sim.seed or 0), index))
         simulation = app.Simulation(self.built.topology, system, integrator, self.platform,
                                     dict(self.properties))
-        self._record_properties(simulation)
+        if self._properties_used is None:
+            self._properties_used = record_platform_properties(
+                self.rundir.provenance, simulation.context, self._resuming)
         return simulation
 
     def _stage_system(self, index: int) -> openmm.System:
         st = self.cfg.stages[index]
-        kind = stage_barostat(st)
+        kind = st.barostat_kind
         if kind is None or not isinstance(st, (NPTStage, ProductionStage)):
             return self.system
         system = copy.deepcopy(self.system)
@@ -651,63 +559,6 @@ class Runner:
                 raise self._interrupted(i, now)
         outputs.progress_bar.finish()
         return progress
-
-
-class _StageOutputs:
-    """The reporters of one MD stage (state.csv always; the trajectory in production) and
-    the row/frame counts they add to those of the checkpoint the stage started from."""
-
-    def __init__(self, runner: Runner, i: int, start: _Start, progress: Progress):
-        cfg, rd = runner.cfg, runner.rundir
-        first, last = int(runner.offsets[i]), int(runner.offsets[i + 1])
-        base = start.checkpoint or progress.latest
-        self.rows_base = base.state_rows if base else 0
-        self.frames_base = base.frames if base else 0
-        self._csv = open(rd.state, "a")  # noqa: SIM115 - closed in close()
-        self.state = StateCSVReporter(self._csv, cfg.interval_steps("state"),
-                                      cfg.stage_label(i), runner.system)
-        self.trajectory: TrajectoryReporter | None = None
-        reporters: list[Any] = [self.state]
-        if isinstance(cfg.stages[i], ProductionStage):
-            self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)
-            reporters.append(self.trajectory)
-        show = {"on": True, "off": False}.get(cfg.output.progress, sys.stderr.isatty())
-        n_steps = last - first
-        self.progress_bar = ProgressReporter(
-            cfg.stage_label(i), first, last, runner.dt_ps,
-            max(1, min(cfg.interval_steps("state"), n_steps // 100 or 1)), show)
-        reporters.append(self.progress_bar)
-        self._sim_reporters = reporters
-
-    def _open_trajectory(self, runner: Runner, first: int, mid: bool) -> TrajectoryReporter:
-        cfg = runner.cfg
-        fmt = cfg.output.trajectory.format
-        path = runner.rundir.trajectory(fmt)
-        every = cfg.interval_steps("trajectory")
-        append = mid and path.exists() and self.frames_base > 0
-        if append:
-            (truncate_dcd if fmt == "dcd" else truncate_xtc)(path, self.frames_base)
-        else:
-            self.frames_base = 0
-        return TrajectoryReporter(str(path), every, runner.built.topology, runner.dt,
-                                  (first // every + 1) * every, fmt, append)
-
-    def attach(self, sim: app.Simulation) -> None:
-        sim.reporters.extend(self._sim_reporters)
-
-    def counts(self, flush: bool = False) -> tuple[int, int]:
-        """(state.csv rows, trajectory frames) written so far in the run."""
-        if flush:
-            self.state.flush()
-            if self.trajectory is not None:
-                self.trajectory.flush()
-        frames = self.frames_base + (self.trajectory.frames_written if self.trajectory else 0)
-        return self.rows_base + self.state.rows_written, frames
-
-    def close(self) -> None:
-        self._csv.close()
-        if self.trajectory is not None:
-            self.trajectory.close()
 
 
 def run(cfg: RunConfig, built: BuiltSystem | None = None,

@@ -161,7 +161,9 @@ def _example_system(name: str) -> dict:
 
 
 @pytest.mark.parametrize("barostat, needle", [
-    ("isotropic", "frozen electrode"),
+    ("isotropic", "run this system NVT"),
+    ("x", "run this system NVT"),
+    ("z", "run this system NVT"),
 ])
 def test_isotropic_npt_with_electrode_block(barostat, needle, tmp_path, write_config, capsys):
     """Contradictory settings caught from the config alone: no build, no run directory."""

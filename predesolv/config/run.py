@@ -11,11 +11,11 @@ from pydantic_core import PydanticCustomError
 from predesolv.config.base import StrictModel
 from predesolv.config.simulation import (
     MinimizeStage,
-    NPTStage,
     OutputConfig,
     ProductionStage,
     SimulationConfig,
     Stage,
+    barostat_problem,
 )
 from predesolv.config.system import SystemConfig
 
@@ -92,19 +92,14 @@ class RunConfig(StrictModel):
                     steps_in(st.duration, sim.timestep, f"stages[{i}].duration")
                 except ValueError as exc:
                     raise PydanticCustomError("config", "{m}", {"m": str(exc)}) from None
-            barostat = None
-            if isinstance(st, NPTStage) or (
-                isinstance(st, ProductionStage) and st.ensemble == "npt"
-            ):
-                barostat = st.barostat
-            if barostat == "isotropic" and self.system.has_electrode:
-                raise PydanticCustomError(
-                    "config",
-                    "stages[{i}].barostat: isotropic NPT would rescale the frozen electrode "
-                    "and change the slit spacing; equilibrate density in a bulk electrolyte "
-                    "run, or use barostat 'x' (along the open direction) or none (nvt)",
-                    {"i": i},
-                )
+            kind = st.barostat_kind
+            if kind is not None and self.system.has_electrode:
+                # the builders freeze the electrode and fix every box axis of a cell
+                why = barostat_problem(kind, frozen=True, fixed_axes={"x", "y", "z"},
+                                       fixed_box=False)
+                if why:
+                    msg = f"stages[{i}].barostat: {why}"
+                    raise PydanticCustomError("config", msg.replace("{", "{{").replace("}", "}}"))
         out = self.output
         for field, q in (
             ("output.trajectory.interval", out.trajectory.interval),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
 
@@ -13,8 +13,45 @@ Temperature = Annotated[Any, QuantityField("K", gt=0)]
 Time = Annotated[Any, QuantityField("ps", gt=0)]
 Pressure = Annotated[Any, QuantityField("bar", gt=0)]
 
-PLATFORM_NAMES = ("auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference")
-BAROSTAT_KINDS = ("isotropic", "anisotropic", "x", "y", "z", "xy")
+PlatformName = Literal["auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference"]
+BarostatKind = Literal["isotropic", "anisotropic", "x", "y", "z", "xy"]
+#: Platform names the YAML and ``--platform`` accept (``auto``: the fastest usable one).
+PLATFORM_NAMES: tuple[str, ...] = get_args(PlatformName)
+#: Barostat kinds and the box axes each one scales.
+BAROSTAT_AXES = {"isotropic": "xyz", "anisotropic": "xyz", "x": "x", "y": "y", "z": "z",
+                 "xy": "xy"}
+assert set(BAROSTAT_AXES) == set(get_args(BarostatKind))
+
+
+def barostat_problem(kind: str, *, frozen: bool, fixed_axes: set[str],
+                     fixed_box: bool) -> str | None:
+    """Why barostat ``kind`` cannot act on a system, or None when it can (the one rule used
+    by the config check and by the runner's preflight on the built system).
+
+    Parameters
+    ----------
+    frozen : bool
+        The system has frozen (mass 0) particles, e.g. a rigid electrode.
+    fixed_axes : set of str
+        Box axes the builder keeps fixed (``metadata.geometry.fixed_axes``).
+    fixed_box : bool
+        The system needs a fixed box (``metadata.requires.fixed_box``, constant potential).
+    """
+    nvt = "run this system NVT and equilibrate the electrolyte density in a bulk run"
+    if fixed_box:
+        return f"{kind!r}: this system needs a fixed box (constant potential); {nvt}"
+    bad = set(BAROSTAT_AXES[kind]) & fixed_axes
+    if bad and fixed_axes >= {"x", "y", "z"}:
+        return f"{kind!r}: this system keeps every box axis fixed; {nvt}"
+    if kind == "isotropic" and frozen:
+        return (f"'isotropic' would rescale the frozen (mass 0) particles and so the electrode "
+                f"geometry; {nvt}" + ("" if fixed_axes >= {"x", "y", "z"} else
+                                      ", or use a barostat along the free axes"))
+    if bad:
+        free = "".join(a for a in "xyz" if a not in fixed_axes)
+        return (f"{kind!r} would scale axis {''.join(sorted(bad))}, which this system keeps "
+                f"fixed; use barostat {free!r} or nvt")
+    return None
 
 
 class SimulationConfig(StrictModel):
@@ -25,7 +62,7 @@ class SimulationConfig(StrictModel):
     and recorded in the run directory's resolved ``config.yaml``.
     """
 
-    platform: Literal["auto", "CUDA", "OpenCL", "HIP", "CPU", "Reference"] = Field(
+    platform: PlatformName = Field(
         "auto", description="OpenMM platform; 'auto' picks the fastest usable one"
     )
     precision: Literal["single", "mixed", "double"] | None = Field(
@@ -59,6 +96,11 @@ class _Stage(StrictModel):
         None, description="Stage label used in state.csv (default: the type plus index)"
     )
 
+    @property
+    def barostat_kind(self) -> str | None:
+        """The barostat this stage runs with, or None at constant volume."""
+        return None
+
 
 class MinimizeStage(_Stage):
     """Local energy minimisation (L-BFGS)."""
@@ -84,7 +126,7 @@ class NPTStage(_Stage):
 
     type: Literal["npt"]
     duration: Time = Field(..., description="Simulated time, e.g. '50 ps'")
-    barostat: Literal["isotropic", "anisotropic", "x", "y", "z", "xy"] = Field(
+    barostat: BarostatKind = Field(
         "isotropic",
         description="isotropic (bulk only); anisotropic/x/y/z/xy scale only those axes",
     )
@@ -93,6 +135,10 @@ class NPTStage(_Stage):
         25, description="Monte Carlo barostat attempt interval (steps)"
     )
 
+    @property
+    def barostat_kind(self) -> str | None:
+        return self.barostat
+
 
 class ProductionStage(_Stage):
     """Production MD: the only stage that writes the trajectory."""
@@ -100,11 +146,13 @@ class ProductionStage(_Stage):
     type: Literal["production"]
     duration: Time = Field(..., description="Simulated time, e.g. '1 ns'")
     ensemble: Literal["nvt", "npt"] = Field("nvt", description="nvt or npt")
-    barostat: Literal["isotropic", "anisotropic", "x", "y", "z", "xy"] = Field(
-        "isotropic", description="Used when ensemble is npt"
-    )
+    barostat: BarostatKind = Field("isotropic", description="Used when ensemble is npt")
     pressure: Pressure | None = Field(None, description="Overrides simulation.pressure")
     frequency: Annotated[int, Field(ge=1, le=10000)] = Field(25, description="Barostat interval")
+
+    @property
+    def barostat_kind(self) -> str | None:
+        return self.barostat if self.ensemble == "npt" else None
 
 
 Stage = Annotated[

@@ -1,0 +1,106 @@
+"""What one MD stage reads and writes besides the Simulation: its reporters and row/frame
+counts (:class:`StageOutputs`) and the SIGINT/SIGTERM flag (:class:`InterruptFlag`)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+from openmm import app
+
+from predesolv.config.simulation import ProductionStage
+from predesolv.reporters import ProgressReporter, StateCSVReporter, TrajectoryReporter
+from predesolv.rundir import truncate_dcd, truncate_xtc
+
+if TYPE_CHECKING:
+    from predesolv.runner import Progress, Runner, _Start
+
+
+class InterruptFlag:
+    """SIGINT/SIGTERM handler: the first asks for a checkpoint and a clean stop (batch
+    schedulers send SIGTERM before killing a job); a second Ctrl-C aborts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.set = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> InterruptFlag:
+        for sig in self.SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread (e.g. a Dask worker)
+                continue
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+        sys.stderr.write(f"\n{signal.Signals(signum).name} received: writing a checkpoint, "
+                         f"then stopping (Ctrl-C again to abort without one)\n")
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class StageOutputs:
+    """The reporters of one MD stage (state.csv always; the trajectory in production) and
+    the row/frame counts they add to those of the checkpoint the stage started from."""
+
+    def __init__(self, runner: Runner, i: int, start: _Start, progress: Progress):
+        cfg, rd = runner.cfg, runner.rundir
+        first, last = int(runner.offsets[i]), int(runner.offsets[i + 1])
+        base = start.checkpoint or progress.latest
+        self.rows_base = base.state_rows if base else 0
+        self.frames_base = base.frames if base else 0
+        self._csv = open(rd.state, "a")  # noqa: SIM115 - closed in close()
+        self.state = StateCSVReporter(self._csv, cfg.interval_steps("state"),
+                                      cfg.stage_label(i), runner.system)
+        self.trajectory: TrajectoryReporter | None = None
+        reporters: list[Any] = [self.state]
+        if isinstance(cfg.stages[i], ProductionStage):
+            self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)
+            reporters.append(self.trajectory)
+        show = {"on": True, "off": False}.get(cfg.output.progress, sys.stderr.isatty())
+        n_steps = last - first
+        self.progress_bar = ProgressReporter(
+            cfg.stage_label(i), first, last, runner.dt_ps,
+            max(1, min(cfg.interval_steps("state"), n_steps // 100 or 1)), show)
+        reporters.append(self.progress_bar)
+        self._sim_reporters = reporters
+
+    def _open_trajectory(self, runner: Runner, first: int, mid: bool) -> TrajectoryReporter:
+        cfg = runner.cfg
+        fmt = cfg.output.trajectory.format
+        path = runner.rundir.trajectory(fmt)
+        every = cfg.interval_steps("trajectory")
+        append = mid and path.exists() and self.frames_base > 0
+        if append:
+            (truncate_dcd if fmt == "dcd" else truncate_xtc)(path, self.frames_base)
+        else:
+            self.frames_base = 0
+        return TrajectoryReporter(str(path), every, runner.built.topology, runner.dt,
+                                  (first // every + 1) * every, fmt, append)
+
+    def attach(self, sim: app.Simulation) -> None:
+        sim.reporters.extend(self._sim_reporters)
+
+    def counts(self, flush: bool = False) -> tuple[int, int]:
+        """(state.csv rows, trajectory frames) written so far in the run."""
+        if flush:
+            self.state.flush()
+            if self.trajectory is not None:
+                self.trajectory.flush()
+        frames = self.frames_base + (self.trajectory.frames_written if self.trajectory else 0)
+        return self.rows_base + self.state.rows_written, frames
+
+    def close(self) -> None:
+        self._csv.close()
+        if self.trajectory is not None:
+            self.trajectory.close()
+
+
