@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from predesolv import __version__
 from predesolv.config.simulation import PLATFORM_NAMES
@@ -29,7 +30,7 @@ EXIT_OK, EXIT_RUNTIME, EXIT_INPUT, EXIT_INTERRUPT = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 already; keep one line
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 already; keep one line
         self.print_usage(sys.stderr)
         sys.stderr.write(f"predesolv: error: {message}\n")
         raise SystemExit(EXIT_INPUT)
@@ -39,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="predesolv", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"predesolv {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    common = argparse.ArgumentParser(add_help=False)  # so `predesolv VERB ... --debug` works
+    common = _Parser(add_help=False)  # so `predesolv VERB ... --debug` works
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)

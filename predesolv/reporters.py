@@ -13,12 +13,12 @@ import math
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import openmm
 from openmm import app, unit
 
-from predesolv.errors import SimulationBlowUpError
+from predesolv.errors import ConfigError, SimulationBlowUpError
 
 STATE_COLUMNS = (
     "step",
@@ -148,14 +148,16 @@ class TrajectoryReporter:
         self._interval = interval
         self._fmt = fmt
         self.frames_written = 0
+        self._fh: BinaryIO | None
         if fmt == "dcd":
-            self._fh = open(path, "r+b" if append else "wb")  # noqa: SIM115 - closed in close()
+            self._fh = open(path, "r+b" if append else "wb")
             self._writer = app.DCDFile(self._fh, topology, dt, first_step, interval, append)
         elif fmt == "xtc":
             self._fh = None
             self._writer = app.XTCFile(path, topology, dt, first_step, interval, append)
         else:
-            raise ValueError(f"unknown trajectory format {fmt!r}")
+            raise ConfigError(f"unknown trajectory format {fmt!r}; use dcd or xtc",
+                              "output.trajectory.format")
 
     def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:
         steps = self._interval - simulation.currentStep % self._interval

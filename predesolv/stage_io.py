@@ -57,7 +57,7 @@ class StageOutputs:
         base = start.checkpoint or progress.latest
         self.rows_base = base.state_rows if base else 0
         self.frames_base = base.frames if base else 0
-        self._csv = open(rd.state, "a")  # noqa: SIM115 - closed in close()
+        self._csv = open(rd.state, "a")
         self.state = StateCSVReporter(self._csv, cfg.interval_steps("state"),
                                       cfg.stage_label(i), runner.system)
         self.trajectory: TrajectoryReporter | None = None

@@ -284,7 +284,8 @@ def test_resumed_run_is_bitwise_identical_on_reference(tmp_path, write_config, m
     Runner(cfg_a, build_system(cfg_a.system), tmp_path / "a").run()
 
     cfg_b = cfg_for(tmp_path / "b")
-    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: _FlagAfter(3))  # nvt block, stage end, 1st production block
+    # trips at: the nvt block, the end of nvt, the first production block
+    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: _FlagAfter(3))
     with pytest.raises(Interrupted):
         Runner(cfg_b, build_system(cfg_b.system), tmp_path / "b").run()
     prog = json.loads((tmp_path / "b" / "progress.json").read_text())["checkpoints"][0]
