@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Strict
+
+#: An integer that must be written as one (``true`` and ``"5"`` are refused); bound every use
+#: by what OpenMM accepts (C ``int``: < 2**31).
+Int = Annotated[int, Strict()]
+INT_MAX = 2**31 - 1
 
 
 class StrictModel(BaseModel):

@@ -29,10 +29,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from predesolv.config.base import StrictModel
+from predesolv.config.base import Int, StrictModel
 from predesolv.config.units import QuantityField
 
-Length = Annotated[Any, QuantityField("nm", gt=0)]
+Length = Annotated[Any, QuantityField("nm", gt=0, le=50)]
 #: Carbon-plane to carbon-plane spacing: graphite (0.335 nm) is the physical lower bound.
 Spacing = Annotated[Any, QuantityField("nm", ge=0.335, le=5.0)]
 
@@ -126,7 +126,8 @@ class DopantConfig(StrictModel):
     """
 
     type: Literal["graphitic", "pyridinic", "pyrrolic", "n_oxide"]
-    count: int | None = Field(default=None, ge=1, description="number of sites")
+    count: Annotated[Int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="number of sites")
     fraction: float | None = Field(
         default=None, gt=0, le=1, description="fraction of the eligible sites"
     )
@@ -170,10 +171,10 @@ class ElectrodeConfig(StrictModel):
     cap_length: Length = Field(
         default="1.0 nm", description="graphite cap closing a stage-wise pore at its back"
     )
-    layers_per_wall: int = Field(
+    layers_per_wall: Int = Field(
         default=2, ge=1, le=10, description="graphene sheets on each side of the slit"
     )
-    layers: int | None = Field(
+    layers: Int | None = Field(
         default=None, ge=1, le=20, description="number of sheets (kind: surface)"
     )
     layer_spacing: Annotated[Any, QuantityField("nm", ge=0.3, le=0.5)] = Field(

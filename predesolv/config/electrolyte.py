@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from predesolv.config.base import StrictModel
+from predesolv.config.base import Int, StrictModel
 from predesolv.config.units import QuantityField
 
 SALTS = ("NaPF6", "NaClO4")
@@ -54,9 +54,9 @@ class ElectrolyteConfig(StrictModel):
     solvents: dict[str, float] = Field(default_factory=lambda: {"DME": 1.0})
     fraction_basis: Literal["volume", "mole"] = "volume"
     concentration: Annotated[Any, QuantityField("M", ge=0)] | None = None
-    n_salt: int | None = Field(None, ge=0)
-    box_length: Annotated[Any, QuantityField("nm", gt=0)] | None = None
-    n_solvent: int | None = Field(None, ge=0)
+    n_salt: Annotated[Int, Field(ge=0, le=100_000)] | None = None
+    box_length: Annotated[Any, QuantityField("nm", gt=0, le=100)] | None = None
+    n_solvent: Annotated[Int, Field(ge=1, le=1_000_000)] | None = None
     temperature: Annotated[Any, QuantityField("K", gt=0)] = "298 K"
     packing_tolerance: Annotated[Any, QuantityField("nm", gt=0, le=0.3)] = "0.2 nm"
 

@@ -19,6 +19,9 @@ from predesolv.config.simulation import (
 )
 from predesolv.config.system import SystemConfig
 
+#: Most integration steps one stage or output interval may take (a guard against unit slips:
+#: 1e10 steps of 2 fs are 20 µs).
+MAX_STEPS = 10**10
 #: Largest time step allowed without hydrogen mass repartitioning (fs).
 MAX_TIMESTEP_WITHOUT_HMR_FS = 2.5
 
@@ -38,7 +41,17 @@ def steps_in(duration: Any, timestep: Any, field: str) -> int:
             f"{field} ({duration}) must be a whole positive multiple of the time step "
             f"({timestep}); it is {ratio:.6g} steps"
         )
+    if n > MAX_STEPS:
+        raise ValueError(
+            f"{field} ({duration}) is {n:.3g} steps of {timestep}; more than {MAX_STEPS:.0e} "
+            f"steps is refused as a probable unit mistake (check the time step and duration)")
     return n
+
+
+def _config_error(message: str) -> PydanticCustomError:
+    """A cross-field error whose message already names its YAML path (braces escaped: pydantic
+    treats the message as a template)."""
+    return PydanticCustomError("config", message.replace("{", "{{").replace("}", "}}"))
 
 
 class RunConfig(StrictModel):
@@ -74,10 +87,8 @@ class RunConfig(StrictModel):
         for i, st in enumerate(self.stages):
             label = st.name or f"{st.type}{i}"
             if label in names:
-                raise PydanticCustomError(
-                    "config", "stages[{i}].name: duplicate stage name {name!r}",
-                    {"i": i, "name": label},
-                )
+                raise _config_error(f"stages[{i}].name: duplicate stage name {label!r}; "
+                                    f"give each stage its own name")
             names.add(label)
             if isinstance(st, ProductionStage):
                 n_prod += 1
@@ -98,8 +109,7 @@ class RunConfig(StrictModel):
                 why = barostat_problem(kind, frozen=True, fixed_axes={"x", "y", "z"},
                                        fixed_box=False)
                 if why:
-                    msg = f"stages[{i}].barostat: {why}"
-                    raise PydanticCustomError("config", msg.replace("{", "{{").replace("}", "}}"))
+                    raise _config_error(f"stages[{i}].barostat: {why}")
         out = self.output
         for field, q in (
             ("output.trajectory.interval", out.trajectory.interval),
@@ -110,7 +120,21 @@ class RunConfig(StrictModel):
                 steps_in(q, sim.timestep, field)
             except ValueError as exc:
                 raise PydanticCustomError("config", "{m}", {"m": str(exc)}) from None
+        self._check_frames()
         return self
+
+    def _check_frames(self) -> None:
+        """A production stage shorter than one trajectory interval would write no frame."""
+        last = self.stages[-1]
+        if not isinstance(last, ProductionStage):
+            return
+        every = self.output.trajectory.interval.value_in_unit(unit.picosecond)
+        length = last.duration.value_in_unit(unit.picosecond)
+        if every > length * (1 + 1e-9):
+            raise _config_error(
+                f"output.trajectory.interval: {every:g} ps is longer than the production "
+                f"stage ({length:g} ps), so no frame would be written; use an interval <= "
+                f"{length:g} ps")
 
     def stage_label(self, index: int) -> str:
         """Name of stage ``index`` as it appears in state.csv and progress.json."""

@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
 
-from predesolv.config.base import StrictModel
+from predesolv.config.base import INT_MAX, Int, StrictModel
 from predesolv.config.units import QuantityField
 
-Temperature = Annotated[Any, QuantityField("K", gt=0)]
+Temperature = Annotated[Any, QuantityField("K", ge=1, le=5000)]
 Time = Annotated[Any, QuantityField("ps", gt=0)]
 Pressure = Annotated[Any, QuantityField("bar", gt=0)]
 
@@ -71,21 +71,21 @@ class SimulationConfig(StrictModel):
     device_index: Annotated[str, Field(pattern=r"^\d+(,\d+)*$")] | None = Field(
         None, description="GPU device index, e.g. '0' or '0,1' (CUDA/OpenCL/HIP only)"
     )
-    cpu_threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(
+    cpu_threads: Annotated[Int, Field(ge=1, le=1024)] | None = Field(
         None, description="Threads for the CPU platform (unset: OpenMM's default)"
     )
     temperature: Temperature = Field(..., description="Thermostat temperature, e.g. '300 K'")
     friction: Annotated[Any, QuantityField("/ps", gt=0)] = Field(
         "1 /ps", description="Langevin friction coefficient"
     )
-    timestep: Annotated[Any, QuantityField("fs", gt=0, le=5)] = Field(
+    timestep: Annotated[Any, QuantityField("fs", ge=0.01, le=5)] = Field(
         ..., description="Integration time step, e.g. '2 fs' (4 fs needs hydrogen_mass)"
     )
     hydrogen_mass: Annotated[Any, QuantityField("amu", gt=1.0, le=5.0)] | None = Field(
         None, description="Hydrogen mass repartitioning target, e.g. '3 amu' (unset: off)"
     )
     pressure: Pressure = Field("1 bar", description="Barostat pressure for npt stages")
-    seed: Annotated[int, Field(ge=0, lt=2**31)] | None = Field(
+    seed: Annotated[Int, Field(ge=0, le=INT_MAX)] | None = Field(
         None, description="Random seed for velocities and the Langevin noise"
     )
 
@@ -109,7 +109,7 @@ class MinimizeStage(_Stage):
     tolerance: Annotated[Any, QuantityField("kJ/mol/nm", gt=0)] = Field(
         "10 kJ/mol/nm", description="RMS force at which minimisation stops"
     )
-    max_iterations: Annotated[int, Field(ge=0)] = Field(
+    max_iterations: Annotated[Int, Field(ge=0, le=INT_MAX)] = Field(
         0, description="Iteration cap (0 = until converged)"
     )
 
@@ -131,7 +131,7 @@ class NPTStage(_Stage):
         description="isotropic (bulk only); anisotropic/x/y/z/xy scale only those axes",
     )
     pressure: Pressure | None = Field(None, description="Overrides simulation.pressure")
-    frequency: Annotated[int, Field(ge=1, le=10000)] = Field(
+    frequency: Annotated[Int, Field(ge=1, le=10000)] = Field(
         25, description="Monte Carlo barostat attempt interval (steps)"
     )
 
@@ -148,7 +148,7 @@ class ProductionStage(_Stage):
     ensemble: Literal["nvt", "npt"] = Field("nvt", description="nvt or npt")
     barostat: BarostatKind = Field("isotropic", description="Used when ensemble is npt")
     pressure: Pressure | None = Field(None, description="Overrides simulation.pressure")
-    frequency: Annotated[int, Field(ge=1, le=10000)] = Field(25, description="Barostat interval")
+    frequency: Annotated[Int, Field(ge=1, le=10000)] = Field(25, description="Barostat interval")
 
     @property
     def barostat_kind(self) -> str | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from predesolv.config.base import StrictModel
+from predesolv.config.base import INT_MAX, Int, StrictModel
 from predesolv.config.electrode import ElectrodeConfig
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
@@ -50,7 +50,7 @@ class FilesSystem(StrictModel):
 class SystemConfig(StrictModel):
     """Exactly one source: ``from_files`` or ``electrolyte`` (optionally with ``electrode``)."""
 
-    seed: Annotated[int, Field(ge=0, lt=2**31)] | None = Field(
+    seed: Annotated[Int, Field(ge=0, le=INT_MAX)] | None = Field(
         None, description="Builder seed (packing, dopant placement); unset = random, recorded"
     )
     from_files: FilesSystem | None = None
