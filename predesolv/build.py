@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openmm
 from openmm import app, unit
 
@@ -57,9 +58,14 @@ def load_files(system_xml: str, pdb: str, metadata: str | None = None) -> BuiltS
             f"{system.getNumParticles()} particles; they must describe the same system",
             "system.from_files",
         )
+    positions = pdbfile.getPositions(asNumpy=True)
+    if not np.all(np.isfinite(positions.value_in_unit(unit.nanometer))):
+        raise ConfigError(f"{pdb} has non-finite (nan/inf) coordinates",
+                          "system.from_files.pdb")
     if system.usesPeriodicBoundaryConditions():
         if top.getPeriodicBoxVectors() is None:
             top.setPeriodicBoxVectors(system.getDefaultPeriodicBoxVectors())
+        _check_box_fits_cutoff(system, top, pdb)
     md = Metadata()
     if metadata:
         try:
@@ -67,8 +73,30 @@ def load_files(system_xml: str, pdb: str, metadata: str | None = None) -> BuiltS
         except MetadataError as exc:
             raise ConfigError(str(exc), "system.from_files.metadata") from None
     md.provenance["source"] = {"system_xml": system_xml, "pdb": pdb}
-    return BuiltSystem(system=system, topology=top, positions=pdbfile.getPositions(asNumpy=True),
-                       metadata=md)
+    return BuiltSystem(system=system, topology=top, positions=positions, metadata=md)
+
+
+def _check_box_fits_cutoff(system: openmm.System, top: app.Topology, pdb: str) -> None:
+    """Every perpendicular box width must be at least twice every nonbonded cutoff.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``system.from_files.pdb``, the shortest width and the cutoff.
+    """
+    vecs = np.asarray([v.value_in_unit(unit.nanometer) for v in top.getPeriodicBoxVectors()])
+    vol = abs(np.linalg.det(vecs))
+    widths = [vol / np.linalg.norm(np.cross(vecs[(k + 1) % 3], vecs[(k + 2) % 3]))
+              for k in range(3)]
+    cutoffs = [f.getCutoffDistance().value_in_unit(unit.nanometer)
+               for f in system.getForces()
+               if isinstance(f, (openmm.NonbondedForce, openmm.CustomNonbondedForce))
+               and f.usesPeriodicBoundaryConditions()]
+    if cutoffs and min(widths) < 2 * max(cutoffs):
+        raise ConfigError(
+            f"the periodic box of {pdb} is {min(widths):.3f} nm wide along its shortest "
+            f"direction, less than twice the nonbonded cutoff {max(cutoffs):g} nm; use a larger "
+            f"box (CRYST1) or a shorter cutoff", "system.from_files.pdb")
 
 
 def build_system(cfg: SystemConfig) -> BuiltSystem:

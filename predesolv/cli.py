@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("config")
     e.add_argument("--out", required=True, help="folder for the exported files")
     e.add_argument("--formats", default="gromacs,amber", help="gromacs, amber or both")
+    e.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
 
     r = sub.add_parser("run", parents=[common],
                        help="build and run the protocol of a config")
@@ -154,18 +155,25 @@ def _cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from openmm import unit
+
     from predesolv.build import build_system, prepare_system
     from predesolv.config import load_config, resolved_yaml
+    from predesolv.provenance import provenance
     from predesolv.rundir import RunDir
 
     cfg = load_config(args.config)
     out = RunDir(args.out)
     with out.locked():
         built = build_system(cfg.system)
-        out.clear_for_new_run(args.overwrite)
+        out.clear_for_new_run(args.overwrite, "--out", "use --overwrite to replace it")
         system = prepare_system(built, cfg.simulation)  # the System the run will integrate
         out.write_inputs(resolved_yaml(cfg), system, built.topology, built.positions,
-                         built.metadata)
+                         built.metadata, provenance=provenance({
+                             "kind": "build", "system_seed": cfg.system.seed,
+                             "n_atoms": system.getNumParticles(),
+                             "hydrogen_mass_amu": None if cfg.simulation.hydrogen_mass is None
+                             else cfg.simulation.hydrogen_mass.value_in_unit(unit.dalton)}))
     hmr = ("" if cfg.simulation.hydrogen_mass is None else
            f"; hydrogen masses repartitioned to {cfg.simulation.hydrogen_mass}")
     print(f"built {built.n_atoms} atoms ({len(built.frozen_indices())} frozen) into "
@@ -176,12 +184,25 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from predesolv.build import build_system
     from predesolv.config import load_config
+    from predesolv.rundir import RunDir
     from predesolv.systems.cell_export import export_system
 
     cfg = load_config(args.config)
-    built = build_system(cfg.system)
+    if cfg.system.from_files is not None:
+        raise ConfigError(
+            "export writes GROMACS/AMBER files for systems predesolv builds; a from_files "
+            "system is already yours (convert it with parmed.openmm.load_topology directly)",
+            "system.from_files")
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    written = export_system(built, args.out, formats=formats)
+    out = RunDir(args.out)
+    if out.has_any_run_file():
+        raise RunDirectoryError(f"--out: {out.path} is a predesolv run or build folder; "
+                                f"export into a folder of its own")
+    if out.exists() and any(out.path.iterdir()) and not args.overwrite:
+        raise RunDirectoryError(f"--out: {out.path} is not empty; use --overwrite to replace "
+                                f"the exported files, or choose another folder")
+    built = build_system(cfg.system)
+    written = export_system(built, out.path, formats=formats)
     for fmt, paths in written.items():
         print(f"{fmt}: {', '.join(str(p) for p in paths)}")
     return EXIT_OK

@@ -201,6 +201,13 @@ class RunDir:
         """Whether every input file is present (written before any MD): a run, not debris."""
         return all((self.path / n).is_file() for n in layout.INPUT_FILES)
 
+    def is_build(self) -> bool:
+        """Whether the folder holds the output of ``predesolv build`` (no run yet)."""
+        try:
+            return json.loads(self.provenance.read_text()).get("kind") == "build"
+        except (OSError, ValueError, AttributeError):
+            return False
+
     def has_any_run_file(self) -> bool:
         return any((self.path / n).exists() for n in (*layout.INPUT_FILES, layout.PROGRESS))
 
@@ -275,11 +282,14 @@ class RunDir:
         return self._lock_fd is not None
 
     # -------------------------------------------------------------- new run
-    def clear_for_new_run(self, overwrite: bool, flag: str = "--overwrite") -> None:
+    def clear_for_new_run(self, overwrite: bool, field: str = "output.directory",
+                          hint: str = "use --resume to continue it, --overwrite to replace it"
+                          ) -> None:
         """Empty the (locked) folder for a new run, refusing to clobber a run or foreign files.
 
         A folder whose input files are incomplete (a run that died while writing them) is not
-        a run yet: its predesolv files are replaced without ``--overwrite``.
+        a run yet: its predesolv files are replaced without ``--overwrite``. A folder written
+        by ``predesolv build`` counts as occupied.
 
         Raises
         ------
@@ -293,12 +303,13 @@ class RunDir:
             return
         if not self.has_any_run_file():
             raise RunDirectoryError(
-                f"output.directory: {self.path} holds files that are not a predesolv run; "
-                f"refusing to touch them; choose another directory")
-        if self.has_inputs() and not overwrite:
+                f"{field}: {self.path} holds files that are not a predesolv run; refusing to "
+                f"touch them; choose another directory")
+        if (self.has_inputs() or self.is_build()) and not overwrite:
+            what = "build" if self.is_build() else "run"
             raise RunDirectoryError(
-                f"output.directory: {self.path} already holds a predesolv run; use --resume to "
-                f"continue it, {flag} to replace it, or choose another directory")
+                f"{field}: {self.path} already holds a predesolv {what}; {hint}, or choose "
+                f"another directory")
         for p in contents:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 

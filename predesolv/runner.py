@@ -215,6 +215,7 @@ class Runner:
             rd.write_inputs(
                 resolved_yaml(self.cfg), self.system, self.built.topology, self.built.positions,
                 self.built.metadata, provenance=provenance({
+                    "kind": "run",
                     "platform": self.platform.getName(),
                     "platform_properties_requested": self.properties,
                     "simulation_seed": self.cfg.simulation.seed,

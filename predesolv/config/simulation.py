@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from predesolv.config.base import INT_MAX, Int, StrictModel
 from predesolv.config.units import QuantityField
@@ -180,3 +182,35 @@ class OutputConfig(StrictModel):
     progress: Literal["auto", "on", "off"] = Field(
         "auto", description="Progress bar on stderr; auto = only when stderr is a terminal"
     )
+
+    @field_validator("directory")
+    @classmethod
+    def _usable_directory(cls, v: str) -> str:
+        return usable_directory(v)
+
+
+def usable_directory(text: str) -> str:
+    """``text`` as an absolute folder path (``~`` expanded) a run can be written to.
+
+    Raises
+    ------
+    ValueError
+        A NUL byte, a name longer than the file system allows, a path under /proc, /sys or
+        /dev, a parent that is a regular file, or a parent the user cannot write to.
+    """
+    if "\x00" in text:
+        raise ValueError("contains a NUL byte")
+    path = Path(os.path.expanduser(text)).absolute()
+    if any(len(part.encode()) > 255 for part in path.parts):
+        raise ValueError("has a path component longer than 255 bytes")
+    if path.parts[1:2] and path.parts[1] in ("proc", "sys", "dev"):
+        raise ValueError(f"is under /{path.parts[1]} (a kernel file system); choose a folder "
+                         f"on a disk")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"cannot be created: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot be written: no write permission in {probe}")
+    return str(path)
