@@ -1,4 +1,4 @@
-"""Regions and the insertion coordinate described in ``metadata.json["geometry"]``.
+"""Regions and the insertion coordinate described by the metadata geometry.
 
 The builder states, in nm, an insertion axis with an origin (the slit mouth) and a direction,
 and an ordered list of named boxes (regions). An atom belongs to the first region whose bounds
@@ -16,10 +16,22 @@ from typing import Any
 import numpy as np
 
 from predesolv.errors import AnalysisError
+from predesolv.metadata import Metadata, MetadataError
 
 from .units import angstrom_to_nm, nm_to_angstrom
 
 AXES = {"x": 0, "y": 1, "z": 2}
+
+
+def as_metadata(metadata: Metadata | Mapping[str, Any]) -> Metadata:
+    """Typed metadata from a :class:`~predesolv.metadata.Metadata` or a ``metadata.json``
+    dict (checked; a wrong shape raises :class:`AnalysisError` naming the key)."""
+    if isinstance(metadata, Metadata):
+        return metadata
+    try:
+        return Metadata.from_dict(metadata, "metadata.json")
+    except MetadataError as exc:
+        raise AnalysisError(str(exc)) from None
 BULK = "bulk"
 
 
@@ -101,33 +113,25 @@ class Geometry:
         return self.axis is not None
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, Any]) -> Geometry:
-        """Build from a ``metadata.json`` dict; a missing ``geometry`` means all bulk."""
-        geo = metadata.get("geometry") or {}
-        regions = []
-        for i, r in enumerate(geo.get("regions") or []):
-            try:
-                bounds = {ax: (float(v[0]), float(v[1])) for ax, v in r["bounds_nm"].items()}
-                regions.append(Region(str(r["name"]), bounds))
-            except (KeyError, TypeError, IndexError, ValueError) as exc:
-                raise AnalysisError(
-                    f"metadata.json geometry.regions[{i}] needs 'name' and 'bounds_nm' "
-                    f"{{axis: [low, high]}} in nm: {exc}"
-                ) from exc
-        ins = geo.get("insertion")
-        if not ins:
-            return cls(regions=tuple(regions))
-        try:
-            return cls(
-                regions=tuple(regions),
-                axis=str(ins["axis"]),
-                origin_nm=float(ins["origin_nm"]),
-                direction=int(ins.get("direction", 1)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AnalysisError(
-                f"metadata.json geometry.insertion needs axis, origin_nm, direction: {exc}"
-            ) from exc
+    def from_metadata(cls, metadata: Metadata | Mapping[str, Any]) -> Geometry:
+        """Build from typed metadata (or a ``metadata.json`` dict); no geometry means all
+        bulk.
+
+        Raises
+        ------
+        AnalysisError
+            The geometry section has the wrong shape (the message names the key).
+        """
+        md = as_metadata(metadata)
+        geo = md.geometry
+        if geo is None:
+            return cls()
+        regions = tuple(Region(r.name, dict(r.bounds_nm)) for r in geo.regions)
+        ins = geo.insertion
+        if ins is None:
+            return cls(regions=regions)
+        return cls(regions=regions, axis=ins.axis, origin_nm=ins.origin_nm,
+                   direction=ins.direction)
 
     @staticmethod
     def wrap(pos_A: np.ndarray, box: np.ndarray | None) -> np.ndarray:

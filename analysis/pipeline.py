@@ -2,11 +2,20 @@
 
 This is what ``predesolv analyze RUN_DIR --what ...`` calls. Column names and units of every
 file are documented in ``docs/analysis.md``.
+
+Design (as solvation_analysis and MDAnalysis do it): :class:`AnalysisOptions` holds and
+checks every option *before* anything is read or written; a registry (:data:`REGISTRY`) maps
+each analysis name to one small function that writes its own files through an
+:class:`_Output`; the output folder is created only when the first file is written, and
+``summary.json`` is strict JSON (NaN/inf → ``null``) written atomically.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,42 +23,108 @@ import MDAnalysis as mda
 import numpy as np
 import pandas as pd
 
+from predesolv import layout
 from predesolv.errors import AnalysisError
+from predesolv.metadata import ANION, CATION, ELECTRODE, Metadata, solvent_o_group
 
 from . import plots
 from .coordination import Coordination
 from .geometry import Geometry
-from .io import anion_name, coordination_partners, group, load_run, solvent_names, timestep_ps
+from .io import anion_name, coordination_partners, dcd_header_frames, group, load_run
+from .io import timestep_ps as _timestep_ps
 from .rdf import compute_rdfs
 from .residence import residence_times
 from .shells import profile, speciation, summary_by_region
 from .tracking import track_ion
 from .transport import density_profiles, msd_by_region
 
+log = logging.getLogger("predesolv.analysis")
+
 #: Valid names for ``what``, in execution order.
 ANALYSES = ("rdf", "coordination", "speciation", "profile", "tracked", "residence",
             "density", "msd")
 _NEEDS_COORD = {"coordination", "speciation", "profile", "tracked", "residence"}
 
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Options of :func:`run_analyses` (lengths in nm, times in ps).
+
+    ``start``/``stop``/``step`` slice the stored frames like Python; ``ion`` is an index into
+    the cation group; ``profile_regions`` names metadata regions; ``cutoffs_nm`` maps a
+    partner kind (``DME``, ``PF6``) to a first-shell cutoff (else the first RDF minimum).
+    """
+
+    out_dir: str | Path | None = None
+    trajectory: str | Path | None = None
+    start: int | None = None
+    stop: int | None = None
+    step: int | None = None
+    dt_ps: float | None = None
+    cutoffs_nm: dict[str, float] | None = None
+    ion: int | None = None
+    profile_bin_nm: float = 0.1
+    profile_regions: list[str] | None = None
+    density_bin_nm: float = 0.02
+    residence_max_lag: int | None = None
+    msd_max_lag: int | None = None
+    msd_fit_range: tuple[float, float] = (0.1, 0.5)
+    cation: str = "Na"
+
+    def __post_init__(self) -> None:
+        for name in ("start", "stop", "step", "ion", "residence_max_lag", "msd_max_lag"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+                raise AnalysisError(f"{_flag(name)}: {v!r:.40} is not an integer")
+        if self.step is not None and self.step < 1:
+            raise AnalysisError(f"--step: {self.step} must be >= 1 (every STEP-th frame)")
+        for name in ("profile_bin_nm", "density_bin_nm", "dt_ps"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise AnalysisError(f"{name}: {v!r:.40} must be a number > 0")
+        for kind, nm in (self.cutoffs_nm or {}).items():
+            if not (isinstance(nm, (int, float)) and math.isfinite(nm) and 0 < nm < 2):
+                raise AnalysisError(f"--cutoffs: {kind}={nm!r:.20} must be in (0, 2) nm")
+        lo, hi = self.msd_fit_range
+        if not 0 <= lo < hi <= 1:
+            raise AnalysisError(f"msd_fit_range: {self.msd_fit_range} must be 0 <= a < b <= 1")
+        for name in ("residence_max_lag", "msd_max_lag"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise AnalysisError(f"{name}: {v} must be >= 1")
+        if self.out_dir is not None and Path(self.out_dir).exists() \
+                and not Path(self.out_dir).is_dir():
+            raise AnalysisError(f"--out: {self.out_dir} exists and is not a folder")
+
+    def frames(self, n_stored: int) -> range:
+        """Indices of the analysed frames among ``n_stored``.
+
+        Raises
+        ------
+        AnalysisError
+            The slice selects no frame (the message gives the trajectory length).
+        """
+        sel = range(n_stored)[slice(self.start, self.stop, self.step)]
+        if len(sel) == 0:
+            raise AnalysisError(
+                f"--start {self.start} --stop {self.stop} --step {self.step} selects no frame "
+                f"of the {n_stored} stored; frames are 0..{n_stored - 1}")
+        return sel
+
+    @property
+    def slice_kwargs(self) -> dict[str, int | None]:
+        return {"start": self.start, "stop": self.stop, "step": self.step}
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}" if name in ("start", "stop", "step", "ion") else name
+
+
 #: Accepted keyword options of :func:`run_analyses` and their defaults.
-OPTIONS: dict[str, Any] = {
-    "out_dir": None,          # default RUN_DIR/analysis
-    "trajectory": None,       # default trajectory.dcd or trajectory.xtc
-    "start": None, "stop": None, "step": None,   # frame slice
-    "dt_ps": None,            # time between stored frames; default from the trajectory
-    "cutoffs_nm": None,       # {kind: nm}; missing kinds from the RDF first minimum
-    "ion": None,              # tracked ion (index in the cation group); default choose_ion
-    "profile_bin_nm": 0.1,
-    "profile_regions": None,  # e.g. ["mouth", "inside"]; default all ion-frames
-    "density_bin_nm": 0.02,
-    "residence_max_lag": None,   # analysed frames; default half
-    "msd_max_lag": None,         # analysed frames; default half
-    "msd_fit_range": (0.1, 0.5),  # fraction of the largest lag
-    "cation": "Na",           # label used in shell names
-}
+OPTIONS: dict[str, Any] = {f.name: f.default for f in fields(AnalysisOptions)}
 
 
-def parse_what(what) -> list[str]:
+def parse_what(what: Any) -> list[str]:
     """Normalise ``what`` (None, ``"a,b"`` or a list) to a list of analysis names."""
     if what is None:
         return list(ANALYSES)
@@ -61,31 +136,184 @@ def parse_what(what) -> list[str]:
     bad = [w for w in names if w not in ANALYSES]
     if bad or not names:
         raise AnalysisError(
-            f"unknown analysis {', '.join(bad) or '(none given)'}; choose from "
+            f"--what: unknown analysis {', '.join(bad) or '(none given)'}; choose from "
             f"{', '.join(ANALYSES)} or all"
         )
     return [a for a in ANALYSES if a in names]
 
 
-def _single_atoms(u: mda.Universe, md: dict) -> dict[str, mda.AtomGroup]:
+def strict_json(obj: Any) -> Any:
+    """``obj`` with NaN/inf replaced by None and numpy scalars/arrays by Python values."""
+    if isinstance(obj, dict):
+        return {str(k): strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return strict_json(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+class _Output:
+    """Writes the analysis files; the folder is created at the first write."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.written: dict[str, Path] = {}
+
+    def _path(self, name: str) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        return self.out_dir / name
+
+    def csv(self, df: pd.DataFrame, name: str) -> None:
+        p = self._path(name)
+        df.to_csv(p, index=False, float_format="%.8g")
+        self.written[name] = p
+
+    def png(self, fig: Any, name: str) -> None:
+        self.written[name] = plots.save(fig, self._path(name))
+
+    def summary(self, summary: dict[str, Any]) -> None:
+        import json
+
+        from predesolv.rundir import atomic_write_text
+
+        p = self._path("summary.json")
+        atomic_write_text(p, json.dumps(strict_json(summary), indent=1, allow_nan=False) + "\n")
+        self.written["summary.json"] = p
+
+
+@dataclass
+class _Context:
+    """What every analysis step reads: the Universe, metadata, options and shared results."""
+
+    u: mda.Universe
+    md: Metadata
+    geo: Geometry
+    opt: AnalysisOptions
+    out: _Output
+    summary: dict[str, Any]
+    dt_stored: float
+    ions: mda.AtomGroup | None = None
+    partners: dict[str, mda.AtomGroup] = field(default_factory=dict)
+    coord: Coordination | None = None
+
+    @property
+    def dt(self) -> float:
+        """Time between analysed frames (ps)."""
+        return self.dt_stored * (self.opt.step or 1)
+
+    @property
+    def need_coord(self) -> Coordination:
+        assert self.coord is not None
+        return self.coord
+
+
+# ----------------------------------------------------------------------------- steps
+def _rdf(ctx: _Context, rdf: pd.DataFrame, cutoffs: dict[str, float]) -> None:
+    ctx.out.csv(rdf, "rdf.csv")
+    ctx.out.png(plots.plot_rdf(rdf, {**rdf.attrs["cutoffs_nm"], **cutoffs}), "rdf.png")
+
+
+def _coordination(ctx: _Context) -> None:
+    coord = ctx.need_coord
+    ctx.out.csv(coord.per_frame(), "coordination_per_frame.csv")
+    reg = summary_by_region(coord)
+    ctx.out.csv(reg, "coordination_by_region.csv")
+    ctx.summary["coordination_by_region"] = reg.set_index("region").to_dict(orient="index")
+
+
+def _speciation(ctx: _Context) -> None:
+    spec = speciation(ctx.need_coord, cation=ctx.opt.cation)
+    ctx.out.csv(spec, "speciation.csv")
+    ctx.out.png(plots.plot_speciation(spec), "speciation.png")
+
+
+def _profile(ctx: _Context) -> None:
+    prof = profile(ctx.need_coord, bin_nm=ctx.opt.profile_bin_nm,
+                   regions=ctx.opt.profile_regions)
+    ctx.out.csv(prof, "cn_profile.csv")
+    ctx.out.png(plots.plot_profile(prof, ctx.need_coord.results.kinds), "cn_profile.png")
+
+
+def _tracked(ctx: _Context) -> None:
+    series, events = track_ion(ctx.need_coord, ctx.opt.ion)
+    ctx.out.csv(series, "tracked_ion.csv")
+    ctx.out.csv(events, "tracked_events.csv")
+    ctx.out.png(plots.plot_tracked(series, events, ctx.need_coord.results.kinds),
+                "tracked_ion.png")
+    ctx.summary["tracked_ion"] = series.attrs
+
+
+def _residence(ctx: _Context) -> None:
+    acf, taus = residence_times(ctx.need_coord, max_lag=ctx.opt.residence_max_lag)
+    ctx.out.csv(acf, "residence_acf.csv")
+    ctx.out.csv(taus, "residence_times.csv")
+    ctx.out.png(plots.plot_residence(acf), "residence.png")
+
+
+def _density(ctx: _Context) -> None:
+    dgroups = {"cation": ctx.ions} if ctx.ions is not None else {}
+    dgroups.update({f"{k}_coord": ag for k, ag in ctx.partners.items()})
+    if ctx.md.groups.get(ELECTRODE):
+        dgroups["electrode"] = group(ctx.u, ctx.md, ELECTRODE)
+    for axis in ("z", "x"):
+        dens = density_profiles(ctx.u, dgroups, axis=axis, bin_nm=ctx.opt.density_bin_nm,
+                                **ctx.opt.slice_kwargs)
+        ctx.out.csv(dens, f"density_{axis}.csv")
+        ctx.out.png(plots.plot_density(dens), f"density_{axis}.png")
+
+
+def _single_atoms(u: mda.Universe, md: Metadata) -> dict[str, mda.AtomGroup]:
     """One atom per particle for MSD: cations, anion centres, first coordinating O of solvents."""
-    groups = md["groups"]
-    out = {"cation": group(u, md, "cation")} if groups.get("cation") else {}
-    if groups.get("anion"):
+    groups = md.groups
+    out = {"cation": group(u, md, CATION)} if groups.get(CATION) else {}
+    if groups.get(ANION):
         coord = set(groups.get("anion_coord", []))
-        centre = [i for i in groups["anion"] if i not in coord]
-        ag = u.atoms[np.asarray(centre or groups["anion"], dtype=np.intp)]
+        centre = [i for i in groups[ANION] if i not in coord]
+        ag = u.atoms[np.asarray(centre or groups[ANION], dtype=np.intp)]
         out[anion_name(md)] = sum((r.atoms[:1] for r in ag.residues), u.atoms[[]])
-    for s in solvent_names(md):
-        if not groups.get(f"solvent_O:{s}"):
+    for s in md.solvent_names():
+        if not groups.get(solvent_o_group(s)):
             continue
-        ag = group(u, md, f"solvent_O:{s}")
+        ag = group(u, md, solvent_o_group(s))
         first = np.unique(ag.resindices, return_index=True)[1]
         out[s] = ag[first]
     return out
 
 
-def run_analyses(run_dir, what=None, **options) -> dict[str, Path]:
+def _msd(ctx: _Context) -> None:
+    species = _single_atoms(ctx.u, ctx.md)
+    if not species:
+        raise AnalysisError("msd: no cation, anion or solvent_O:<NAME> group in metadata.json")
+    msds, diffs = [], []
+    for sp, ag in species.items():
+        m, d = msd_by_region(ctx.u, ag, ctx.geo, dt_ps=ctx.dt, max_lag=ctx.opt.msd_max_lag,
+                             fit_range=tuple(ctx.opt.msd_fit_range), **ctx.opt.slice_kwargs)
+        msds.append(m.assign(species=sp))
+        diffs.append(d.assign(species=sp))
+    msd = pd.concat(msds, ignore_index=True)
+    diff = pd.concat(diffs, ignore_index=True)
+    msd = msd[["species"] + [c for c in msd.columns if c != "species"]]
+    diff = diff[["species"] + [c for c in diff.columns if c != "species"]]
+    ctx.out.csv(msd, "msd.csv")
+    ctx.out.csv(diff, "diffusion.csv")
+    ctx.out.png(plots.plot_msd(msd[msd["region"].isin(["all", "inside"])]), "msd.png")
+
+
+#: Analysis name → the step that writes its files (``rdf`` is written while cutoffs are set).
+REGISTRY: dict[str, Callable[[_Context], None]] = {
+    "coordination": _coordination, "speciation": _speciation, "profile": _profile,
+    "tracked": _tracked, "residence": _residence, "density": _density, "msd": _msd,
+}
+
+
+def run_analyses(run_dir: str | Path, what: Any = None, **options: Any) -> dict[str, Path]:
     """Run the selected analyses on a run directory and write CSV + PNG files.
 
     Parameters
@@ -93,15 +321,11 @@ def run_analyses(run_dir, what=None, **options) -> dict[str, Path]:
     run_dir : str or Path
         predesolv run directory (``topology.pdb``, ``trajectory.dcd|xtc``, ``metadata.json``).
     what : None, str or list of str
-        Names from :data:`ANALYSES` (``"rdf"``, ``"coordination"``, ``"speciation"``,
-        ``"profile"``, ``"tracked"``, ``"residence"``, ``"density"``, ``"msd"``), a comma-
-        separated string, or ``None``/``"all"`` for all. With ``None``, analyses that need an
-        insertion axis (``profile``) are skipped for bulk boxes; asked for by name they raise.
+        Names from :data:`ANALYSES`, a comma-separated string, or ``None``/``"all"`` for all.
+        With ``None``, analyses that need an insertion axis (``profile``) or a cation with
+        partners are skipped where they do not apply; asked for by name they raise.
     **options
-        See :data:`OPTIONS` (``start``, ``stop``, ``step``, ``dt_ps``, ``cutoffs_nm``,
-        ``ion``, ``profile_bin_nm``, ``profile_regions``, ``density_bin_nm``,
-        ``residence_max_lag``,
-        ``msd_max_lag``, ``msd_fit_range``, ``out_dir``, ``trajectory``, ``cation``).
+        Fields of :class:`AnalysisOptions`; all are checked before any file is written.
 
     Returns
     -------
@@ -111,155 +335,125 @@ def run_analyses(run_dir, what=None, **options) -> dict[str, Path]:
     Raises
     ------
     AnalysisError
-        Unknown analysis or option, missing files/groups, empty selections.
+        Unknown analysis or option, a bad option value, missing files/groups, empty
+        selections. Nothing is written then.
     """
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise AnalysisError(
-            f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(OPTIONS)}"
-        )
-    opt = {**OPTIONS, **options}
+            f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(OPTIONS)}")
+    opt = AnalysisOptions(**options)
     names = parse_what(what)
     explicit = what is not None and not (isinstance(what, str) and what.strip() == "all")
-    u, md = load_run(run_dir, opt["trajectory"])
-    geo = Geometry.from_metadata(md)
-    out_dir = Path(opt["out_dir"]) if opt["out_dir"] else Path(run_dir) / "analysis"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sl = {"start": opt["start"], "stop": opt["stop"], "step": opt["step"]}
-    dt_stored = timestep_ps(u, opt["dt_ps"])
-    dt = dt_stored * (opt["step"] or 1)  # between analysed frames
-    written: dict[str, Path] = {}
-    summary: dict[str, Any] = {"run_dir": str(run_dir), "analyses": [],
-                               "frames": len(range(*slice(*sl.values()).indices(
-                                   len(u.trajectory)))),
-                               "dt_ps": dt}
+    u, md = load_run(run_dir, opt.trajectory)
+    n_frames = len(opt.frames(len(u.trajectory)))
+    out = _Output(Path(opt.out_dir) if opt.out_dir else Path(run_dir) / layout.ANALYSIS)
+    ctx = _Context(u, md, Geometry.from_metadata(md), opt, out,
+                   {"run_dir": str(Path(run_dir).resolve()), "analyses": [],
+                    "frames": n_frames, "warnings": _trajectory_warnings(u)},
+                   _timestep_ps(u, opt.dt_ps))
+    ctx.summary["dt_ps"] = ctx.dt
+    names = _applicable(ctx, names, explicit)
+    _check_choices(ctx, names)
+    cutoffs = _cutoffs(ctx, names)
+    if set(names) & _NEEDS_COORD:
+        ctx.coord = Coordination(ctx.ions, ctx.partners, cutoffs_nm=cutoffs, geometry=ctx.geo,
+                                 dt_ps=ctx.dt_stored if opt.dt_ps else None).run(
+            **opt.slice_kwargs)
+        _write_cutoffs(ctx)
+    for name in names:
+        if name in REGISTRY:
+            REGISTRY[name](ctx)
+    ctx.summary["analyses"] = names
+    out.summary(ctx.summary)
+    return out.written
 
-    def csv(df: pd.DataFrame, name: str) -> None:
-        p = out_dir / name
-        df.to_csv(p, index=False, float_format="%.8g")
-        written[name] = p
 
-    def png(fig, name: str) -> None:
-        written[name] = plots.save(fig, out_dir / name)
+def _trajectory_warnings(u: mda.Universe) -> list[str]:
+    """A DCD whose header promises more frames than the file holds was cut short: say so."""
+    path = Path(u.trajectory.filename)
+    header = dcd_header_frames(path)
+    n = len(u.trajectory)
+    if header is not None and header != n:
+        msg = (f"{path.name}: the header records {header} frames but the file holds {n} "
+               f"complete frames (truncated?); analysing the {n} present")
+        log.warning(msg)
+        return [msg]
+    return []
 
-    if "profile" in names and not geo.has_insertion:
+
+def _applicable(ctx: _Context, names: list[str], explicit: bool) -> list[str]:
+    """Drop analyses that do not apply (or raise when they were asked for by name)."""
+    if "profile" in names and not ctx.geo.has_insertion:
         if explicit:
-            raise AnalysisError(
-                "profile needs geometry.insertion in metadata.json; this run has none"
-            )
+            raise AnalysisError("--what profile needs geometry.insertion in metadata.json; "
+                                "this run has none")
         names.remove("profile")
-
-    # analyses centred on the cation need it and at least one coordinating group; a run
-    # without them (e.g. neat solvent) still gets density and MSD when `what` is not explicit
-    groups = md["groups"]
-    has_partners = any(k.startswith("solvent_O:") and v for k, v in groups.items()) or bool(
-        groups.get("anion_coord"))
-    if not (groups.get("cation") and has_partners):
+    groups = ctx.md.groups
+    has_partners = any(groups.get(solvent_o_group(s)) for s in ctx.md.solvent_names()) \
+        or bool(groups.get("anion_coord"))
+    if not (groups.get(CATION) and has_partners):
         centred = [n for n in names if n in _NEEDS_COORD or n == "rdf"]
         if centred and explicit:
-            group(u, md, "cation")  # raises with the list of groups if the cation is missing
-            coordination_partners(u, md)  # raises if nothing can coordinate
+            group(ctx.u, ctx.md, CATION)  # raises with the list of groups if missing
+            coordination_partners(ctx.u, ctx.md)  # raises if nothing can coordinate
         names = [n for n in names if n not in centred]
-    ions = group(u, md, "cation") if groups.get("cation") else None
-    partners = coordination_partners(u, md) if has_partners else {}
-    cutoffs = dict(opt["cutoffs_nm"] or {})
-    unknown_k = sorted(set(cutoffs) - set(partners))
-    if unknown_k:
-        raise AnalysisError(
-            f"cutoffs_nm names unknown kind(s) {', '.join(unknown_k)}; kinds: "
-            f"{', '.join(partners)}"
-        )
-    need_coord = bool(_NEEDS_COORD & set(names))
-    if "rdf" in names or (need_coord and set(partners) - set(cutoffs)):
-        rdf = compute_rdfs(ions, partners, **sl)
-        auto = rdf.attrs["cutoffs_nm"]
-        summary["rdf_first_minimum_nm"] = auto
-        if "rdf" in names:
-            csv(rdf, "rdf.csv")
-            png(plots.plot_rdf(rdf, {**auto, **cutoffs}), "rdf.png")
-        missing = {k: v for k, v in auto.items() if k not in cutoffs}
-        if need_coord and missing:
-            bad = [k for k, v in missing.items() if not np.isfinite(v)]
-            if bad:
-                raise AnalysisError(
-                    f"no first minimum found in the Na–{', '.join(bad)} RDF; pass cutoffs_nm"
-                )
-            cutoffs.update(missing)
-    if need_coord:
-        coord = Coordination(ions, partners, cutoffs_nm=cutoffs, geometry=geo,
-                             dt_ps=dt_stored if opt["dt_ps"] else None).run(**sl)
-        kinds = coord.results.kinds
-        summary["cutoffs_nm"] = coord.results.cutoffs_nm
-        src = {k: ("given" if k in (opt["cutoffs_nm"] or {}) else "rdf_first_minimum")
-               for k in kinds}
-        csv(pd.DataFrame({"kind": kinds,
-                          "cutoff_nm": [coord.results.cutoffs_nm[k] for k in kinds],
-                          "source": [src[k] for k in kinds]}), "cutoffs.csv")
-    if "coordination" in names:
-        csv(coord.per_frame(), "coordination_per_frame.csv")
-        reg = summary_by_region(coord)
-        csv(reg, "coordination_by_region.csv")
-        summary["coordination_by_region"] = reg.set_index("region").to_dict(orient="index")
-    if "speciation" in names:
-        spec = speciation(coord, cation=opt["cation"])
-        csv(spec, "speciation.csv")
-        png(plots.plot_speciation(spec), "speciation.png")
-    if "profile" in names:
-        prof = profile(coord, bin_nm=opt["profile_bin_nm"], regions=opt["profile_regions"])
-        csv(prof, "cn_profile.csv")
-        png(plots.plot_profile(prof, kinds), "cn_profile.png")
-    if "tracked" in names:
-        series, events = track_ion(coord, opt["ion"])
-        csv(series, "tracked_ion.csv")
-        csv(events, "tracked_events.csv")
-        png(plots.plot_tracked(series, events, kinds), "tracked_ion.png")
-        summary["tracked_ion"] = series.attrs
-    if "residence" in names:
-        acf, taus = residence_times(coord, max_lag=opt["residence_max_lag"])
-        csv(acf, "residence_acf.csv")
-        csv(taus, "residence_times.csv")
-        png(plots.plot_residence(acf), "residence.png")
-    if "density" in names and not (ions is not None or partners
-                                   or md["groups"].get("electrode")):
+    ctx.ions = group(ctx.u, ctx.md, CATION) if groups.get(CATION) else None
+    ctx.partners = coordination_partners(ctx.u, ctx.md) if has_partners else {}
+    if "density" in names and not (ctx.ions is not None or ctx.partners
+                                   or groups.get(ELECTRODE)):
         if explicit:
             raise AnalysisError("density: no cation, coordinating or electrode group to profile")
         names.remove("density")
-    if "density" in names:
-        dgroups = {"cation": ions} if ions is not None else {}
-        dgroups.update({f"{k}_coord": ag for k, ag in partners.items()})
-        if md["groups"].get("electrode"):
-            dgroups["electrode"] = group(u, md, "electrode")
-        for axis in ("z", "x"):
-            dens = density_profiles(u, dgroups, axis=axis, bin_nm=opt["density_bin_nm"], **sl)
-            csv(dens, f"density_{axis}.csv")
-            png(plots.plot_density(dens), f"density_{axis}.png")
-    if "msd" in names:
-        msds, diffs = [], []
-        species = _single_atoms(u, md)
-        if not species:
-            raise AnalysisError("msd: no cation, anion or solvent_O:<NAME> group in metadata.json")
-        for sp, ag in species.items():
-            m, d = msd_by_region(u, ag, geo, dt_ps=dt, max_lag=opt["msd_max_lag"],
-                                 fit_range=tuple(opt["msd_fit_range"]), **sl)
-            msds.append(m.assign(species=sp))
-            diffs.append(d.assign(species=sp))
-        msd = pd.concat(msds, ignore_index=True)
-        diff = pd.concat(diffs, ignore_index=True)
-        msd = msd[["species"] + [c for c in msd.columns if c != "species"]]
-        diff = diff[["species"] + [c for c in diff.columns if c != "species"]]
-        csv(msd, "msd.csv")
-        csv(diff, "diffusion.csv")
-        png(plots.plot_msd(msd[msd["region"].isin(["all", "inside"])]), "msd.png")
-    summary["analyses"] = names
-    p = out_dir / "summary.json"
-    p.write_text(json.dumps(summary, indent=1, default=_json_default))
-    written["summary.json"] = p
-    return written
+    return names
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+def _check_choices(ctx: _Context, names: list[str]) -> None:
+    """Options that name things in the run (ion, regions, partner kinds), before writing."""
+    opt = ctx.opt
+    n_ions = 0 if ctx.ions is None else len(ctx.ions)
+    if opt.ion is not None and "tracked" in names and not 0 <= opt.ion < n_ions:
+        raise AnalysisError(f"--ion: {opt.ion} is not a cation index; this run has {n_ions} "
+                            f"cations (0..{n_ions - 1})")
+    if opt.profile_regions is not None and "profile" in names:
+        known = [r for r in ctx.geo.region_names]
+        bad = [r for r in opt.profile_regions if r not in known]
+        if bad:
+            raise AnalysisError(f"--profile-regions: {', '.join(bad)} not a region of this run; "
+                                f"regions: {', '.join(known)}")
+    unknown = sorted(set(opt.cutoffs_nm or {}) - set(ctx.partners))
+    if unknown:
+        raise AnalysisError(f"--cutoffs: unknown kind(s) {', '.join(unknown)}; kinds: "
+                            f"{', '.join(ctx.partners)}")
+
+
+def _cutoffs(ctx: _Context, names: list[str]) -> dict[str, float]:
+    """First-shell cutoffs: given ones, the rest from the first RDF minimum."""
+    cutoffs = dict(ctx.opt.cutoffs_nm or {})
+    need_coord = bool(_NEEDS_COORD & set(names))
+    if not ("rdf" in names or (need_coord and set(ctx.partners) - set(cutoffs))):
+        return cutoffs
+    rdf = compute_rdfs(ctx.ions, ctx.partners, **ctx.opt.slice_kwargs)
+    auto = rdf.attrs["cutoffs_nm"]
+    ctx.summary["rdf_first_minimum_nm"] = auto
+    missing = {k: v for k, v in auto.items() if k not in cutoffs}
+    if need_coord and missing:
+        bad = [k for k, v in missing.items() if not np.isfinite(v)]
+        if bad:
+            raise AnalysisError(
+                f"no first minimum found in the Na–{', '.join(bad)} RDF; pass --cutoffs")
+        cutoffs.update(missing)
+    if "rdf" in names:
+        _rdf(ctx, rdf, dict(ctx.opt.cutoffs_nm or {}))
+    return cutoffs
+
+
+def _write_cutoffs(ctx: _Context) -> None:
+    coord = ctx.need_coord
+    kinds = coord.results.kinds
+    ctx.summary["cutoffs_nm"] = coord.results.cutoffs_nm
+    given = ctx.opt.cutoffs_nm or {}
+    ctx.out.csv(pd.DataFrame({
+        "kind": kinds, "cutoff_nm": [coord.results.cutoffs_nm[k] for k in kinds],
+        "source": ["given" if k in given else "rdf_first_minimum" for k in kinds]}),
+        "cutoffs.csv")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import time
@@ -284,6 +285,10 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``predesolv`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    if not logging.getLogger("predesolv").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("predesolv: %(levelname)s: %(message)s"))
+        logging.getLogger("predesolv").addHandler(handler)
     old = None
     try:
         old = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # the runner installs its own
