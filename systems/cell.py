@@ -103,6 +103,20 @@ def treat_frozen_pairs(system: Any, frozen: list[int], pos: np.ndarray, box: np.
     return f"{len(pairs)} electrode pairs closer than {FROZEN_EXCLUSION_NM} nm excluded"
 
 
+def conductor_atoms(system: Any, top: app.Topology, electrode: list[int]) -> list[int]:
+    """The conductor of a constant-potential electrode: its sheet carbons, i.e. the carbons
+    without a force-field charge. Dopant atoms (N, O, H), edge H and the carbons bonded to
+    them carry force-field charges and keep them as fixed charges."""
+    nb = ch.nonbonded_force(system)
+    atoms = list(top.atoms())
+    out = []
+    for i in electrode:
+        q = nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+        if atoms[i].element is not None and atoms[i].element.symbol == "C" and q == 0.0:
+            out.append(i)
+    return out
+
+
 def _nm(q: Any) -> float:
     return float(q.value_in_unit(unit.nanometer))
 
@@ -286,6 +300,7 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
     w_el = _ordered(work, work.elements)
     charges_md: dict[str, Any] = {"mode": "none"}
     requires: dict[str, Any] = {"fixed_box": False}
+    conductors: dict[str, list[int]] = {}
     if isinstance(charge_cfg, ConstantChargeConfig):
         sel = [w_idx[k] for k in _charged_atoms(w_part, w_el, charge_cfg.apply_to)]
         dq = ch.spread_charge(system, sel, q_work)
@@ -309,16 +324,20 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
         charges_md["cell_total_e"] = q_tot
     elif isinstance(charge_cfg, ConstantPotentialConfig):
         settings = cp_settings(charge_cfg)
-        strip_pair_exclusions(system, frozen)
+        w_cond, c_cond = conductor_atoms(system, top, w_idx), conductor_atoms(system, top, c_idx)
+        strip_pair_exclusions(system, frozen, conductors=w_cond + c_cond)
         to_constant_potential(
-            system, w_idx, c_idx, settings["delta_v_V"], box_x, method=charge_cfg.method,
+            system, w_cond, c_cond, settings["delta_v_V"], box_x, method=charge_cfg.method,
             gaussian_width=settings["gaussian_width_nm"],
             thomas_fermi_scale=settings["thomas_fermi_scale_per_nm"],
             cg_tolerance=settings["cg_tolerance_kJ_mol_e"],
             finite_field=charge_cfg.finite_field)
         charges_md = {"mode": "constant_potential", **settings,
-                      "electrodes": {"working": "electrode:working",
-                                     "counter": "electrode:counter"}}
+                      "electrodes": {"working": "conductor:working",
+                                     "counter": "conductor:counter"},
+                      "n_conductor_atoms": len(w_cond) + len(c_cond),
+                      "n_fixed_charge_electrode_atoms": len(frozen) - len(w_cond) - len(c_cond)}
+        conductors = {"conductor:working": w_cond, "conductor:counter": c_cond}
         requires = {"fixed_box": True}
     else:
         if abs(ch.total_charge(system)) > 1e-6:
@@ -336,6 +355,8 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
         }
     else:
         md.extra["electrode_model"] = {"kind": "rigid_frozen"}
+    for name, idx in conductors.items():
+        md.set_group(name, idx)
     return BuiltSystem(system=system, topology=top, positions=pos * unit.nanometer,
                        metadata=md)
 

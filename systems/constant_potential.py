@@ -5,13 +5,15 @@ potential method (Dufils et al., PRL 123, 195501 (2019)). It must hold **every**
 the System: :func:`to_constant_potential` copies the charges and the charged exceptions
 (1-4 pairs) of the ``NonbondedForce`` into it, zeroes them in the ``NonbondedForce`` (which
 then carries no electrostatics; LJ lives in the combining-rule ``CustomNonbondedForce``), and
-declares the working and counter electrodes.
+declares the two conductors. Only conductor atoms (the sheet carbons) have their charges
+solved for; every other atom, including fixed-charge electrode atoms such as dopant groups
+and edge hydrogens, keeps its force-field charge.
 
-Potential difference: the finite-field method applies a uniform field ``E = -dV / L_x``
-along x (the electrodes are stacked along x in predesolv cells), and both electrodes are
-given the potentials ``+dV/2`` (working) and ``-dV/2`` (counter) so that the working
-electrode is at ``dV`` relative to the counter electrode. The total charge is constrained to
-the electrolyte's (zero for a neutral electrolyte).
+Potential difference, applied in ONE of two ways: by default the conductors are held at
+``+dV/2`` (working) and ``-dV/2`` (counter); with ``finite_field`` both are held at 0 and a
+uniform field ``E = -dV / L_x`` along x (the electrodes are stacked along x in predesolv
+cells) imposes the difference. The total charge of the system is constrained to zero: the
+conductors carry whatever compensates the fixed charges.
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ def to_constant_potential(
     system : openmm.System
         Periodic System with one NonbondedForce (PME). Modified in place.
     working, counter : sequence of int
-        Particle indices of the two electrodes (frozen; their template charges are ignored
-        and solved for).
+        Particle indices of the two conductors (frozen; their template charges are ignored
+        and solved for). Other particles keep their charges.
     delta_v : float
         Potential of the working electrode minus the counter electrode, volts.
     box_x : float
@@ -95,13 +97,11 @@ def to_constant_potential(
     cpf.setName(CPF_NAME)
     cpf.setCutoffDistance(nb.getCutoffDistance())
     cpf.setEwaldErrorTolerance(nb.getEwaldErrorTolerance())
-    q_fixed = 0.0
     for i in range(system.getNumParticles()):
         q, s, e = nb.getParticleParameters(i)
         qv = q.value_in_unit(unit.elementary_charge)
         if i in w or i in c:
             qv = 0.0
-        q_fixed += qv
         cpf.addParticle(qv)
         nb.setParticleParameters(i, 0.0, s, e)
     electrodes = w | c
@@ -113,8 +113,8 @@ def to_constant_potential(
             # electrode-electrode electrostatics (Gaussian charges, no singularity)
             pass
         elif i in electrodes or j in electrodes:
-            raise BuildError(f"exception between electrode atom and electrolyte atom "
-                             f"({i}, {j}) is not supported by ConstantPotentialForce")
+            raise BuildError(f"exception between conductor atom and another atom ({i}, {j}) "
+                             f"is not supported by ConstantPotentialForce")
         else:
             cpf.addException(i, j, qqv)
         nb.setExceptionParameters(k, i, j, 0.0, s, e)
@@ -122,7 +122,7 @@ def to_constant_potential(
     cpf.addElectrode(w, +half, gaussian_width, thomas_fermi_scale)
     cpf.addElectrode(c, -half, gaussian_width, thomas_fermi_scale)
     cpf.setUseChargeConstraint(True)
-    cpf.setChargeConstraintTarget(round(q_fixed, 6))
+    cpf.setChargeConstraintTarget(0.0)  # neutral cell: conductors balance the fixed charges
     if finite_field:
         cpf.setExternalField(openmm.Vec3(FIELD_SIGN * delta_v * FARADAY_KJ_PER_V / box_x,
                                          0.0, 0.0))
@@ -137,13 +137,16 @@ def to_constant_potential(
     return cpf
 
 
-def strip_pair_exclusions(system: openmm.System, atoms: Sequence[int]) -> int:
-    """Remove NonbondedForce exceptions and LJ exclusions between two of ``atoms``.
+def strip_pair_exclusions(system: openmm.System, atoms: Sequence[int],
+                          conductors: Sequence[int] | None = None) -> int:
+    """Remove NonbondedForce exceptions and LJ exclusions between two of ``atoms`` (with
+    ``conductors``: only the pairs that involve a conductor atom).
 
-    ``ConstantPotentialForce`` allows no exception on electrode particles, and OpenMM's CPU
-    platform needs identical exclusions in all nonbonded forces, so bonds inside electrode
-    residues (dopants) must not leave exclusions behind. Their LJ is zero anyway (frozen
-    electrode type pairs) and their electrostatics belong to the electrode solver.
+    ``ConstantPotentialForce`` allows no exception on conductor particles, and OpenMM's CPU
+    platform needs identical exclusions in all nonbonded forces, so bonds from a conductor
+    atom into a dopant residue must not leave exclusions behind. Their LJ is zero anyway
+    (frozen pairs) and the conductor's electrostatics belong to the electrode solver. Pairs
+    of fixed-charge electrode atoms (inside a dopant group) keep their exceptions.
 
     Returns
     -------
@@ -151,6 +154,7 @@ def strip_pair_exclusions(system: openmm.System, atoms: Sequence[int]) -> int:
         Number of NonbondedForce exceptions removed.
     """
     sel = {int(a) for a in atoms}
+    cond = sel if conductors is None else {int(a) for a in conductors}
     removed = 0
     replacements = []
     for k in range(system.getNumForces()):
@@ -165,8 +169,9 @@ def strip_pair_exclusions(system: openmm.System, atoms: Sequence[int]) -> int:
         n_drop = 0
         for parent in root.iter():
             for child in list(parent):
-                if (child.tag == tag and int(child.get("p1")) in sel
-                        and int(child.get("p2")) in sel):
+                p1, p2 = (int(child.get("p1", -1)), int(child.get("p2", -1)))
+                if (child.tag == tag and p1 in sel and p2 in sel
+                        and (p1 in cond or p2 in cond)):
                     parent.remove(child)
                     n_drop += 1
         if n_drop:

@@ -89,6 +89,13 @@ class ElectrodeGeometry:
 def plane_heights(spacing: float | None, box_z: float, layer: float) -> tuple[list[float], int]:
     """Sheet heights (nm) of one segment filling a periodic box of height ``box_z``.
 
+    The slit walls sit at ``box_z/2 ± d/2``; the rest of the box height, ``box_z - d``, is
+    divided into ``m = ceil((box_z - d) / layer)`` equal gaps (the one across the periodic
+    boundary included), so every other gap is at most ``layer`` (graphite spacing, or slightly
+    compressed where ``box_z - d`` is not a whole number of layers, e.g. in the narrower
+    stages of a stage-wise pore). No gap but the slit can admit electrolyte: a closed pore
+    is entered only through its orifice.
+
     Parameters
     ----------
     spacing : float or None
@@ -96,7 +103,7 @@ def plane_heights(spacing: float | None, box_z: float, layer: float) -> tuple[li
     box_z : float
         Periodic length along z, nm.
     layer : float
-        Spacing of the non-slit sheets, nm.
+        Largest spacing of the non-slit sheets, nm.
 
     Returns
     -------
@@ -108,16 +115,15 @@ def plane_heights(spacing: float | None, box_z: float, layer: float) -> tuple[li
     zc = 0.5 * box_z
     if d + layer > box_z + _TOL:
         raise BuildError(f"slit spacing {d:.4f} nm does not fit in a box of z = {box_z:.4f} nm")
+    rest = box_z - d
+    m = max(1, int(np.ceil(rest / layer - 1e-6)))
+    gap = rest / m
     lower, upper = [zc - d / 2], [zc + d / 2]
-    gap = box_z - d
-    side = 0
-    while gap - layer >= layer - _TOL:
-        if side == 0:
-            upper.append(upper[-1] + layer)
+    for k in range(m - 1):  # m gaps need m - 1 sheets besides the two walls
+        if k % 2 == 0:
+            upper.append(upper[-1] + gap)
         else:
-            lower.append(lower[-1] - layer)
-        gap -= layer
-        side ^= 1
+            lower.append(lower[-1] - gap)
     heights = sorted(lower + upper)
     return heights, len(lower) - 1
 
@@ -143,6 +149,7 @@ def _segment_ribbons(
         "spacing_nm": None if seg.spacing is None else heights[i_wall + 1] - heights[i_wall],
         "x_nm": [float(x0), float(xs.max())],
         "n_cells_x": n_x,
+        "length_nm": n_x * lx,
         "sheet_z_nm": [float(z) for z in heights],
     }
     if seg.spacing is not None:

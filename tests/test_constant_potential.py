@@ -92,3 +92,56 @@ def test_cp_with_n_oxide_dopants_runs():
     q = electrode_charges(ctx, b.system, {"w": g["electrode:working"],
                                           "c": g["electrode:counter"]})
     assert abs(q["w"] + q["c"]) < 1e-4
+
+
+def _n_oxide_cell(charge: dict, hydrogenate: bool = False):
+    ec = ElectrodeConfig(kind="slit", edge="zigzag", width="1.5 nm", length="1.3 nm",
+                         spacing="0.8 nm", layers_per_wall=2, hydrogenate_edges=hydrogenate,
+                         dopants=[{"type": "n_oxide", "count": 2, "sheets": "slit_walls"}],
+                         charge=charge, counter_electrode={"length": "0.5 nm"})
+    return build_cell(EL, ec, FF, seed=4)
+
+
+def _fixed_charges(b) -> np.ndarray:
+    """Charges a System holds outside any solver: CPF particle charges, else NonbondedForce."""
+    cpf = [f for f in b.system.getForces() if isinstance(f, openmm.ConstantPotentialForce)]
+    if cpf:
+        return np.array([_val(cpf[0].getParticleParameters(i)) for i in range(b.n_atoms)])
+    nb = nonbonded_force(b.system)
+    return np.array([nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+                     for i in range(b.n_atoms)])
+
+
+@pytest.mark.parametrize("hydrogenate", [False, True])
+def test_cp_keeps_dopant_and_edge_charges(hydrogenate):
+    """Under constant potential only the sheet carbons are conductor: every other electrode
+    atom carries exactly the charge it has in the uncharged constant-charge cell (same seed,
+    an independent build), the cell is neutral, and the induced charge is linear in dV."""
+    ref = _n_oxide_cell({"mode": "constant_charge", "sigma": "0 C/m**2", "apply_to": "all",
+                         "neutralize": "counter_electrode"}, hydrogenate)
+    q_ref = _fixed_charges(ref)
+    charged = [i for i in ref.metadata.groups["electrode"] if q_ref[i] != 0.0]
+    assert len(charged) >= 8  # 2 x (N, O and their carbon neighbours)
+    if hydrogenate:
+        assert len(charged) > 20  # edge H and their carbons too
+    out = []
+    for dv in (0.5, 1.0, -1.0):
+        b = _n_oxide_cell({"mode": "constant_potential", "delta_v": f"{dv} V",
+                           "method": "matrix"}, hydrogenate)
+        g = b.metadata.groups
+        cond = set(g["conductor:working"]) | set(g["conductor:counter"])
+        assert cond.isdisjoint(charged) and cond <= set(g["electrode"])
+        q_fix = _fixed_charges(b)
+        assert np.array_equal(q_fix[charged], q_ref[charged])  # exactly, not approximately
+        ctx = openmm.Context(b.system, openmm.VerletIntegrator(0.001),
+                             openmm.Platform.getPlatformByName("CPU"), {"Threads": "1"})
+        ctx.setPositions(b.positions)
+        cpf = next(f for f in b.system.getForces() if isinstance(f, openmm.ConstantPotentialForce))
+        q_all = np.array([_val(x) for x in cpf.getCharges(ctx)])
+        assert abs(q_all.sum()) < 1e-6  # the whole cell is neutral
+        assert np.allclose(q_all[charged], q_ref[charged], atol=0, rtol=0)
+        out.append(q_all[sorted(g["conductor:working"])].sum())
+    q_half, q_one, q_minus = out
+    # linear response about the dV = 0 offset set by the fixed charges
+    assert (q_one - q_half) == pytest.approx(q_half - (q_one + q_minus) / 2, rel=1e-3)
+    assert (q_one - q_minus) == pytest.approx(4 * (q_one - q_half), rel=1e-3)

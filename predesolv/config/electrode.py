@@ -238,11 +238,6 @@ class ElectrodeConfig(StrictModel):
                 "solver needs fixed electrode atoms; use rigid electrodes (remove 'flexible') "
                 "or constant_charge"
             )
-        if ch is not None and self.hydrogenate_edges and isinstance(ch, ConstantPotentialConfig):
-            raise ValueError(
-                "hydrogenate_edges with constant_potential is not supported: edge H would be "
-                "part of the conductor"
-            )
         return self
 
     def slit_spacings_nm(self) -> list[float]:
