@@ -367,17 +367,20 @@ def _restraint_k(electrode: ElectrodeConfig) -> float:
 
 
 def _charge_area(electrode: ElectrodeConfig, geom: ElectrodeGeometry) -> float:
-    """Area (nm^2) that sigma refers to.
+    """Area (nm^2) that sigma refers to: the electrode surface the charge sits on.
 
-    ``slit_walls``: both faces of the slit, 2 x (slit length along x) x box y, summed over
-    stages. ``all``: the electrode's face towards the reservoir, box y x box z.
+    ``slit_walls``: both walls of every slit, 2 x (lattice length of the slit: cells x cell
+    length along x) x box y. ``all``: every surface the electrolyte touches: the two edge
+    faces (front, and back through the reservoir or the periodic image), 2 x box y x box z,
+    plus both walls of every slit.
     """
     ch_cfg = electrode.charge
     apply_to = getattr(ch_cfg, "apply_to", "all")
+    walls = float(sum(2.0 * s["length_nm"] * geom.box_y
+                      for s in geom.segments if s.get("z_nm") is not None))
     if apply_to == "slit_walls":
-        return float(sum(2.0 * (s["x_nm"][1] - s["x_nm"][0]) * geom.box_y
-                         for s in geom.segments if s.get("z_nm") is not None))
-    return float(geom.box_y * geom.box_z)
+        return walls
+    return 2.0 * geom.box_y * geom.box_z + walls
 
 
 def _metadata(electrolyte, electrode, forcefield, seed, comp, top, types, geom, counter_geom,

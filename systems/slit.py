@@ -268,6 +268,7 @@ def build_electrode_geometry(cfg: Any) -> ElectrodeGeometry:
             sheet=sheet, part=["walls"] * sheet.n_atoms, box_y=n_y * ly, box_z=box_z,
             x_extent=float(sheet.positions[:, 0].max()),
             segments=[{"name": "surface", "spacing_nm": None, "n_cells_x": n_x,
+                       "length_nm": n_x * lx,
                        "x_nm": [0.0, float(sheet.positions[:, 0].max())],
                        "sheet_z_nm": heights}],
             info={"edge": cfg.edge, "stacking": cfg.stacking, "n_cells_y": n_y,
@@ -302,6 +303,7 @@ def build_counter_geometry(cfg: Any, box_y: float, box_z: float) -> ElectrodeGeo
         sheet=sheet, part=["counter"] * sheet.n_atoms, box_y=box_y, box_z=box_z,
         x_extent=float(sheet.positions[:, 0].max()),
         segments=[{"name": "counter", "spacing_nm": None, "n_cells_x": n_x,
+                   "length_nm": n_x * lx,
                    "x_nm": [0.0, float(sheet.positions[:, 0].max())]}],
         info={"layer_spacing_nm": s, "n_sheets": n},
     )

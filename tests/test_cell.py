@@ -43,10 +43,6 @@ def test_constant_charge_sigma_and_neutral(charged):
     md = charged.metadata.to_dict()
     g = md["groups"]
     area = md["charges"]["area_nm2"]
-    # area = both slit faces
-    seg = md["geometry"]["segments"][0]
-    length = seg["x_nm"][1] - seg["x_nm"][0]
-    assert area == pytest.approx(2 * length * md["geometry"]["box_nm"][1])
     q_w = _charges(charged.system, g["electrode:working"]).sum()
     assert abs(q_w - sigma_to_charge(-0.05, area)) < 1e-6
     assert md["charges"]["realised_sigma_C_m2"] == pytest.approx(-0.05, abs=1e-9)
@@ -224,3 +220,41 @@ def test_flexible_with_constant_potential_is_refused():
         _slit(charge={"mode": "constant_potential", "delta_v": "1 V"},
               counter_electrode={"length": "0.5 nm"},
               flexible={"restraint_k": "5000 kJ/mol/nm**2"})
+
+
+BOND = 0.142  # nm, C-C
+
+
+@pytest.mark.parametrize("edge", ["zigzag", "armchair"])
+@pytest.mark.parametrize("stacking", ["AB", "AA"])
+def test_sigma_per_lattice_area(edge, stacking):
+    """Charge on the slit walls / (2 walls x cells x cell length x box y) equals sigma; the
+    cell lengths come from the honeycomb by hand (zigzag edge: 3 b along x, sqrt(3) b along
+    y; armchair: the reverse), not from the builder."""
+    ec = ElectrodeConfig(kind="slit", edge=edge, stacking=stacking, width="1.5 nm",
+                         length="2.0 nm", spacing="1.0 nm", layers_per_wall=2,
+                         charge={"mode": "constant_charge", "sigma": "-0.05 C/m**2",
+                                 "apply_to": "slit_walls", "neutralize": "counter_electrode"},
+                         counter_electrode={"length": "0.5 nm"})
+    b = build_cell(EL, ec, FF, seed=3)
+    cell_x, cell_y = (3 * BOND, 3**0.5 * BOND) if edge == "zigzag" else (3**0.5 * BOND, 3 * BOND)
+    n_x, n_y = round(2.0 / cell_x), max(2, round(1.5 / cell_y))
+    area_nm2 = 2 * (n_x * cell_x) * (n_y * cell_y)
+    q = _charges(b.system, b.metadata.groups["electrode:slit_walls"]).sum()
+    sigma = q * 1.602176634e-19 / (area_nm2 * 1e-18)
+    assert sigma == pytest.approx(-0.05, rel=1e-6)
+
+
+def test_sigma_all_is_per_exposed_area():
+    """apply_to: all spreads the charge over the whole electrode; sigma refers to every
+    surface the electrolyte touches: two edge faces (box y x box z) + both slit walls."""
+    ec = _slit(charge={"mode": "constant_charge", "sigma": "-0.05 C/m**2", "apply_to": "all",
+                       "neutralize": "counter_electrode"}, counter_electrode={"length": "0.5 nm"})
+    b = build_cell(EL, ec, FF, seed=3)
+    cell_x, cell_y = 3 * BOND, 3**0.5 * BOND
+    n_x, n_y = round(1.3 / cell_x), max(2, round(1.5 / cell_y))
+    box_y = n_y * cell_y
+    box_z = 0.8 + 3 * 0.335  # d + (2 x layers_per_wall - 1) graphite gaps
+    area_nm2 = 2 * box_y * box_z + 2 * (n_x * cell_x) * box_y
+    q = _charges(b.system, b.metadata.groups["electrode:working"]).sum()
+    assert q * 1.602176634e-19 / (area_nm2 * 1e-18) == pytest.approx(-0.05, rel=1e-6)
