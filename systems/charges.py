@@ -92,6 +92,16 @@ def zero_frozen_pair_lj(system: openmm.System, frozen: Sequence[int]) -> None:
         lj.setParticleParameters(i, params + [1.0 if i in fz else 0.0])
 
 
+def wrap_into_box(positions: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Positions (nm, shape (n, 3)) wrapped into ``[0, L)`` of an orthorhombic box.
+
+    ``np.mod`` alone maps a tiny negative coordinate (-1e-17) to exactly ``L``, which
+    periodic k-d trees reject; such values are folded to 0.
+    """
+    pts = np.mod(positions, box)
+    return np.where(pts >= box, pts - box, pts)
+
+
 def close_pairs(positions: np.ndarray, indices: Sequence[int], box: Sequence[float],
                 cutoff: float) -> np.ndarray:
     """Pairs (shape (m, 2), global indices, i < j) of ``indices`` closer than ``cutoff`` nm.
@@ -102,7 +112,7 @@ def close_pairs(positions: np.ndarray, indices: Sequence[int], box: Sequence[flo
     if cutoff <= 0 or len(idx) < 2:
         return np.zeros((0, 2), dtype=int)
     b = np.asarray(box, float)
-    pts = np.mod(np.asarray(positions, float)[idx], b)
+    pts = wrap_into_box(np.asarray(positions, float)[idx], b)
     pairs = cKDTree(pts, boxsize=b).query_pairs(cutoff, output_type="ndarray")
     out = idx[pairs]
     out.sort(axis=1)

@@ -75,3 +75,38 @@ def test_fraction_and_too_many():
     cfg = _surface([{"type": "n_oxide", "count": 500}])
     with pytest.raises(BuildError, match="dopants"):
         electrode_residues(build_electrode_geometry(cfg), cfg.dopants, seed=0)
+
+
+def test_wrap_into_box_never_returns_the_box_length():
+    from predesolv.systems.charges import close_pairs, wrap_into_box
+
+    box = np.array([2.0, 2.0, 2.0])
+    pts = np.array([[-1e-17, 0.5, 0.5], [0.1, 0.5, 0.5], [2.0, 1.99999999999, -0.0]])
+    w = wrap_into_box(pts, box)
+    assert np.all(w >= 0) and np.all(w < box)
+    # the pair across the boundary at x = 0 / 2.0 nm is found (0.1 nm apart)
+    assert [0, 1] in close_pairs(pts, [0, 1, 2], box, 0.15).tolist()
+
+
+@pytest.mark.parametrize("edge", ["zigzag", "armchair"])
+@pytest.mark.parametrize("mode", ["constant_charge", "constant_potential", None])
+def test_n_oxide_slit_builds_for_many_seeds(edge, mode):
+    """The 0.8 nm N-oxide slit (3 layers per wall, counter electrode) that crashed in 2 of 4
+    builds: the whole cell builds for several seeds per edge and charge mode, neutral."""
+    charge = {"constant_charge": {"mode": "constant_charge", "sigma": "-0.05 C/m**2",
+                                  "apply_to": "slit_walls", "neutralize": "counter_electrode"},
+              "constant_potential": {"mode": "constant_potential", "delta_v": "1 V"},
+              None: None}[mode]
+    cfg = ElectrodeConfig(kind="slit", edge=edge, width="2.5 nm", length="2.0 nm",
+                          spacing="0.8 nm", layers_per_wall=3, charge=charge,
+                          dopants=[{"type": "n_oxide", "count": 2}],
+                          counter_electrode={"length": "0.8 nm"})
+    el = ElectrolyteConfig(salt="NaPF6", solvents={"DME": 1.0}, n_salt=2, n_solvent=40)
+    ff = ForceFieldConfig(nonbonded_cutoff="0.8 nm")
+    for seed in (11, 12, 13):
+        b = build_cell(el, cfg, ff, seed=seed)
+        assert len(b.metadata.groups["dopant_site:n_oxide"]) == 2
+        nb = [f for f in b.system.getForces() if isinstance(f, openmm.NonbondedForce)][0]
+        q = sum(nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+                for i in range(b.n_atoms))
+        assert abs(q) < 1e-6 or mode == "constant_potential"  # CP: charges live in the CPF
