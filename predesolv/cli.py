@@ -134,9 +134,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.build:
         from predesolv.build import build_system
         from predesolv.runner import preflight
+        from predesolv.systems.cell import reservoir_warnings
 
         built = build_system(cfg.system)
         preflight(cfg, built)
+        for line in reservoir_warnings(built.metadata):
+            sys.stderr.write(f"predesolv: warning: {line}\n")
     print(f"{args.config}: OK ({len(cfg.stages)} stages)")
     return EXIT_OK
 

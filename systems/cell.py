@@ -103,6 +103,20 @@ def treat_frozen_pairs(system: Any, frozen: list[int], pos: np.ndarray, box: np.
     return f"{len(pairs)} electrode pairs closer than {FROZEN_EXCLUSION_NM} nm excluded"
 
 
+#: Reservoirs thinner than this (nm, along x) have no bulk-like middle for a solvated Na+.
+MIN_RESERVOIR_NM = 2.0
+
+
+def reservoir_warnings(metadata: Metadata) -> list[str]:
+    """One line per electrolyte reservoir thinner than :data:`MIN_RESERVOIR_NM`."""
+    geo = metadata.geometry
+    spans = [] if geo is None else geo.extra.get("reservoir_x_nm") or []
+    return [f"reservoir {k} is {hi - lo:.2f} nm thick along x (< {MIN_RESERVOIR_NM:g} nm): no "
+            f"bulk-like region for a solvated Na+; raise system.electrolyte.n_solvent (or "
+            f"box_length) for >= 2.5 nm reservoirs"
+            for k, (lo, hi) in enumerate(spans) if hi - lo < MIN_RESERVOIR_NM]
+
+
 def conductor_atoms(system: Any, top: app.Topology, electrode: list[int]) -> list[int]:
     """The conductor of a constant-potential electrode: its sheet carbons, i.e. the carbons
     without a force-field charge. Dopant atoms (N, O, H), edge H and the carbons bonded to

@@ -1,6 +1,7 @@
 """Composite electrode/electrolyte cells: charges, neutrality, metadata, energies."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import openmm
@@ -258,3 +259,27 @@ def test_sigma_all_is_per_exposed_area():
     area_nm2 = 2 * box_y * box_z + 2 * (n_x * cell_x) * box_y
     q = _charges(b.system, b.metadata.groups["electrode:working"]).sum()
     assert q * 1.602176634e-19 / (area_nm2 * 1e-18) == pytest.approx(-0.05, rel=1e-6)
+
+
+def test_thin_reservoir_warning(tmp_path, capsys):
+    """validate --build warns for the 1.0 nm reservoirs of the demo cell, not for the
+    science example (reservoir widths computed here from the built positions)."""
+    from predesolv.cli import main
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    assert main(["validate", "--build", str(root / "default.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: reservoir") == 2 and "< 2 nm" in err
+    assert main(["validate", "--build", str(root / "e2_slit_0.6nm.yaml")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    from predesolv.build import build_system
+    from predesolv.config import load_config
+
+    b = build_system(load_config(root / "e2_slit_0.6nm.yaml").system)
+    x = b.positions.value_in_unit(unit.nanometer)[:, 0]
+    el = np.setdiff1d(np.arange(b.n_atoms), b.metadata.groups["electrode"])
+    w = sorted(b.metadata.groups["electrode:working"])
+    lo_w, hi_w = x[w].min(), x[w].max()
+    front = x[el][x[el] < lo_w]
+    assert lo_w - front.min() > 2.5  # electrolyte spans > 2.5 nm in front of the mouth
+    assert hi_w > lo_w
