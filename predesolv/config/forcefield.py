@@ -57,12 +57,11 @@ class ForceFieldConfig(StrictModel):
     combining_rule : {"geometric", "lorentz-berthelot"}
         LJ mixing rule; OPLS-AA and CL&P are parameterised with ``geometric``.
     charge_scaling : float
-        Factor applied to the charges of ionic residues (Na+, PF6-, ClO4-), 0 < s <= 1.
-        Default 0.8: non-polarisable full-charge ions over-bind ion pairs and slow transport
-        in organic electrolytes; scaling by 0.7-0.8 is the standard mean-field correction for
-        electronic polarisation (CL&P ships ``il-0.8.ff``; Chaudhari et al., JCTC 2016 use it
-        for carbonate electrolytes). 0.8 is the published CL&P variant. Use 1.0 for the
-        unscaled OPLS/CL&P model.
+        Factor applied to the charges of the ions only (residues NA, PF6, CLO), 0 < s <= 1;
+        solvent charges are never scaled. Default 0.8, the factor of CL&P's scaled ionic set
+        (``il-0.8.ff`` beside the full-charge ``il.ff``): non-polarisable full-charge ions
+        over-bind ion pairs and slow transport, and scaling the ionic charges is a mean-field
+        account of electronic polarisation. Use 1.0 for the unscaled OPLS/CL&P model.
     nonbonded_cutoff : Quantity
         Real-space cutoff (length); the box must be at least twice as long.
     switch_distance : Quantity or None
