@@ -103,7 +103,14 @@ def _bonded_to_atom(topology: app.Topology) -> list[list[int]]:
     return [sorted(b) for b in bonded]
 
 
-def _find_nonbonded(system: openmm.System) -> openmm.NonbondedForce:
+def nonbonded_force(system: openmm.System) -> openmm.NonbondedForce:
+    """The single ``NonbondedForce`` of ``system`` (the one finder the package uses).
+
+    Raises
+    ------
+    BuildError
+        None or several.
+    """
     found = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)]
     if len(found) != 1:
         raise BuildError(f"expected exactly one NonbondedForce in the System, found {len(found)}")
@@ -152,7 +159,7 @@ def apply_combining_rule(
     if any(f.getName() == LJ_FORCE_NAME for f in system.getForces()):
         raise BuildError("apply_combining_rule was already applied to this System; call it "
                          "once, on the final composite System")
-    nb = _find_nonbonded(system)
+    nb = nonbonded_force(system)
     n = system.getNumParticles()
     if len(atom_types) != n:
         raise BuildError(f"atom_types has {len(atom_types)} entries but the System has {n} "

@@ -19,7 +19,11 @@ from openmm import app, unit
 
 from predesolv.errors import BuildError, ConfigError
 from predesolv.forcefields import get_data_dir
-from predesolv.forcefields.nonbonded import apply_combining_rule, atom_type_names
+from predesolv.forcefields.nonbonded import (
+    apply_combining_rule,
+    atom_type_names,
+    nonbonded_force,
+)
 
 ELECTROLYTE_XML = "predesolv-electrolytes.xml"
 """File name of the electrolyte force field (found by OpenMM via the entry point)."""
@@ -95,7 +99,7 @@ def scale_ionic_charges(system: openmm.System, topology: app.Topology, scaling: 
     idx = [a.index for a in topology.atoms() if a.residue.name in ionic]
     if scaling == 1.0 or not idx:
         return idx
-    nb = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)][0]
+    nb = nonbonded_force(system)
     factor = np.ones(system.getNumParticles())
     factor[idx] = scaling
     for i in idx:

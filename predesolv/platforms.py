@@ -94,7 +94,7 @@ def _probe_device(name: str) -> tuple[str, bool, str]:
         del context
     device = props.get("DeviceName", "")
     plat_name = props.get("OpenCLPlatformName", "")
-    is_cpu = "Portable Computing Language" in plat_name or "pthread" in device.lower()
+    is_cpu = _is_pocl(plat_name, device)
     if plat_name:
         device = f"{device} [{plat_name}]"
     return device, is_cpu, ""
@@ -215,13 +215,20 @@ def select_platform(
     return openmm.Platform.getPlatformByName(chosen.name), props
 
 
+def _is_pocl(opencl_platform_name: str, device_name: str = "") -> bool:
+    """The one test for pocl (OpenCL on the CPU) from OpenCL property values."""
+    name = opencl_platform_name.lower()
+    return ("portable computing language" in name or "pocl" in name
+            or "pthread" in device_name.lower())
+
+
 def is_pocl(context: openmm.Context) -> bool:
     """True when ``context`` runs on OpenCL with a CPU (pocl) device."""
     platform = context.getPlatform()
     if platform.getName() != "OpenCL":
         return False
-    plat = platform.getPropertyValue(context, "OpenCLPlatformName")
-    return "Portable Computing Language" in plat or "pocl" in plat.lower()
+    return _is_pocl(platform.getPropertyValue(context, "OpenCLPlatformName"),
+                    platform.getPropertyValue(context, "DeviceName"))
 
 
 def platform_table() -> str:

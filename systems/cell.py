@@ -39,6 +39,7 @@ from predesolv.config.electrode import (
     ConstantPotentialConfig,
     ElectrodeConfig,
 )
+from predesolv.config.units import to_nm
 from predesolv.errors import BuildError
 from predesolv.forcefields import get_data_dir
 from predesolv.forcefields.parameterize import ELECTROLYTE_XML, create_system
@@ -131,9 +132,6 @@ def conductor_atoms(system: Any, top: app.Topology, electrode: list[int]) -> lis
     return out
 
 
-def _nm(q: Any) -> float:
-    return float(q.value_in_unit(unit.nanometer))
-
 
 def _add_electrode(top: app.Topology, res: ElectrodeResidues) -> None:
     """Append the electrode's residues (one chain) in residue order."""
@@ -198,12 +196,12 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
         Box narrower than twice the cutoff, non-neutral cell, packing failure, impossible
         dopant count.
     """
-    cutoff = _nm(forcefield.nonbonded_cutoff)
-    clear = _nm(electrode.clearance)
+    cutoff = to_nm(forcefield.nonbonded_cutoff)
+    clear = to_nm(electrode.clearance)
     geom = build_electrode_geometry(electrode)
     ly, lz = geom.box_y, geom.box_z
     if min(ly, lz) < 2 * cutoff:
-        need = int(np.ceil((2 * cutoff - lz) / (2 * _nm(electrode.layer_spacing))))
+        need = int(np.ceil((2 * cutoff - lz) / (2 * to_nm(electrode.layer_spacing))))
         raise BuildError(
             f"electrode box is {ly:.3f} nm (y) x {lz:.3f} nm (z) but must be >= 2 x "
             f"nonbonded_cutoff = {2 * cutoff:g} nm in both; increase electrode.width"

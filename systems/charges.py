@@ -15,18 +15,12 @@ from openmm import unit
 from scipy.spatial import cKDTree
 
 from predesolv.errors import BuildError
-from predesolv.forcefields.nonbonded import LJ_FORCE_NAME, add_lj_exclusions
+from predesolv.forcefields.nonbonded import LJ_FORCE_NAME, add_lj_exclusions, nonbonded_force
+
+__all__ = ["nonbonded_force"]  # re-exported: the one NonbondedForce finder
 
 RIGID_FORCE_NAME = "predesolv_electrode_rigid_body"
 """Name of the zero-strength bond force that makes each electrode one barostat molecule."""
-
-
-def nonbonded_force(system: openmm.System) -> openmm.NonbondedForce:
-    """The single ``NonbondedForce`` of ``system``."""
-    found = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)]
-    if len(found) != 1:
-        raise BuildError(f"expected one NonbondedForce, found {len(found)}")
-    return found[0]
 
 
 def lj_force(system: openmm.System) -> openmm.CustomNonbondedForce | None:

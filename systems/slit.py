@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from predesolv.config.units import to_nm
 from predesolv.errors import BuildError
 from predesolv.systems.graphene import (
     CC_BOND_NM,
@@ -217,26 +218,21 @@ def stack_segments(
     )
 
 
-def _q(x: Any) -> float:
-    from openmm import unit
-
-    return float(x.value_in_unit(unit.nanometer))
-
 
 def electrode_segments(cfg: Any) -> tuple[list[Segment], float]:
     """Segments and box z (nm) for an :class:`~predesolv.config.electrode.ElectrodeConfig`."""
-    layer = _q(cfg.layer_spacing)
+    layer = to_nm(cfg.layer_spacing)
     n = cfg.layers_per_wall
     if cfg.kind == "slit":
-        d = _q(cfg.spacing)
-        return [Segment(_q(cfg.length), d, "slit")], d + (2 * n - 1) * layer
+        d = to_nm(cfg.spacing)
+        return [Segment(to_nm(cfg.length), d, "slit")], d + (2 * n - 1) * layer
     if cfg.kind == "stagewise_pore":
-        segs = [Segment(_q(s.length), _q(s.spacing), f"stage{i + 1}")
+        segs = [Segment(to_nm(s.length), to_nm(s.spacing), f"stage{i + 1}")
                 for i, s in enumerate(cfg.stages)]
         d_max = max(s.spacing for s in segs)
-        segs.append(Segment(_q(cfg.cap_length), None, "cap"))
+        segs.append(Segment(to_nm(cfg.cap_length), None, "cap"))
         return segs, d_max + (2 * n - 1) * layer
-    return [Segment(_q(cfg.length), None, "surface")], cfg.layers * layer
+    return [Segment(to_nm(cfg.length), None, "surface")], cfg.layers * layer
 
 
 def build_electrode_geometry(cfg: Any) -> ElectrodeGeometry:
@@ -251,13 +247,13 @@ def build_electrode_geometry(cfg: Any) -> ElectrodeGeometry:
     ElectrodeGeometry
     """
     segs, box_z = electrode_segments(cfg)
-    layer = _q(cfg.layer_spacing)
+    layer = to_nm(cfg.layer_spacing)
     if cfg.kind == "surface":
         n = cfg.layers
         heights = [(k + 0.5) * layer for k in range(n)]
         lx, ly = cell_dimensions(cfg.edge)
-        n_y = n_cells_for_width(_q(cfg.width), cfg.edge)
-        n_x = max(1, int(round(_q(cfg.length) / lx)))
+        n_y = n_cells_for_width(to_nm(cfg.width), cfg.edge)
+        n_x = max(1, int(round(to_nm(cfg.length) / lx)))
         sheets = [
             ribbon(n_x, n_y, cfg.edge, z=z, shift=stacking_shift(cfg.edge, cfg.stacking, k),
                    hydrogenate=cfg.hydrogenate_edges)
@@ -276,7 +272,7 @@ def build_electrode_geometry(cfg: Any) -> ElectrodeGeometry:
                   "hydrogenated": cfg.hydrogenate_edges},
         )
     return stack_segments(
-        segs, width=_q(cfg.width), edge=cfg.edge, stacking=cfg.stacking, box_z=box_z,
+        segs, width=to_nm(cfg.width), edge=cfg.edge, stacking=cfg.stacking, box_z=box_z,
         layer=layer, hydrogenate=cfg.hydrogenate_edges,
     )
 
@@ -287,12 +283,12 @@ def build_counter_geometry(cfg: Any, box_y: float, box_z: float) -> ElectrodeGeo
     The number of sheets is ``round(box_z / layer_spacing)``; the realised spacing
     ``box_z / n`` is recorded in ``info["layer_spacing_nm"]``.
     """
-    layer = _q(cfg.layer_spacing)
+    layer = to_nm(cfg.layer_spacing)
     n = max(1, int(round(box_z / layer)))
     s = box_z / n
     lx, ly = cell_dimensions(cfg.edge)
     n_y = int(round(box_y / ly))
-    n_x = max(1, int(round(_q(cfg.counter_electrode.length) / lx)))
+    n_x = max(1, int(round(to_nm(cfg.counter_electrode.length) / lx)))
     sheets = [
         ribbon(n_x, n_y, cfg.edge, z=(k + 0.5) * s,
                shift=stacking_shift(cfg.edge, cfg.stacking, k))

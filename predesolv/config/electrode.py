@@ -30,17 +30,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from predesolv.config.base import Int, StrictModel
-from predesolv.config.units import QuantityField
+from predesolv.config.units import QuantityField, to_nm
 
 Length = Annotated[Any, QuantityField("nm", gt=0, le=50)]
 #: Carbon-plane to carbon-plane spacing: graphite (0.335 nm) is the physical lower bound.
 Spacing = Annotated[Any, QuantityField("nm", ge=0.335, le=5.0)]
 
-
-def _nm(q: Any) -> float:
-    from openmm import unit
-
-    return float(q.value_in_unit(unit.nanometer))
 
 
 class PoreStageConfig(StrictModel):
@@ -243,7 +238,7 @@ class ElectrodeConfig(StrictModel):
     def slit_spacings_nm(self) -> list[float]:
         """Slit spacings (nm) from the mouth inwards; empty for a surface."""
         if self.kind == "slit":
-            return [_nm(self.spacing)]
+            return [to_nm(self.spacing)]
         if self.kind == "stagewise_pore":
-            return [_nm(s.spacing) for s in self.stages or []]
+            return [to_nm(s.spacing) for s in self.stages or []]
         return []

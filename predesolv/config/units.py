@@ -278,3 +278,8 @@ class QuantityField:
         if bounds:
             desc += f"; must be {bounds}"
         return {"type": "string", "description": desc, "examples": [f"1.0 {self.unit_str}"]}
+
+
+def to_nm(q: Any) -> float:
+    """A length Quantity as a plain number of nm (the one nm helper of the package)."""
+    return float(q.value_in_unit(unit.nanometer))
