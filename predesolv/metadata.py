@@ -167,10 +167,14 @@ class Insertion:
 
 @dataclass(frozen=True)
 class Region:
-    """A named box; ``bounds_nm`` maps an axis to ``(low, high)`` in nm (absent = unbounded)."""
+    """A named box; ``bounds_nm`` maps an axis to ``(low, high)`` in nm (absent = unbounded).
+
+    ``extra`` keeps other keys a builder wrote (e.g. ``stage``: which pore stage a region
+    belongs to)."""
 
     name: str
     bounds_nm: Mapping[str, tuple[float, float]]
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: Any, source: str, where: str) -> Region:
@@ -183,10 +187,12 @@ class Region:
                 raise _fail(source, f"{where}.bounds_nm.{ax}", "must be [low, high] on x, y or z")
             lo, hi = (_as_float(x, source, f"{where}.bounds_nm.{ax}") for x in v)
             bounds[ax] = (lo, hi)
-        return cls(d["name"], bounds)
+        extra = {k: v for k, v in d.items() if k not in ("name", "bounds_nm")}
+        return cls(d["name"], bounds, extra)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "bounds_nm": {k: list(v) for k, v in self.bounds_nm.items()}}
+        return {"name": self.name, **self.extra,
+                "bounds_nm": {k: list(v) for k, v in self.bounds_nm.items()}}
 
 
 @dataclass

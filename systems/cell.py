@@ -26,6 +26,7 @@ applied
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,19 @@ from predesolv.config.units import to_nm
 from predesolv.errors import BuildError
 from predesolv.forcefields import get_data_dir
 from predesolv.forcefields.parameterize import ELECTROLYTE_XML, create_system
-from predesolv.metadata import Metadata
+from predesolv.metadata import (
+    ELECTRODE,
+    FROZEN,
+    Charges,
+    Geometry,
+    Groups,
+    Insertion,
+    Metadata,
+    Region,
+    Requires,
+    Species,
+    electrode_group,
+)
 from predesolv.systems import charges as ch
 from predesolv.systems.constant_potential import (
     cp_settings,
@@ -159,15 +172,48 @@ def _charged_atoms(res_order_part: list[str], res_order_el: list[str], apply_to:
             if el == "C" and (apply_to == "all" or p == "slit_walls")]
 
 
-def _slit_regions(geom: ElectrodeGeometry, x_m: float) -> list[dict[str, Any]]:
-    regions = []
-    for seg in geom.segments:
-        if seg.get("z_nm") is None:
-            continue
-        regions.append({"name": "inside", "stage": seg["name"],
-                        "bounds_nm": {"x": [x_m + seg["x_nm"][0], x_m + seg["x_nm"][1]],
-                                      "z": list(seg["z_nm"])}})
-    return regions
+@dataclass
+class _Layout:
+    """Where everything goes along x (nm, cell frame) and how much electrolyte it holds."""
+
+    geom: ElectrodeGeometry
+    work: ElectrodeResidues
+    counter_geom: ElectrodeGeometry | None
+    counter: ElectrodeResidues | None
+    comp: Any
+    x_m: float
+    box: np.ndarray
+    reservoirs: list[tuple[float, float]]
+    r_pack: float
+    pack_regions: list[Any]
+    slit_pack: list[Any]
+
+
+@dataclass
+class _Assembly:
+    """The parameterised cell before its electrodes are charged."""
+
+    system: Any
+    top: app.Topology
+    types: list[str]
+    pos: np.ndarray
+    w_idx: list[int]
+    c_idx: list[int]
+    pair_treatment: str = ""
+
+    @property
+    def frozen(self) -> list[int]:
+        return self.w_idx + self.c_idx
+
+
+@dataclass
+class _ChargeResult:
+    """What charging the electrodes recorded."""
+
+    charges: dict[str, Any] = field(default_factory=lambda: {"mode": "none"})
+    requires: dict[str, Any] = field(default_factory=lambda: {"fixed_box": False})
+    groups: dict[str, list[int]] = field(default_factory=dict)
+    area_nm2: float = 0.0
 
 
 def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
@@ -196,6 +242,19 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
         Box narrower than twice the cutoff, non-neutral cell, packing failure, impossible
         dopant count.
     """
+    lay = _layout(electrolyte, electrode, forcefield, seed)
+    species = electrolyte_species(lay.comp, electrolyte.salt, lay.pack_regions)
+    q_req, q_work = _requested_charge(electrode, forcefield, lay.geom, species)
+    asm = _assemble(electrode, forcefield, lay, species, electrolyte, seed)
+    result = _charge_electrodes(electrode, lay, asm, q_req, q_work)
+    md = _metadata(electrolyte, electrode, forcefield, seed, lay, asm, result)
+    return BuiltSystem(system=asm.system, topology=asm.top, positions=asm.pos * unit.nanometer,
+                       metadata=md)
+
+
+def _layout(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
+            seed: int) -> _Layout:
+    """Electrode geometry, dopant placement, electrolyte amount and the x layout."""
     cutoff = to_nm(forcefield.nonbonded_cutoff)
     clear = to_nm(electrode.clearance)
     geom = build_electrode_geometry(electrode)
@@ -211,166 +270,167 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
     counter_geom = (build_counter_geometry(electrode, ly, lz)
                     if electrode.counter_electrode is not None else None)
     counter = electrode_residues(counter_geom) if counter_geom is not None else None
-
-    # ---- electrolyte amount and x layout
     comp = compute_composition(electrolyte)
     r_pack = comp.volume_nm3 / (ly * lz)
     if counter_geom is None:
-        res_lo = 0.0
-        res_hi = r_pack
-        x_m = res_hi + clear
+        x_m = r_pack + clear
         box_x = x_m + geom.x_extent + clear
-        reservoirs = [(res_lo, res_hi)]
+        reservoirs = [(0.0, r_pack)]
     else:  # two reservoirs: counter | A | working | B | (counter image)
         res_lo = counter_geom.x_extent + clear
-        res_hi = res_lo + 0.5 * r_pack
-        x_m = res_hi + clear
+        x_m = res_lo + 0.5 * r_pack + clear
         b_lo = x_m + geom.x_extent + clear
         box_x = b_lo + 0.5 * r_pack + clear
-        reservoirs = [(res_lo, res_hi), (b_lo, b_lo + 0.5 * r_pack)]
-    box = np.array([box_x, ly, lz])
-    regions = [((lo, 0.0, 0.0), (hi, ly, lz)) for lo, hi in reservoirs]
-    slit_pack = []
-    if electrode.fill_slit:
-        for seg in geom.segments:
-            if seg.get("z_nm") is None:
-                continue
-            z0, z1 = seg["z_nm"][0] + clear, seg["z_nm"][1] - clear
-            x0, x1 = x_m + seg["x_nm"][0] + 0.1, x_m + seg["x_nm"][1] - 0.1
-            if z1 - z0 < 0.05 or x1 <= x0:
-                raise BuildError(
-                    f"electrode.fill_slit: slit {seg['name']} (d = {seg['spacing_nm']:.3f} nm) "
-                    f"leaves no room for atoms with clearance {clear:g} nm; lower "
-                    "electrode.clearance or leave the slit empty")
-            slit_pack.append(((x0, 0.0, z0), (x1, ly, z1)))
+        reservoirs = [(res_lo, res_lo + 0.5 * r_pack), (b_lo, b_lo + 0.5 * r_pack)]
+    regions: list[Any] = [((lo, 0.0, 0.0), (hi, ly, lz)) for lo, hi in reservoirs]
+    slit_pack = _slit_pack_regions(electrode, geom, x_m, clear)
+    if slit_pack:
         v_slit = sum(np.prod(np.subtract(hi, lo)) for lo, hi in slit_pack)
         comp = compute_composition(electrolyte, volume_nm3=comp.volume_nm3 + v_slit)
         regions += slit_pack
-    species = electrolyte_species(comp, electrolyte.salt, regions)
+    return _Layout(geom, work, counter_geom, counter, comp, x_m, np.array([box_x, ly, lz]),
+                   reservoirs, r_pack, regions, slit_pack)
 
-    # ---- charge bookkeeping that changes ion counts (neutralise with the electrolyte)
+
+def _slit_pack_regions(electrode: ElectrodeConfig, geom: ElectrodeGeometry, x_m: float,
+                       clear: float) -> list[Any]:
+    """Packing boxes inside the slits (``fill_slit``), or none."""
+    out: list[Any] = []
+    if not electrode.fill_slit:
+        return out
+    for seg in geom.segments:
+        if seg.get("z_nm") is None:
+            continue
+        z0, z1 = seg["z_nm"][0] + clear, seg["z_nm"][1] - clear
+        x0, x1 = x_m + seg["x_nm"][0] + 0.1, x_m + seg["x_nm"][1] - 0.1
+        if z1 - z0 < 0.05 or x1 <= x0:
+            raise BuildError(
+                f"electrode.fill_slit: slit {seg['name']} (d = {seg['spacing_nm']:.3f} nm) "
+                f"leaves no room for atoms with clearance {clear:g} nm; lower "
+                "electrode.clearance or leave the slit empty")
+        out.append(((x0, 0.0, z0), (x1, geom.box_y, z1)))
+    return out
+
+
+def _requested_charge(electrode: ElectrodeConfig, forcefield: Any, geom: ElectrodeGeometry,
+                      species: list[Any]) -> tuple[float | None, float | None]:
+    """Constant charge: (requested, realised) working-electrode charge in e; neutralising
+    with the electrolyte removes ions from ``species`` (whole scaled ions)."""
     charge_cfg = electrode.charge
+    if not isinstance(charge_cfg, ConstantChargeConfig):
+        return None, None
     area = _charge_area(electrode, geom)
-    q_req = None
-    if isinstance(charge_cfg, ConstantChargeConfig):
-        q_req = (ch.sigma_to_charge(float(charge_cfg.sigma.value_in_unit(
-            unit.coulomb / unit.meter**2)), area) if charge_cfg.sigma is not None
-            else float(charge_cfg.total.value_in_unit(unit.elementary_charge)))
-    q_work = q_req
-    if isinstance(charge_cfg, ConstantChargeConfig) and charge_cfg.neutralize == "electrolyte":
-        q_ion = float(forcefield.charge_scaling)
-        k = int(round(abs(q_req) / q_ion))
-        q_work = float(np.sign(q_req)) * k * q_ion
-        if k == 0 and q_req != 0.0:
-            raise BuildError(
-                f"electrode.charge: requested {q_req:.4f} e is smaller than half an ion "
-                f"charge ({q_ion:g} e), so the electrolyte cannot neutralise it; allowed: "
-                f"|charge| >= {q_ion / 2:g} e, or neutralize: counter_electrode")
-        victim = 1 if q_req < 0 else 0  # remove anions for a negative electrode
-        if species[victim].count < k:
-            raise BuildError(
-                f"electrode.charge: neutralising {q_work:+.3f} e needs removing {k} "
-                f"{species[victim].name} but the electrolyte has {species[victim].count}; "
-                "lower sigma/total or add salt")
-        species[victim].count -= k
+    q_req = (ch.sigma_to_charge(float(charge_cfg.sigma.value_in_unit(
+        unit.coulomb / unit.meter**2)), area) if charge_cfg.sigma is not None
+        else float(charge_cfg.total.value_in_unit(unit.elementary_charge)))
+    if charge_cfg.neutralize != "electrolyte":
+        return q_req, q_req
+    q_ion = float(forcefield.charge_scaling)
+    k = int(round(abs(q_req) / q_ion))
+    if k == 0 and q_req != 0.0:
+        raise BuildError(
+            f"electrode.charge: requested {q_req:.4f} e is smaller than half an ion "
+            f"charge ({q_ion:g} e), so the electrolyte cannot neutralise it; allowed: "
+            f"|charge| >= {q_ion / 2:g} e, or neutralize: counter_electrode")
+    victim = 1 if q_req < 0 else 0  # remove anions for a negative electrode
+    if species[victim].count < k:
+        raise BuildError(
+            f"electrode.charge: neutralising {q_req:+.3f} e needs removing {k} "
+            f"{species[victim].name} but the electrolyte has {species[victim].count}; "
+            "lower sigma/total or add salt")
+    species[victim].count -= k
+    return q_req, float(np.sign(q_req)) * k * q_ion
 
+
+def _assemble(electrode: ElectrodeConfig, forcefield: Any, lay: _Layout, species: list[Any],
+              electrolyte: Any, seed: int) -> _Assembly:
+    """Pack the electrolyte, build the topology, parameterise, freeze the electrodes."""
     tol = float(electrolyte.packing_tolerance.value_in_unit(unit.nanometer))
     fixed = None
-    if slit_pack:
-        fixed = np.vstack([work.positions + [x_m, 0, 0]]
-                          + ([counter.positions] if counter is not None else []))
-    xyz = pack_molecules(species, box, seed=seed, tolerance=tol, fixed=fixed)
-
-    # ---- topology and positions
+    if lay.slit_pack:
+        fixed = np.vstack([lay.work.positions + [lay.x_m, 0, 0]]
+                          + ([lay.counter.positions] if lay.counter is not None else []))
+    xyz = pack_molecules(species, lay.box, seed=seed, tolerance=tol, fixed=fixed)
     top = app.Topology()
     add_molecules(top, species)
     n_el = top.getNumAtoms()
-    w_pos = _ordered_positions(work) + [x_m, 0.0, 0.0]
-    _add_electrode(top, work)
+    _add_electrode(top, lay.work)
     w_idx = list(range(n_el, top.getNumAtoms()))
     c_idx: list[int] = []
-    parts = [xyz, w_pos]
-    if counter is not None:
-        _add_electrode(top, counter)
-        c_idx = list(range(n_el + work.n_atoms, top.getNumAtoms()))
-        parts.append(_ordered_positions(counter))
-    pos = np.vstack(parts)
-    top.setPeriodicBoxVectors(np.diag(box) * unit.nanometer)
+    parts = [xyz, _ordered_positions(lay.work) + [lay.x_m, 0.0, 0.0]]
+    if lay.counter is not None:
+        _add_electrode(top, lay.counter)
+        c_idx = list(range(n_el + lay.work.n_atoms, top.getNumAtoms()))
+        parts.append(_ordered_positions(lay.counter))
+    top.setPeriodicBoxVectors(np.diag(lay.box) * unit.nanometer)
     system, types = create_system(top, forcefield, extra_xml=[carbon_xml_path()])
-
-    # ---- frozen (or restrained flexible) electrodes, exclusions, rigid bodies
-    frozen = w_idx + c_idx
+    asm = _Assembly(system, top, types, np.vstack(parts), w_idx, c_idx)
     if electrode.flexible is None:
-        ch.freeze(system, frozen)
+        ch.freeze(system, asm.frozen)
         ch.add_rigid_body_bonds(system, [w_idx] + ([c_idx] if c_idx else []))
     else:
-        ch.restrain(system, frozen, pos, electrode.flexible.restraint_k)
-    pair_treatment = treat_frozen_pairs(system, frozen, pos, box,
-                                        isinstance(charge_cfg, ConstantPotentialConfig))
+        ch.restrain(system, asm.frozen, asm.pos, electrode.flexible.restraint_k)
+    asm.pair_treatment = treat_frozen_pairs(system, asm.frozen, asm.pos, lay.box,
+                                            isinstance(electrode.charge, ConstantPotentialConfig))
+    return asm
 
-    w_part = _ordered(work, work.part)
-    w_el = _ordered(work, work.elements)
-    charges_md: dict[str, Any] = {"mode": "none"}
-    requires: dict[str, Any] = {"fixed_box": False}
-    conductors: dict[str, list[int]] = {}
-    if isinstance(charge_cfg, ConstantChargeConfig):
-        sel = [w_idx[k] for k in _charged_atoms(w_part, w_el, charge_cfg.apply_to)]
-        dq = ch.spread_charge(system, sel, q_work)
-        charges_md = {"mode": "constant_charge", "apply_to": charge_cfg.apply_to,
-                      "neutralize": charge_cfg.neutralize, "area_nm2": area,
-                      "requested_total_e": q_req, "realised_total_e": q_work,
-                      "realised_sigma_C_m2": ch.charge_to_sigma(q_work, area),
-                      "charge_per_atom_e": dq, "n_charged_atoms": len(sel)}
-        if charge_cfg.neutralize == "counter_electrode":
-            c_sel = [i for i, a in zip(c_idx, _ordered(counter, counter.elements), strict=True)
-                     if a == "C"]
-            ch.spread_charge(system, c_sel, -q_work)
-            charges_md["counter_total_e"] = -q_work
-        q_tot = ch.total_charge(system)
-        if abs(q_tot) > 1e-6:
-            raise BuildError(
-                f"electrode.charge: the cell is not neutral (net {q_tot:+.6f} e); allowed: "
-                "a neutral cell (use neutralize: counter_electrode, or a charge the "
-                "electrolyte's ions can balance)")
-        charges_md["working_total_e"] = ch.total_charge(system, w_idx)
-        charges_md["cell_total_e"] = q_tot
-    elif isinstance(charge_cfg, ConstantPotentialConfig):
-        settings = cp_settings(charge_cfg)
-        w_cond, c_cond = conductor_atoms(system, top, w_idx), conductor_atoms(system, top, c_idx)
-        strip_pair_exclusions(system, frozen, conductors=w_cond + c_cond)
+
+def _charge_electrodes(electrode: ElectrodeConfig, lay: _Layout, asm: _Assembly,
+                       q_req: float | None, q_work: float | None) -> _ChargeResult:
+    """Apply constant charge, or move the charges into a ConstantPotentialForce."""
+    cfg = electrode.charge
+    out = _ChargeResult(area_nm2=_charge_area(electrode, lay.geom))
+    if isinstance(cfg, ConstantChargeConfig):
+        assert q_req is not None and q_work is not None
+        out.charges = _constant_charge(cfg, lay, asm, q_req, q_work, out.area_nm2)
+    elif isinstance(cfg, ConstantPotentialConfig):
+        settings = cp_settings(cfg)
+        w_cond = conductor_atoms(asm.system, asm.top, asm.w_idx)
+        c_cond = conductor_atoms(asm.system, asm.top, asm.c_idx)
+        strip_pair_exclusions(asm.system, asm.frozen, conductors=w_cond + c_cond)
         to_constant_potential(
-            system, w_cond, c_cond, settings["delta_v_V"], box_x, method=charge_cfg.method,
-            gaussian_width=settings["gaussian_width_nm"],
+            asm.system, w_cond, c_cond, settings["delta_v_V"], float(lay.box[0]),
+            method=cfg.method, gaussian_width=settings["gaussian_width_nm"],
             thomas_fermi_scale=settings["thomas_fermi_scale_per_nm"],
-            cg_tolerance=settings["cg_tolerance_kJ_mol_e"],
-            finite_field=charge_cfg.finite_field)
-        charges_md = {"mode": "constant_potential", **settings,
-                      "electrodes": {"working": "conductor:working",
-                                     "counter": "conductor:counter"},
-                      "n_conductor_atoms": len(w_cond) + len(c_cond),
-                      "n_fixed_charge_electrode_atoms": len(frozen) - len(w_cond) - len(c_cond)}
-        conductors = {"conductor:working": w_cond, "conductor:counter": c_cond}
-        requires = {"fixed_box": True}
-    else:
-        if abs(ch.total_charge(system)) > 1e-6:
-            raise BuildError("the cell is not neutral; check the electrolyte composition")
+            cg_tolerance=settings["cg_tolerance_kJ_mol_e"], finite_field=cfg.finite_field)
+        out.charges = {"mode": "constant_potential", **settings,
+                       "electrodes": {"working": "conductor:working",
+                                      "counter": "conductor:counter"},
+                       "n_conductor_atoms": len(w_cond) + len(c_cond),
+                       "n_fixed_charge_electrode_atoms":
+                           len(asm.frozen) - len(w_cond) - len(c_cond)}
+        out.groups = {"conductor:working": w_cond, "conductor:counter": c_cond}
+        out.requires = {"fixed_box": True}
+    elif abs(ch.total_charge(asm.system)) > 1e-6:
+        raise BuildError("the cell is not neutral; check the electrolyte composition")
+    return out
 
-    md = _metadata(electrolyte, electrode, forcefield, seed, comp, top, types, geom,
-                   counter_geom, work, w_idx, c_idx, x_m, box, r_pack, reservoirs,
-                   charges_md, requires, area, pair_treatment)
-    if electrode.flexible is not None:
-        md.set_group("frozen", [])
-        md.set_group("electrode:restrained", frozen)
-        md.extra["electrode_model"] = {
-            "kind": "restrained_flexible",
-            "restraint_k_kJ_mol_nm2": _restraint_k(electrode),
-        }
-    else:
-        md.extra["electrode_model"] = {"kind": "rigid_frozen"}
-    for name, idx in conductors.items():
-        md.set_group(name, idx)
-    return BuiltSystem(system=system, topology=top, positions=pos * unit.nanometer,
-                       metadata=md)
+
+def _constant_charge(cfg: ConstantChargeConfig, lay: _Layout, asm: _Assembly, q_req: float,
+                     q_work: float, area: float) -> dict[str, Any]:
+    """Spread ``q_work`` over the chosen carbons (and its opposite over the counter)."""
+    w_part, w_el = _ordered(lay.work, lay.work.part), _ordered(lay.work, lay.work.elements)
+    sel = [asm.w_idx[k] for k in _charged_atoms(w_part, w_el, cfg.apply_to)]
+    dq = ch.spread_charge(asm.system, sel, q_work)
+    md = {"mode": "constant_charge", "apply_to": cfg.apply_to, "neutralize": cfg.neutralize,
+          "area_nm2": area, "requested_total_e": q_req, "realised_total_e": q_work,
+          "realised_sigma_C_m2": ch.charge_to_sigma(q_work, area),
+          "charge_per_atom_e": dq, "n_charged_atoms": len(sel)}
+    if cfg.neutralize == "counter_electrode":
+        assert lay.counter is not None
+        c_sel = [i for i, a in zip(asm.c_idx, _ordered(lay.counter, lay.counter.elements),
+                                   strict=True) if a == "C"]
+        ch.spread_charge(asm.system, c_sel, -q_work)
+        md["counter_total_e"] = -q_work
+    q_tot = ch.total_charge(asm.system)
+    if abs(q_tot) > 1e-6:
+        raise BuildError(
+            f"electrode.charge: the cell is not neutral (net {q_tot:+.6f} e); allowed: "
+            "a neutral cell (use neutralize: counter_electrode, or a charge the "
+            "electrolyte's ions can balance)")
+    md["working_total_e"] = ch.total_charge(asm.system, asm.w_idx)
+    md["cell_total_e"] = q_tot
+    return md
 
 
 def _restraint_k(electrode: ElectrodeConfig) -> float:
@@ -395,72 +455,97 @@ def _charge_area(electrode: ElectrodeConfig, geom: ElectrodeGeometry) -> float:
     return 2.0 * geom.box_y * geom.box_z + walls
 
 
-def _metadata(electrolyte, electrode, forcefield, seed, comp, top, types, geom, counter_geom,
-              work, w_idx, c_idx, x_m, box, r_pack, reservoirs, charges_md, requires,
-              area, pair_treatment) -> Metadata:
-    groups = electrolyte_groups(top)
-    groups["electrode"] = sorted(w_idx + c_idx)
-    groups["electrode:working"] = list(w_idx)
-    groups["frozen"] = sorted(w_idx + c_idx)
+def _metadata(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any, seed: int,
+              lay: _Layout, asm: _Assembly, result: _ChargeResult) -> Metadata:
+    """Typed metadata of the cell: groups, geometry, charges, requirements, records."""
+    sd = SALT_DATA[electrolyte.salt]
+    md = Metadata(
+        species=Species("Na", ANION_SPECIES[str(sd["anion"])], tuple(lay.comp.n_solvent)),
+        groups=_groups(lay, asm),
+        geometry=_geometry(electrode, lay, asm, result.area_nm2),
+        charges=Charges(result.charges["mode"],
+                        {k: v for k, v in result.charges.items() if k != "mode"}),
+        requires=Requires(bool(result.requires.get("fixed_box", False))),
+        composition={"n_salt": lay.comp.n_salt, "n_solvent": lay.comp.n_solvent,
+                     "reservoir_volume_nm3": float(lay.r_pack * lay.box[1] * lay.box[2]),
+                     "initial_density_g_cm3": lay.comp.density_g_cm3},
+        forcefield={"charge_scaling": forcefield.charge_scaling,
+                    "combining_rule": forcefield.combining_rule,
+                    "atom_types": sorted(set(asm.types))},
+        provenance={"builder": "predesolv.systems.cell.build_cell", "version": __version__,
+                    "seed": int(seed),
+                    "forcefield_files": [ELECTROLYTE_XML, CARBON_XML, *forcefield.files]},
+    )
+    for name, idx in result.groups.items():
+        md.set_group(name, idx)
+    if electrode.flexible is not None:
+        md.set_group(FROZEN, [])
+        md.set_group(electrode_group("restrained"), asm.frozen)
+        md.extra["electrode_model"] = {"kind": "restrained_flexible",
+                                       "restraint_k_kJ_mol_nm2": _restraint_k(electrode)}
+    else:
+        md.extra["electrode_model"] = {"kind": "rigid_frozen"}
+    return md
+
+
+def _groups(lay: _Layout, asm: _Assembly) -> Groups:
+    """Electrolyte groups plus the electrode's: whole, per part, per dopant site, counter."""
+    groups = Groups(electrolyte_groups(asm.top))
+    w_idx, work = asm.w_idx, lay.work
+    groups[ELECTRODE] = sorted(asm.frozen)
+    groups[electrode_group("working")] = list(w_idx)
+    groups[FROZEN] = sorted(asm.frozen)
     order = [i for _, idx in work.residues for i in idx]
     inv = {old: new for new, old in enumerate(order)}
     for part in sorted(set(work.part)):
-        groups[f"electrode:{part}"] = [w_idx[k] for k, i in enumerate(order)
-                                       if work.part[i] == part]
+        groups[electrode_group(part)] = [w_idx[k] for k, i in enumerate(order)
+                                         if work.part[i] == part]
     for g, idx in work.groups.items():
         groups[g] = sorted(w_idx[inv[i]] for i in idx)
-    if c_idx:
-        groups["electrode:counter"] = list(c_idx)
-    sd = SALT_DATA[electrolyte.salt]
-    regions = _slit_regions(geom, x_m)
+    if asm.c_idx:
+        groups[electrode_group("counter")] = list(asm.c_idx)
+    return groups
+
+
+def _regions(electrode: ElectrodeConfig, geom: ElectrodeGeometry, x_m: float) -> list[Region]:
+    """``inside`` (one per slit stage), ``mouth`` and, for an open slit, ``mouth_back``."""
+    regions = [Region("inside", {"x": (x_m + s["x_nm"][0], x_m + s["x_nm"][1]),
+                                 "z": (s["z_nm"][0], s["z_nm"][1])}, {"stage": s["name"]})
+               for s in geom.segments if s.get("z_nm") is not None]
     first = next((s for s in geom.segments if s.get("z_nm") is not None), None)
-    if first is not None:
-        z0, z1 = first["z_nm"]
-        regions.append({"name": "mouth", "bounds_nm": {"x": [x_m - MOUTH_DEPTH_NM, x_m],
-                                                       "z": [z0 - 0.3, z1 + 0.3]}})
-        if electrode.kind == "slit":
-            xb = x_m + geom.x_extent
-            regions.append({"name": "mouth_back",
-                            "bounds_nm": {"x": [xb, xb + MOUTH_DEPTH_NM],
-                                          "z": [z0 - 0.3, z1 + 0.3]}})
-    else:
-        regions.append({"name": "mouth", "bounds_nm": {"x": [x_m - MOUTH_DEPTH_NM, x_m]}})
-    geometry = {
-        "kind": electrode.kind,
-        "insertion": {"axis": "x", "origin_nm": float(x_m), "direction": 1},
-        "regions": regions,
+    if first is None:
+        return regions + [Region("mouth", {"x": (x_m - MOUTH_DEPTH_NM, x_m)})]
+    z = (first["z_nm"][0] - 0.3, first["z_nm"][1] + 0.3)
+    regions.append(Region("mouth", {"x": (x_m - MOUTH_DEPTH_NM, x_m), "z": z}))
+    if electrode.kind == "slit":
+        xb = x_m + geom.x_extent
+        regions.append(Region("mouth_back", {"x": (xb, xb + MOUTH_DEPTH_NM), "z": z}))
+    return regions
+
+
+def _geometry(electrode: ElectrodeConfig, lay: _Layout, asm: _Assembly,
+              area_nm2: float) -> Geometry:
+    geom, x_m = lay.geom, lay.x_m
+    return Geometry(
+        kind=electrode.kind,
+        insertion=Insertion("x", float(x_m), 1),
+        regions=_regions(electrode, geom, x_m),
         # y, z: the carbon lattice is commensurate with the box; x: a barostat would
-        # translate the (rigid) electrodes and make the static regions below stale
-        "fixed_axes": ["x", "y", "z"],
-        "box_nm": [float(b) for b in box],
-        "spacing_nm": [s["spacing_nm"] for s in geom.segments if s.get("z_nm") is not None],
-        "segments": [{**s, "x_nm": [x_m + s["x_nm"][0], x_m + s["x_nm"][1]]}
-                     for s in geom.segments],
-        "electrode_x_nm": [float(x_m), float(x_m + geom.x_extent)],
-        "reservoir_x_nm": [[float(lo), float(hi)] for lo, hi in reservoirs],
-        "counter_x_nm": (None if counter_geom is None
-                         else [0.0, float(counter_geom.x_extent)]),
-        "edge": geom.info["edge"], "stacking": geom.info["stacking"],
-        "layer_spacing_nm": geom.info["layer_spacing_nm"],
-        "hydrogenated_edges": geom.info["hydrogenated"],
-        "n_cells_y": geom.info["n_cells_y"],
-        "electrode_pair_treatment": pair_treatment,
-        "charge_area_nm2": area,
-    }
-    return Metadata.from_dict({
-        "species": {"cation": "Na", "anion": ANION_SPECIES[str(sd["anion"])],
-                    "solvents": list(comp.n_solvent)},
-        "groups": {k: sorted(v) for k, v in groups.items()},
-        "geometry": geometry,
-        "charges": charges_md,
-        "requires": requires,
-        "composition": {"n_salt": comp.n_salt, "n_solvent": comp.n_solvent,
-                        "reservoir_volume_nm3": float(r_pack * box[1] * box[2]),
-                        "initial_density_g_cm3": comp.density_g_cm3},
-        "forcefield": {"charge_scaling": forcefield.charge_scaling,
-                       "combining_rule": forcefield.combining_rule,
-                       "atom_types": sorted(set(types))},
-        "provenance": {"builder": "predesolv.systems.cell.build_cell", "version": __version__,
-                       "seed": int(seed),
-                       "forcefield_files": [ELECTROLYTE_XML, CARBON_XML, *forcefield.files]},
-    }, "build_cell")
+        # translate the (rigid) electrodes and make the static regions stale
+        fixed_axes=["x", "y", "z"],
+        extra={
+            "box_nm": [float(b) for b in lay.box],
+            "spacing_nm": [s["spacing_nm"] for s in geom.segments if s.get("z_nm") is not None],
+            "segments": [{**s, "x_nm": [x_m + s["x_nm"][0], x_m + s["x_nm"][1]]}
+                         for s in geom.segments],
+            "electrode_x_nm": [float(x_m), float(x_m + geom.x_extent)],
+            "reservoir_x_nm": [[float(lo), float(hi)] for lo, hi in lay.reservoirs],
+            "counter_x_nm": (None if lay.counter_geom is None
+                             else [0.0, float(lay.counter_geom.x_extent)]),
+            "edge": geom.info["edge"], "stacking": geom.info["stacking"],
+            "layer_spacing_nm": geom.info["layer_spacing_nm"],
+            "hydrogenated_edges": geom.info["hydrogenated"],
+            "n_cells_y": geom.info["n_cells_y"],
+            "electrode_pair_treatment": asm.pair_treatment,
+            "charge_area_nm2": area_nm2,
+        })
