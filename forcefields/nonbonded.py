@@ -38,7 +38,6 @@ from collections.abc import Mapping, Sequence
 
 import openmm
 from openmm import app, unit
-from openmm.app.internal import compiled
 
 from predesolv.errors import BuildError, ConfigError
 
@@ -78,7 +77,6 @@ def atom_type_names(topology: app.Topology, forcefield: app.ForceField) -> list[
         templates = forcefield.getMatchingTemplates(topology)
     except ValueError as exc:
         raise BuildError(f"cannot assign force-field atom types: {exc}") from None
-    bonded_to = _bonded_to_atom(topology)
     types: list[str] = []
     for res, tmpl in zip(topology.residues(), templates, strict=False):
         by_name = {a.name: a.type for a in tmpl.atoms}
@@ -86,8 +84,8 @@ def atom_type_names(topology: app.Topology, forcefield: app.ForceField) -> list[
         if len(names) == len(tmpl.atoms) and all(n in by_name for n in names):
             types.extend(by_name[n] for n in names)
             continue
-        # names differ: fall back to OpenMM's graph matching (its internal matcher)
-        matches = compiled.matchResidueToTemplate(res, tmpl, bonded_to, False, False)
+        # names differ: match the bond graph (elements and bonds) onto the template's
+        matches = match_by_graph(res, tmpl)
         if matches is None:
             raise BuildError(f"residue {res.name} {res.index}: cannot map atoms onto template "
                              f"{tmpl.name}")
@@ -95,12 +93,50 @@ def atom_type_names(topology: app.Topology, forcefield: app.ForceField) -> list[
     return types
 
 
-def _bonded_to_atom(topology: app.Topology) -> list[list[int]]:
-    bonded: list[list[int]] = [[] for _ in range(topology.getNumAtoms())]
-    for a1, a2 in topology.bonds():
-        bonded[a1.index].append(a2.index)
-        bonded[a2.index].append(a1.index)
-    return [sorted(b) for b in bonded]
+def match_by_graph(residue: app.topology.Residue, template: object) -> list[int] | None:
+    """Template atom index for each atom of ``residue``, matching elements and bonds.
+
+    A small backtracking graph isomorphism over the residue's internal bonds (residues here
+    have at most a few tens of atoms), using only what ``ForceField.getMatchingTemplates``
+    returns (template atoms with ``element`` and ``bondedTo``). Symmetry-equivalent atoms map
+    either way, which leaves their types unchanged. None when no mapping exists.
+    """
+    atoms = list(residue.atoms())
+    t_atoms = list(template.atoms)  # type: ignore[attr-defined]
+    if len(atoms) != len(t_atoms):
+        return None
+    pos = {a.index: k for k, a in enumerate(atoms)}
+    nbrs: list[set[int]] = [set() for _ in atoms]
+    for a1, a2 in residue.internal_bonds():
+        nbrs[pos[a1.index]].add(pos[a2.index])
+        nbrs[pos[a2.index]].add(pos[a1.index])
+    t_nbrs = [set(t.bondedTo) for t in t_atoms]
+
+    def element(x: object) -> str:
+        return getattr(getattr(x, "element", None), "symbol", "")
+
+    order = sorted(range(len(atoms)), key=lambda k: -len(nbrs[k]))
+    mapping: dict[int, int] = {}
+    used: set[int] = set()
+
+    def extend(n: int) -> bool:
+        if n == len(order):
+            return True
+        k = order[n]
+        for t in range(len(t_atoms)):
+            if (t in used or element(t_atoms[t]) != element(atoms[k])
+                    or len(t_nbrs[t]) != len(nbrs[k])
+                    or any(mapping[j] not in t_nbrs[t] for j in nbrs[k] if j in mapping)):
+                continue
+            mapping[k] = t
+            used.add(t)
+            if extend(n + 1):
+                return True
+            del mapping[k]
+            used.discard(t)
+        return False
+
+    return [mapping[k] for k in range(len(atoms))] if extend(0) else None
 
 
 def nonbonded_force(system: openmm.System) -> openmm.NonbondedForce:
@@ -164,39 +200,72 @@ def apply_combining_rule(
     if len(atom_types) != n:
         raise BuildError(f"atom_types has {len(atom_types)} entries but the System has {n} "
                          "particles; pass one type name per particle")
+    table = _TypeTable.from_nonbonded(nb, atom_types)
+    overrides = table.overrides(pair_overrides or {})
+    lj = _main_lj_force(rule, table)
+    forces = [lj] + _override_forces(rule, table, overrides, n)
+    _copy_cutoff_settings(nb, forces)
+    _move_exceptions(nb, forces, rule, table, overrides)
+    for i in range(n):
+        q, sig, _eps = nb.getParticleParameters(i)
+        nb.setParticleParameters(i, q, sig, 0.0)
+    for f in forces:
+        system.addForce(f)
+    return lj
 
-    # per-type parameters (checked for consistency)
-    type_index: dict[str, int] = {}
-    type_params: list[tuple[float, float]] = []
-    particle_type: list[int] = []
-    for i, name in enumerate(atom_types):
-        _q, sig, eps = nb.getParticleParameters(i)
-        s = sig.value_in_unit(unit.nanometer)
-        e = eps.value_in_unit(unit.kilojoule_per_mole)
-        if name not in type_index:
-            type_index[name] = len(type_params)
-            type_params.append((s, e))
-        else:
-            s0, e0 = type_params[type_index[name]]
-            if not (math.isclose(s, s0, rel_tol=1e-9, abs_tol=1e-12)
-                    and math.isclose(e, e0, rel_tol=1e-9, abs_tol=1e-12)):
-                raise BuildError(f"atom type {name!r} has inconsistent LJ parameters "
-                                 f"(particle {i}: sigma={s}, eps={e}; first seen: {s0}, {e0})")
-        particle_type.append(type_index[name])
 
-    overrides: dict[tuple[int, int], tuple[float, float]] = {}
-    for (ta, tb), (sig, eps) in (pair_overrides or {}).items():
-        for t in (ta, tb):
-            if t not in type_index:
-                raise ConfigError(f"pair override names atom type {t!r}, which is not in the "
-                                  f"System; present types: {sorted(type_index)}",
+class _TypeTable:
+    """LJ parameters per atom type (nm, kJ/mol) and the type of every particle."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.params: list[tuple[float, float]] = []
+        self.of_particle: list[int] = []
+
+    @classmethod
+    def from_nonbonded(cls, nb: openmm.NonbondedForce, atom_types: Sequence[str]) -> _TypeTable:
+        """Read sigma/epsilon per type, checking that a type has one set of parameters."""
+        t = cls()
+        for i, name in enumerate(atom_types):
+            _q, sig, eps = nb.getParticleParameters(i)
+            s = sig.value_in_unit(unit.nanometer)
+            e = eps.value_in_unit(unit.kilojoule_per_mole)
+            if name not in t.index:
+                t.index[name] = len(t.params)
+                t.params.append((s, e))
+            else:
+                s0, e0 = t.params[t.index[name]]
+                if not (math.isclose(s, s0, rel_tol=1e-9, abs_tol=1e-12)
+                        and math.isclose(e, e0, rel_tol=1e-9, abs_tol=1e-12)):
+                    raise BuildError(f"atom type {name!r} has inconsistent LJ parameters "
+                                     f"(particle {i}: sigma={s}, eps={e}; first seen: "
+                                     f"{s0}, {e0})")
+            t.of_particle.append(t.index[name])
+        return t
+
+    def overrides(self, pair_overrides: Mapping[tuple[str, str], tuple[float, float]]
+                  ) -> dict[tuple[int, int], tuple[float, float]]:
+        """Type-index pair (both orders) -> (sigma nm, epsilon kJ/mol), checked."""
+        out: dict[tuple[int, int], tuple[float, float]] = {}
+        for (ta, tb), (sig, eps) in pair_overrides.items():
+            for t in (ta, tb):
+                if t not in self.index:
+                    raise ConfigError(f"pair override names atom type {t!r}, which is not in "
+                                      f"the System; present types: {sorted(self.index)}",
+                                      "forcefield.pair_overrides")
+            if not (sig > 0 and eps >= 0):
+                raise ConfigError(f"pair override {ta}-{tb}: sigma must be > 0 nm and "
+                                  f"epsilon >= 0 kJ/mol, got ({sig}, {eps})",
                                   "forcefield.pair_overrides")
-        if not (sig > 0 and eps >= 0):
-            raise ConfigError(f"pair override {ta}-{tb}: sigma must be > 0 nm and epsilon "
-                              f">= 0 kJ/mol, got ({sig}, {eps})", "forcefield.pair_overrides")
-        a, b = type_index[ta], type_index[tb]
-        overrides[(a, b)] = overrides[(b, a)] = (float(sig), float(eps))
+            a, b = self.index[ta], self.index[tb]
+            out[(a, b)] = out[(b, a)] = (float(sig), float(eps))
+        return out
 
+    def members(self, t: int) -> list[int]:
+        return [i for i, k in enumerate(self.of_particle) if k == t]
+
+
+def _main_lj_force(rule: str, table: _TypeTable) -> openmm.CustomNonbondedForce:
     if rule == "geometric":
         # 4 eps_ij sig_ij^12 = a_i a_j and 4 eps_ij sig_ij^6 = b_i b_j with
         # a = 2 sqrt(eps) sig^6, b = 2 sqrt(eps) sig^3: the cheapest exact form (measured)
@@ -204,53 +273,67 @@ def apply_combining_rule(
         lj.addPerParticleParameter("a")
         lj.addPerParticleParameter("b")
         per_type = [[2 * math.sqrt(e) * s ** 6, 2 * math.sqrt(e) * s ** 3]
-                    for s, e in type_params]
+                    for s, e in table.params]
     else:
         lj = openmm.CustomNonbondedForce(
             "4*eps*(x^2-x); x=(sig/r)^6; sig=0.5*(s1+s2); eps=sqrt(e1*e2)")
         lj.addPerParticleParameter("s")
         lj.addPerParticleParameter("e")
-        per_type = [[s, e] for s, e in type_params]
+        per_type = [[s, e] for s, e in table.params]
     lj.setName(LJ_FORCE_NAME)
-    for t in particle_type:
+    for t in table.of_particle:
         lj.addParticle(per_type[t])
-    forces = [lj]
+    return lj
 
-    # explicit pair overrides: a correction force (override minus default) restricted by an
-    # interaction group to the atoms of the two types, so the cost scales with those atoms
+
+def _override_forces(rule: str, table: _TypeTable,
+                     overrides: dict[tuple[int, int], tuple[float, float]],
+                     n: int) -> list[openmm.CustomNonbondedForce]:
+    """One correction force (override minus default) per overridden type pair, restricted
+    by an interaction group to the atoms of the two types (cost scales with those atoms)."""
+    forces = []
     done: set[tuple[int, int]] = set()
     for (a, b), (s_o, e_o) in overrides.items():
         if (b, a) in done:
             continue
         done.add((a, b))
-        s_d, e_d = _mix(rule, *type_params[a], *type_params[b])
+        s_d, e_d = _mix(rule, *table.params[a], *table.params[b])
         corr = openmm.CustomNonbondedForce(
             f"4*({e_o!r})*((({s_o!r})/r)^12-(({s_o!r})/r)^6)"
             f"-4*({e_d!r})*((({s_d!r})/r)^12-(({s_d!r})/r)^6)")
         corr.setName(f"{LJ_FORCE_NAME}_override")
         for _ in range(n):
             corr.addParticle([])
-        corr.addInteractionGroup([i for i, t in enumerate(particle_type) if t == a],
-                                 [i for i, t in enumerate(particle_type) if t == b])
+        corr.addInteractionGroup(table.members(a), table.members(b))
         forces.append(corr)
+    return forces
 
+
+def _copy_cutoff_settings(nb: openmm.NonbondedForce,
+                          forces: list[openmm.CustomNonbondedForce]) -> None:
+    """Cutoff method, distance, switch and long-range correction from the NonbondedForce."""
     method = nb.getNonbondedMethod()
     if method == openmm.NonbondedForce.NoCutoff:
-        lj.setNonbondedMethod(openmm.CustomNonbondedForce.NoCutoff)
+        custom = openmm.CustomNonbondedForce.NoCutoff
     elif method == openmm.NonbondedForce.CutoffNonPeriodic:
-        lj.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffNonPeriodic)
+        custom = openmm.CustomNonbondedForce.CutoffNonPeriodic
     else:  # CutoffPeriodic, Ewald, PME, LJPME
-        lj.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
+        custom = openmm.CustomNonbondedForce.CutoffPeriodic
     use_lrc = nb.getUseDispersionCorrection() and method != openmm.NonbondedForce.NoCutoff
     for f in forces:
-        f.setNonbondedMethod(lj.getNonbondedMethod())
+        f.setNonbondedMethod(custom)
         f.setCutoffDistance(nb.getCutoffDistance())
         f.setUseSwitchingFunction(nb.getUseSwitchingFunction())
         f.setSwitchingDistance(nb.getSwitchingDistance())
         f.setUseLongRangeCorrection(use_lrc)
     nb.setUseDispersionCorrection(False)
 
-    # exclusions = all exceptions; 1-4 LJ recomputed with the rule
+
+def _move_exceptions(nb: openmm.NonbondedForce, forces: list[openmm.CustomNonbondedForce],
+                     rule: str, table: _TypeTable,
+                     overrides: dict[tuple[int, int], tuple[float, float]]) -> None:
+    """Every exception becomes an exclusion of the custom forces; 1-4 LJ is recomputed with
+    the rule (or the override) keeping its scale factor."""
     for k in range(nb.getNumExceptions()):
         i, j, qq, sig, eps = nb.getExceptionParameters(k)
         for f in forces:
@@ -258,20 +341,13 @@ def apply_combining_rule(
         e_ij = eps.value_in_unit(unit.kilojoule_per_mole)
         if e_ij == 0.0:
             continue
-        si, ei = type_params[particle_type[i]]
-        sj, ej = type_params[particle_type[j]]
+        si, ei = table.params[table.of_particle[i]]
+        sj, ej = table.params[table.of_particle[j]]
         e_full = math.sqrt(ei * ej)
         scale = e_ij / e_full if e_full > 0 else 0.0
-        pair = (particle_type[i], particle_type[j])
+        pair = (table.of_particle[i], table.of_particle[j])
         s_new, e_new = overrides.get(pair, _mix(rule, si, ei, sj, ej))
         nb.setExceptionParameters(k, i, j, qq, s_new, scale * e_new)
-
-    for i in range(n):
-        q, sig, _eps = nb.getParticleParameters(i)
-        nb.setParticleParameters(i, q, sig, 0.0)
-    for f in forces:
-        system.addForce(f)
-    return lj
 
 
 def check_lj_consistency(system: openmm.System) -> None:

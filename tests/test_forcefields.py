@@ -237,6 +237,20 @@ def test_atom_types_found_when_atom_names_differ():
     assert types.count("DMC_H") == 6 and types[1] == "DMC_C"
 
 
+@pytest.mark.parametrize("resname", ["EMC", "EC", "DME", "PF6"])
+def test_graph_matching_equals_name_matching(resname):
+    """Renamed atoms get the same types by bond-graph matching as by their real names."""
+    from predesolv.forcefields.nonbonded import atom_type_names
+    from predesolv.forcefields.parameterize import load_forcefield
+
+    ff = load_forcefield()
+    top, _ = load_molecule(resname)
+    by_name = atom_type_names(top, ff)
+    for k, atom in enumerate(top.atoms()):
+        atom.name = f"X{k}"
+    assert atom_type_names(top, ff) == by_name
+
+
 def test_add_lj_exclusions_reaches_override_forces():
     from predesolv.forcefields.nonbonded import add_lj_exclusions, lj_forces
 
