@@ -125,23 +125,32 @@ def electrode_residues(
         Fewer eligible, non-overlapping sites than requested.
     """
     sh = geom.sheet
-    n = sh.n_atoms
-    nbr_idx: list[list[int]] = [[] for _ in range(n)]
+    nbr_idx: list[list[int]] = [[] for _ in range(sh.n_atoms)]
     for i, j in sh.bonds:
         nbr_idx[i].append(j)
         nbr_idx[j].append(i)
+    chosen = _choose_sites(geom, dopants or [], np.random.default_rng(seed), nbr_idx)
+    draft = _Draft(geom, nbr_idx)
     nvec = neighbour_vectors(sh.positions, sh.bonds, geom.box_y)
-    rng = np.random.default_rng(seed)
+    for dtype, i in chosen:
+        draft.add_dopant(dtype, i, nvec)
+    draft.add_plain_residues()
+    return draft.finish()
+
+
+def _choose_sites(geom: ElectrodeGeometry, dopants: list[Any], rng: np.random.Generator,
+                  nbr_idx: list[list[int]]) -> list[tuple[str, int]]:
+    """Draw non-overlapping dopant sites: (type, site atom) in request order."""
+    sh = geom.sheet
     taken: set[int] = set()  # atoms already in a dopant residue (site, neighbours, their Hs)
     chosen: list[tuple[str, int]] = []
-    for dop in dopants or []:
+    for dop in dopants:
         sites = _eligible_sites(geom, dop.type, dop.sheets, nbr_idx)
         carbons_of = {i: [j for j in nbr_idx[i] if sh.labels[j] != "HE"] for i in sites}
         free = [i for i in sites if i not in taken and not (set(carbons_of[i]) & taken)]
         want = dop.count if dop.count is not None else max(1, int(round(dop.fraction * len(sites))))
-        order = rng.permutation(len(free))
         got = 0
-        for k in order:
+        for k in rng.permutation(len(free)):
             i = free[k]
             block = {i, *carbons_of[i]}
             block |= {j for c in block for j in nbr_idx[c] if sh.labels[j] == "HE"}
@@ -159,76 +168,83 @@ def electrode_residues(
                 f"non-overlapping eligible sites ({len(sites)} eligible, sheets={dop.sheets}, "
                 f"edge={geom.info.get('edge')}); lower the count or enlarge width/layers"
             )
+    return chosen
 
-    positions = list(sh.positions)
-    elements = [_ELEMENT[lab] for lab in sh.labels]
-    names = ["H" if lab == "HE" else "C" for lab in sh.labels]
-    part = list(geom.part)
-    in_res = np.zeros(n, dtype=bool)
-    dropped: set[int] = set()
-    residues: list[tuple[str, list[int]]] = []
-    groups: dict[str, list[int]] = {}
-    extra_pos, extra_el, extra_name, extra_part = [], [], [], []
 
-    def _new_atom(p: np.ndarray, el: str, name: str, prt: str) -> int:
-        extra_pos.append(p)
-        extra_el.append(el)
-        extra_name.append(name)
-        extra_part.append(prt)
-        return n + len(extra_pos) - 1
+class _Draft:
+    """Electrode atoms being turned into residues: sheet atoms, new dopant atoms, dropped
+    edge hydrogens; :meth:`finish` renumbers."""
 
-    for dtype, i in chosen:
-        carbons = [j for j in nbr_idx[i] if sh.labels[j] != "HE"]
-        for j in nbr_idx[i]:
-            if sh.labels[j] == "HE":
-                dropped.add(j)
-        elements[i], names[i] = "N", "N"
-        resname = RESNAME[dtype]
+    def __init__(self, geom: ElectrodeGeometry, nbr_idx: list[list[int]]):
+        sh = geom.sheet
+        self.sh, self.nbr = sh, nbr_idx
+        self.n = sh.n_atoms
+        self.positions = list(sh.positions)
+        self.elements = [_ELEMENT[lab] for lab in sh.labels]
+        self.names = ["H" if lab == "HE" else "C" for lab in sh.labels]
+        self.part = list(geom.part)
+        self.in_res = np.zeros(self.n, dtype=bool)
+        self.dropped: set[int] = set()
+        self.residues: list[tuple[str, list[int]]] = []
+        self.groups: dict[str, list[int]] = {}
+
+    def _new_atom(self, p: np.ndarray, el: str, name: str, prt: str) -> int:
+        self.positions.append(p)
+        self.elements.append(el)
+        self.names.append(name)
+        self.part.append(prt)
+        return len(self.positions) - 1
+
+    def _is_h(self, j: int) -> bool:
+        return self.sh.labels[j] == "HE"
+
+    def add_dopant(self, dtype: str, i: int, nvec: Any) -> None:
+        """Site ``i`` becomes N (+ O or H for N-oxide / pyrrolic); its carbon neighbours join
+        the residue (except graphitic N); edge H on the site or neighbours are dropped."""
+        sh, nbr = self.sh, self.nbr
+        carbons = [j for j in nbr[i] if not self._is_h(j)]
+        self.dropped |= {j for j in nbr[i] if self._is_h(j)}
+        self.elements[i], self.names[i] = "N", "N"
         atoms = [i]
         if dtype in ("pyrrolic", "n_oxide"):
-            vecs = [nvec[i][k] for k, j in enumerate(nbr_idx[i]) if sh.labels[j] != "HE"]
+            vecs = [nvec[i][k] for k, j in enumerate(nbr[i]) if not self._is_h(j)]
             u = dangling_direction(vecs)
             if dtype == "n_oxide":
-                atoms.append(_new_atom(sh.positions[i] + N_O_BOND_NM * u, "O", "O", part[i]))
+                atoms.append(self._new_atom(sh.positions[i] + N_O_BOND_NM * u, "O", "O",
+                                            self.part[i]))
             else:
-                atoms.append(_new_atom(sh.positions[i] + N_H_BOND_NM * u, "H", "H", part[i]))
+                atoms.append(self._new_atom(sh.positions[i] + N_H_BOND_NM * u, "H", "H",
+                                            self.part[i]))
         if dtype != "graphitic":
             for k, c in enumerate(carbons):
-                names[c] = f"C{k + 1}"
+                self.names[c] = f"C{k + 1}"
                 # a neighbour's own edge H (H-terminated sheets) is dropped: the template
                 # neighbour carbons carry no H
-                for j in nbr_idx[c]:
-                    if sh.labels[j] == "HE":
-                        dropped.add(j)
+                self.dropped |= {j for j in nbr[c] if self._is_h(j)}
                 atoms.append(c)
-        in_res[[a for a in atoms if a < n]] = True
-        residues.append((resname, atoms))
-        groups.setdefault(f"dopant:{dtype}", []).extend(atoms)
-        groups.setdefault(f"dopant_site:{dtype}", []).append(i)
+        self.in_res[[a for a in atoms if a < self.n]] = True
+        self.residues.append((RESNAME[dtype], atoms))
+        self.groups.setdefault(f"dopant:{dtype}", []).extend(atoms)
+        self.groups.setdefault(f"dopant_site:{dtype}", []).append(i)
 
-    for i, lab in enumerate(sh.labels):
-        if in_res[i] or i in dropped or lab == "HE":
-            continue
-        hs = [j for j in nbr_idx[i] if sh.labels[j] == "HE" and j not in dropped]
-        if hs:
-            residues.append(("GRH", [i, hs[0]]))
-        else:
-            residues.append(("GRA", [i]))
+    def add_plain_residues(self) -> None:
+        """Every other carbon: ``GRA``, or ``GRH`` with its edge H."""
+        for i, lab in enumerate(self.sh.labels):
+            if self.in_res[i] or i in self.dropped or lab == "HE":
+                continue
+            hs = [j for j in self.nbr[i] if self._is_h(j) and j not in self.dropped]
+            self.residues.append(("GRH", [i, hs[0]]) if hs else ("GRA", [i]))
 
-    all_pos = np.vstack([np.asarray(positions), np.asarray(extra_pos).reshape(-1, 3)])
-    all_el = elements + extra_el
-    all_names = names + extra_name
-    all_part = part + extra_part
-    # renumber: drop removed H atoms, keep residue order
-    keep = [i for i in range(len(all_pos)) if i not in dropped]
-    new_index = {old: k for k, old in enumerate(keep)}
-    residues = [(r, [new_index[a] for a in atoms]) for r, atoms in residues]
-    groups = {g: sorted(new_index[a] for a in idx) for g, idx in groups.items()}
-    return ElectrodeResidues(
-        positions=all_pos[keep],
-        elements=[all_el[i] for i in keep],
-        names=[all_names[i] for i in keep],
-        residues=residues,
-        part=[all_part[i] for i in keep],
-        groups=groups,
-    )
+    def finish(self) -> ElectrodeResidues:
+        """Drop removed H atoms and renumber, keeping residue order."""
+        all_pos = np.asarray(self.positions).reshape(-1, 3)
+        keep = [i for i in range(len(all_pos)) if i not in self.dropped]
+        new_index = {old: k for k, old in enumerate(keep)}
+        return ElectrodeResidues(
+            positions=all_pos[keep],
+            elements=[self.elements[i] for i in keep],
+            names=[self.names[i] for i in keep],
+            residues=[(r, [new_index[a] for a in atoms]) for r, atoms in self.residues],
+            part=[self.part[i] for i in keep],
+            groups={g: sorted(new_index[a] for a in idx) for g, idx in self.groups.items()},
+        )
