@@ -97,27 +97,7 @@ def to_constant_potential(
     cpf.setName(CPF_NAME)
     cpf.setCutoffDistance(nb.getCutoffDistance())
     cpf.setEwaldErrorTolerance(nb.getEwaldErrorTolerance())
-    for i in range(system.getNumParticles()):
-        q, s, e = nb.getParticleParameters(i)
-        qv = q.value_in_unit(unit.elementary_charge)
-        if i in w or i in c:
-            qv = 0.0
-        cpf.addParticle(qv)
-        nb.setParticleParameters(i, 0.0, s, e)
-    electrodes = w | c
-    for k in range(nb.getNumExceptions()):
-        i, j, qq, s, e = nb.getExceptionParameters(k)
-        qqv = qq.value_in_unit(unit.elementary_charge**2)
-        if i in electrodes and j in electrodes:
-            # OpenMM forbids exceptions on electrode particles: the solver owns all
-            # electrode-electrode electrostatics (Gaussian charges, no singularity)
-            pass
-        elif i in electrodes or j in electrodes:
-            raise BuildError(f"exception between conductor atom and another atom ({i}, {j}) "
-                             f"is not supported by ConstantPotentialForce")
-        else:
-            cpf.addException(i, j, qqv)
-        nb.setExceptionParameters(k, i, j, 0.0, s, e)
+    _move_charges(nb, cpf, w | c)
     half = 0.0 if finite_field else 0.5 * delta_v * FARADAY_KJ_PER_V
     cpf.addElectrode(w, +half, gaussian_width, thomas_fermi_scale)
     cpf.addElectrode(c, -half, gaussian_width, thomas_fermi_scale)
@@ -135,6 +115,27 @@ def to_constant_potential(
     nb.setReactionFieldDielectric(1.0)
     system.addForce(cpf)
     return cpf
+
+
+def _move_charges(nb: openmm.NonbondedForce, cpf: openmm.ConstantPotentialForce,
+                  conductors: set[int]) -> None:
+    """Particle charges and charged exceptions from ``nb`` into ``cpf`` (conductor charges
+    start at 0: the solver owns them); ``nb`` keeps LJ only."""
+    for i in range(nb.getNumParticles()):
+        q, s, e = nb.getParticleParameters(i)
+        qv = 0.0 if i in conductors else q.value_in_unit(unit.elementary_charge)
+        cpf.addParticle(qv)
+        nb.setParticleParameters(i, 0.0, s, e)
+    for k in range(nb.getNumExceptions()):
+        i, j, qq, s, e = nb.getExceptionParameters(k)
+        if i in conductors and j in conductors:
+            pass  # the solver owns conductor-conductor electrostatics (Gaussian charges)
+        elif i in conductors or j in conductors:
+            raise BuildError(f"exception between conductor atom and another atom ({i}, {j}) "
+                             f"is not supported by ConstantPotentialForce")
+        else:
+            cpf.addException(i, j, qq.value_in_unit(unit.elementary_charge**2))
+        nb.setExceptionParameters(k, i, j, 0.0, s, e)
 
 
 def strip_pair_exclusions(system: openmm.System, atoms: Sequence[int],
