@@ -25,7 +25,7 @@ def _orthorhombic(boxes: np.ndarray | None) -> bool:
     )
 
 
-def _wrap_like_mdanalysis(x: np.ndarray, box32: np.ndarray) -> np.ndarray:
+def wrap_like_mdanalysis(x: np.ndarray, box32: np.ndarray) -> np.ndarray:
     """Float32 wrapping into ``[0, L)`` with the arithmetic of MDAnalysis's ``_ortho_pbc``.
 
     The common single-box shift is done in NumPy (same float32 operations in the same
@@ -92,24 +92,51 @@ def pairs_within(a: np.ndarray, b: np.ndarray, cutoff: float, boxes: np.ndarray 
     b = np.asarray(b, dtype=np.float32)
     nf, n, m = a.shape[0], a.shape[1], b.shape[1]
     if not use_cell_list(n, m, cutoff, boxes):
-        out = [[], [], [], []]
-        for f in range(nf):
-            box = None if boxes is None else boxes[f]
-            p, r = capped_distance(a[f], b[f], cutoff, box=box, return_distances=True)
-            out[0].append(np.full(len(p), f, np.int64))
-            out[1].append(p[:, 0].astype(np.int64))
-            out[2].append(p[:, 1].astype(np.int64))
-            out[3].append(np.asarray(r, np.float64) ** 2)
-        return tuple(np.concatenate(x) for x in out)
+        return _pairs_capped_distance(a, b, cutoff, boxes)
     box32 = np.asarray(boxes, dtype=np.float32)
-    aw = _wrap_like_mdanalysis(a, box32)
-    bw = _wrap_like_mdanalysis(b, box32)
+    aw = wrap_like_mdanalysis(a, box32)
+    bw = wrap_like_mdanalysis(b, box32)
     L = box32[:, :3].astype(np.float64)  # (F, 3)
-    # Two schemes: cells of edge >= 2 cutoff, where a centre needs only 2 cells per axis (its
-    # own and the nearer neighbour, 8 in all) -- best for dilute partners; or cells of edge
-    # >= cutoff with all 27 neighbours -- fewer candidate pairs in dense liquids. A 1e-4
-    # relative margin on the edge covers float32 rounding in the cell assignment. Cell ids
-    # must fit in uint16 (NumPy radix sort).
+    nc, half_scheme = _grid(L, m, cutoff)
+    inv = (nc / L)[:, None, :]  # cells per Å, (F, 1, 3)
+    order, counts, starts = _bin_partners(bw, nc, inv)
+    ids, per_centre = _candidate_cells(aw, nc, inv, half_scheme)
+    cnt = counts[ids]
+    total = int(cnt.sum())
+    if total == 0:
+        e = np.empty(0, np.int64)
+        return e, e, e, np.empty(0)
+    # position of every candidate in the frame-major sorted partner list, and its centre
+    pos = np.repeat(starts[ids] - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+    ic = np.repeat(np.repeat(np.arange(nf * n), per_centre), cnt)  # flattened (frame, centre)
+    fi = pos // m
+    jj = order.ravel()[pos]
+    ii = ic - fi * n
+    d2 = _min_image_d2(aw, bw, box32, ic, fi * m + jj, fi)
+    keep = d2 <= cutoff * cutoff
+    return fi[keep], ii[keep], jj[keep], d2[keep]
+
+
+def _pairs_capped_distance(a: np.ndarray, b: np.ndarray, cutoff: float,
+                           boxes: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Frame by frame through MDAnalysis (non-orthorhombic boxes, tiny systems)."""
+    out: list[list[np.ndarray]] = [[], [], [], []]
+    for f in range(a.shape[0]):
+        box = None if boxes is None else boxes[f]
+        p, r = capped_distance(a[f], b[f], cutoff, box=box, return_distances=True)
+        out[0].append(np.full(len(p), f, np.int64))
+        out[1].append(p[:, 0].astype(np.int64))
+        out[2].append(p[:, 1].astype(np.int64))
+        out[3].append(np.asarray(r, np.float64) ** 2)
+    return tuple(np.concatenate(x) for x in out)
+
+
+def _grid(L: np.ndarray, m: int, cutoff: float) -> tuple[np.ndarray, bool]:
+    """Cells per axis and the scheme. Two schemes: cells of edge >= 2 cutoff, where a centre
+    needs only 2 cells per axis (its own and the nearer neighbour, 8 in all) -- best for
+    dilute partners; or cells of edge >= cutoff with all 27 neighbours -- fewer candidate
+    pairs in dense liquids. A 1e-4 relative margin on the edge covers float32 rounding in
+    the cell assignment. Cell ids must fit in uint16 (NumPy radix sort)."""
     rho = m / float(np.prod(L.min(axis=0)))
     half_scheme = rho * cutoff**3 < 0.1
     edge = (2.0 if half_scheme else 1.0) * cutoff * (1.0 + 1e-4)
@@ -117,14 +144,27 @@ def pairs_within(a: np.ndarray, b: np.ndarray, cutoff: float, boxes: np.ndarray 
     limit = min(max(2 * m, 27), 65535)
     while nc.prod() > limit:
         nc = np.maximum(nc - (nc == nc.max()), 1)
+    return nc, bool(half_scheme)
+
+
+def _bin_partners(bw: np.ndarray, nc: np.ndarray, inv: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Partners sorted by cell frame by frame: (order, counts, starts) over frame x cell."""
+    nf = bw.shape[0]
     ncell = int(nc.prod())
-    inv = (nc / L)[:, None, :]  # cells per Å, (F, 1, 3)
     cb = np.minimum((bw * inv.astype(np.float32)).astype(np.int32), nc.astype(np.int32) - 1)
     idb = ((cb[..., 0] * int(nc[1]) + cb[..., 1]) * int(nc[2]) + cb[..., 2]).astype(np.uint16)
     order = np.argsort(idb, axis=1, kind="stable")  # radix sort, frame by frame
     frame_off = (ncell * np.arange(nf, dtype=np.int64))[:, None]
     counts = np.bincount((idb + frame_off).ravel(), minlength=ncell * nf)
-    starts = np.cumsum(counts) - counts
+    return order, counts, np.cumsum(counts) - counts
+
+
+def _candidate_cells(aw: np.ndarray, nc: np.ndarray, inv: np.ndarray,
+                     half_scheme: bool) -> tuple[np.ndarray, int]:
+    """Flattened (frame x cell) ids of the cells every centre must search, and how many
+    cells each centre has."""
+    nf, n = aw.shape[0], aw.shape[1]
     u = aw.astype(np.float64) * inv
     c0 = np.minimum(np.floor(u).astype(np.int64), nc - 1)
     side = np.where(u - c0 < 0.5, -1, 1)
@@ -142,22 +182,17 @@ def pairs_within(a: np.ndarray, b: np.ndarray, cutoff: float, boxes: np.ndarray 
     ids = ((cand[0][..., :, None, None] * nc[1] + cand[1][..., None, :, None]) * nc[2]
            + cand[2][..., None, None, :])  # (F, n, sx, sy, sz)
     per_centre = ids.shape[2] * ids.shape[3] * ids.shape[4]
-    ids = (ids + frame_off[:, :, None, None, None]).ravel()
-    cnt = counts[ids]
-    total = int(cnt.sum())
-    if total == 0:
-        e = np.empty(0, np.int64)
-        return e, e, e, np.empty(0)
-    # position of every candidate in the frame-major sorted partner list, and its centre
-    pos = np.repeat(starts[ids] - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
-    ic = np.repeat(np.arange(nf * n) , per_centre)  # flattened (frame, centre) per lookup
-    ic = np.repeat(ic, cnt)
-    fi = pos // m
-    jj = order.ravel()[pos]
-    ii = ic - fi * n
-    # MDAnalysis nsgrid arithmetic: double differences, lazy minimum image with float32 box
-    d = np.take(aw.reshape(-1, 3), ic, axis=0).astype(np.float64)
-    d -= np.take(bw.reshape(-1, 3), fi * m + jj, axis=0)
+    frame_off = (int(nc.prod()) * np.arange(nf, dtype=np.int64))[:, None]
+    return (ids + frame_off[:, :, None, None, None]).ravel(), per_centre
+
+
+def _min_image_d2(aw: np.ndarray, bw: np.ndarray, box32: np.ndarray, ia: np.ndarray,
+                  ib: np.ndarray, fi: np.ndarray) -> np.ndarray:
+    """Squared distances (Å²) with MDAnalysis nsgrid arithmetic: double differences, lazy
+    minimum image with the float32 box."""
+    L = box32[:, :3].astype(np.float64)
+    d = np.take(aw.reshape(-1, 3), ia, axis=0).astype(np.float64)
+    d -= np.take(bw.reshape(-1, 3), ib, axis=0)
     half = (box32[:, :3] * np.float32(0.5)).astype(np.float64)
     if np.all(box32 == box32[0]):  # constant box (NVT): broadcast instead of gathering
         Lp, half = L[0], half[0]
@@ -166,6 +201,4 @@ def pairs_within(a: np.ndarray, b: np.ndarray, cutoff: float, boxes: np.ndarray 
     Lp = np.broadcast_to(Lp, d.shape)
     np.subtract(d, Lp, out=d, where=d > half)
     np.add(d, Lp, out=d, where=d <= -half)
-    d2 = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2]
-    keep = d2 <= cutoff * cutoff
-    return fi[keep], ii[keep], jj[keep], d2[keep]
+    return d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2]

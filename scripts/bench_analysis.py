@@ -1,8 +1,14 @@
-"""Frames per second of predesolv.analysis.Coordination vs solvation_analysis.Solute.
+"""Neighbour search and whole-analysis speed, measured side by side in one run.
 
-Both analyses read the same trajectory with the same cutoffs (no RDF step: radii given) and
-produce per-frame, per-ion coordination; the script checks their molecule counts agree, then
-prints frames/s (best of ``--repeat`` runs, process CPU time) for each and the ratio.
+1. Neighbour search on the same frames: predesolv's batched cell list
+   (``predesolv.analysis.neighbors.pairs_within``) vs MDAnalysis ``capped_distance`` (frame by
+   frame) vs freud ``AABBQuery`` (frame by frame); the pair sets are checked identical.
+2. Whole coordination analysis: ``predesolv.analysis.Coordination`` vs
+   ``solvation_analysis.Solute`` with the same cutoffs (no RDF step); molecule counts per frame
+   are checked identical.
+
+Frames per second are best of ``--repeat`` runs of process CPU time. Needs the ``bench``
+extra (``pip install -e ".[test,bench]"``: solvation_analysis, freud-analysis).
 
 Usage::
 
@@ -47,8 +53,8 @@ def main(argv=None) -> int:
     from solvation_analysis.solute import Solute
 
     from predesolv.analysis import Coordination, Geometry, coordination_partners, group, load_run
-    from predesolv.analysis.synthetic import make_random_electrolyte, make_run
     from predesolv.analysis.units import nm_to_angstrom
+    from predesolv.testing import make_random_electrolyte, make_run
 
     tmp = None
     run_dir = args.run_dir
@@ -83,6 +89,8 @@ def main(argv=None) -> int:
             s.run()
         return s
 
+    if neighbour_search(u, ions, partners, max(cut.values()), args.repeat) != 0:
+        return 1
     t_ours, co = _time(ours, args.repeat)
     t_sa, s = _time(theirs, args.repeat)
     sd = s.solvation_data.reset_index()
@@ -100,6 +108,55 @@ def main(argv=None) -> int:
     if tmp is not None:
         tmp.cleanup()
     return 0
+
+
+def neighbour_search(u, ions, partners, cutoff_nm: float, repeat: int) -> int:
+    """Time the three neighbour searches on the same frames; 1 if their pairs differ."""
+    import freud
+    from MDAnalysis.lib.distances import capped_distance
+
+    from predesolv.analysis.neighbors import pairs_within
+
+    every = sum(partners.values(), u.atoms[[]])
+    a = np.array([ions.positions for _ in u.trajectory], np.float32)
+    b = np.array([every.positions for _ in u.trajectory], np.float32)
+    boxes = np.array([ts.dimensions for ts in u.trajectory])
+    c = cutoff_nm * 10.0
+
+    def cell_list():
+        f, i, j, _ = pairs_within(a, b, c, boxes)
+        return set(zip(f.tolist(), i.tolist(), j.tolist(), strict=True))
+
+    def mdanalysis():
+        return {(f, int(i), int(j)) for f in range(len(a))
+                for i, j in capped_distance(a[f], b[f], c, box=boxes[f],
+                                            return_distances=False)}
+
+    def with_freud():
+        out = set()
+        for f in range(len(a)):
+            lengths = boxes[f][:3]
+            box = freud.box.Box.from_box(lengths)
+            nl = freud.locality.AABBQuery(box, box.wrap(b[f] - lengths / 2)).query(
+                box.wrap(a[f] - lengths / 2), {"r_max": c}).toNeighborList()
+            out |= {(f, int(i), int(j)) for i, j in zip(nl.query_point_indices,
+                                                        nl.point_indices, strict=True)}
+        return out
+
+    results = {name: _time(fn, repeat) for name, fn in (
+        ("predesolv cell list (batched)", cell_list),
+        ("MDAnalysis capped_distance", mdanalysis), ("freud AABBQuery", with_freud))}
+    ref = results["MDAnalysis capped_distance"][1]
+    n = len(a)
+    print(f"neighbour search, {a.shape[1]} centres x {b.shape[1]} partners, cutoff {c:g} A, "
+          f"{n} frames, {len(ref)} pairs:")
+    for name, (t, pairs) in results.items():
+        same = "identical" if pairs == ref else f"DIFFERENT ({len(pairs ^ ref)} pairs)"
+        print(f"  {name:<32} {n / t:9.1f} frames/s  pairs {same}")
+    t_ref = results["MDAnalysis capped_distance"][0]
+    for name, (t, _) in results.items():
+        print(f"  ratio {name} / capped_distance: {t_ref / t:.2f}x")
+    return 0 if all(p == ref for _, p in results.values()) else 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from MDAnalysis.lib.distances import apply_PBC, capped_distance
 
-from predesolv.analysis.neighbors import _wrap_like_mdanalysis, pairs_within, use_cell_list
+from predesolv.analysis.neighbors import pairs_within, use_cell_list, wrap_like_mdanalysis
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -43,4 +43,4 @@ def test_wrap_matches_apply_pbc_bitwise():
     x[0, :4] = [[-1e-7, 0, L[2]], [L[0], -0.0, 1e-8], [-L[0], 2 * L[1], 3 * L[2]], [0, 0, 0]]
     boxes = np.tile(np.r_[L, 90, 90, 90].astype(np.float32), (3, 1))
     ref = np.stack([apply_PBC(x[f], boxes[f]) for f in range(3)])
-    np.testing.assert_array_equal(_wrap_like_mdanalysis(x, boxes), ref)
+    np.testing.assert_array_equal(wrap_like_mdanalysis(x, boxes), ref)

@@ -5,7 +5,7 @@ Run from the repository root:  python tests/data/make_analysis_fixture.py
 
 from pathlib import Path
 
-from predesolv.analysis.synthetic import make_run
+from predesolv.testing import make_run
 
 if __name__ == "__main__":
     out = make_run(Path(__file__).parent / "analysis_run", n_complexes=4, n_free_dme=2,

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import MDAnalysis as mda
 import numpy as np
 
-from .units import angstrom_to_nm
+from predesolv.analysis.units import angstrom_to_nm
 
 NA_O_A = 2.4
 OCTA = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
@@ -128,8 +129,73 @@ def make_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     L = np.array(box_nm) * 10.0
-    mouth_x = 0.6 * L[0]
-    zc = 0.5 * L[2]
+    mouth_x, zc = 0.6 * L[0], 0.5 * L[2]
+    start0, ion_sites, rest = _lattice(L, box_nm, n_complexes, n_free_dme, mouth_x, zc)
+    mol = _Molecules(["electrode", "frozen"])
+    n_cip = _place_complexes(mol, ion_sites)
+    for j in range(n_complexes - n_cip):
+        mol.add("PF6", PF6_NAMES, PF6_EL, _pf6(rest[j]), "anion", -1)
+    for j in range(n_free_dme):
+        mol.add("DME", DME_NAMES, DME_EL, _free_dme(rest[n_complexes - n_cip + j]), "DME", -1)
+    for x in np.arange(mouth_x + 1.0, L[0], 2.5):
+        for y in np.arange(1.0, L[1], 2.5):
+            for z in (zc - 3.5, zc + 3.5):
+                mol.add("GRA", ["C"], ["C"], [np.array([x, y, z])], "C", -1)
+    frames = _tracked_frames(mol, rng, L, start0, mouth_x, n_complexes, n_frames, noise_A)
+    _write_run(out, mol, frames, L, dt_ps)
+    nm = angstrom_to_nm
+    geometry = {
+        "kind": "slit",
+        "insertion": {"axis": "x", "origin_nm": nm(mouth_x), "direction": 1},
+        "regions": [
+            {"name": "inside", "bounds_nm": {"x": [nm(mouth_x), nm(L[0])],
+                                             "z": [nm(zc - 3.5), nm(zc + 3.5)]}},
+            {"name": "mouth", "bounds_nm": {"x": [nm(mouth_x) - 0.5, nm(mouth_x)],
+                                            "z": [nm(zc - 6.0), nm(zc + 6.0)]}},
+        ],
+        "fixed_axes": ["z"],
+        "spacing_nm": 0.7,
+    }
+    _write_metadata(out, mol, {"builder": "predesolv.analysis.synthetic.make_run",
+                               "seed": seed, "note": "synthetic, hand-placed; not MD"},
+                    geometry)
+    return out
+
+
+DME_NAMES = ["C1", "O1", "C2", "C3", "O2", "C4"]
+DME_EL = ["C", "O", "C", "C", "O", "C"]
+PF6_NAMES = ["P", "F1", "F2", "F3", "F4", "F5", "F6"]
+PF6_EL = ["P"] + ["F"] * 6
+_GROUPS = ("cation", "anion", "anion_coord", "solvent:DME", "solvent_O:DME",
+           "solvent_Oall:DME")
+
+
+class _Molecules:
+    """Atoms (name, resname, element), positions (Å), residues and metadata groups."""
+
+    def __init__(self, extra_groups: list[str] | None = None):
+        self.atoms: list[tuple[str, str, str]] = []
+        self.res_of: list[int] = []
+        self.pos: list[np.ndarray] = []
+        self.groups: dict[str, list[int]] = {k: [] for k in (*_GROUPS, *(extra_groups or []))}
+        self.mover: list[int] = []  # per residue: the ion it moves with (-1 static)
+        self.nres = 0
+
+    def add(self, resname: str, names: list[str], elems: list[str], xyz: Any, kind: str,
+            follow: int) -> None:
+        for name, el, p in zip(names, elems, xyz, strict=True):
+            i = len(self.atoms)
+            self.atoms.append((name, resname, el))
+            self.res_of.append(self.nres)
+            self.pos.append(p)
+            _assign_groups(self.groups, i, kind, el)
+        self.mover.append(follow)
+        self.nres += 1
+
+
+def _lattice(L: np.ndarray, box_nm: Any, n_complexes: int, n_free_dme: int, mouth_x: float,
+             zc: float) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Tracked-ion start, ion sites and the remaining bulk lattice sites (Å)."""
     spacing = 9.0
     # bulk lattice sites (x < mouth - 8 A), away from the walls region
     xs = np.arange(4.5, mouth_x - 8.0, spacing)
@@ -139,64 +205,38 @@ def make_run(
     need = 2 * n_complexes - 1 + n_free_dme
     if len(sites) < need:
         raise ValueError(f"box {box_nm} holds {len(sites)} lattice sites, {need} needed")
-    # tracked ion at the mouth height, starting in bulk
-    start0 = np.array([6.0, 0.5 * L[1], zc])
+    start0 = np.array([6.0, 0.5 * L[1], zc])  # tracked ion at the mouth height, in bulk
     sites = sites[np.linalg.norm(sites - start0, axis=1) > 8.0]
     if len(sites) < need:
         raise ValueError(f"box {box_nm} too small for {n_complexes} complexes")
     ion_sites = [start0] + [sites[i] * [1, 0, 1] if i == 0 else sites[i]
                             for i in range(n_complexes - 1)]
-    rest = sites[n_complexes - 1 :]
+    return start0, ion_sites, sites[n_complexes - 1 :]
 
-    atoms: list[tuple[str, str, str]] = []  # (name, resname, element)
-    res_of: list[int] = []
-    pos: list[np.ndarray] = []
-    groups: dict[str, list[int]] = {k: [] for k in ("cation", "anion", "anion_coord", "solvent:DME",
-                                                    "solvent_O:DME", "solvent_Oall:DME",
-                                                    "electrode", "frozen")}
-    mover: list[int] = []  # per residue: which ion it moves with (-1 static), -2 = left behind
-    nres = 0
 
-    def add_res(resname, names, elems, xyz, kind, follow):
-        nonlocal nres
-        for name, el, p in zip(names, elems, xyz, strict=True):
-            i = len(atoms)
-            atoms.append((name, resname, el))
-            res_of.append(nres)
-            pos.append(p)
-            _assign_groups(groups, i, kind, el)
-        mover.append(follow)
-        nres += 1
-
-    dme_names = ["C1", "O1", "C2", "C3", "O2", "C4"]
-    dme_el = ["C", "O", "C", "C", "O", "C"]
-    pf6_names = ["P", "F1", "F2", "F3", "F4", "F5", "F6"]
-    pf6_el = ["P"] + ["F"] * 6
+def _place_complexes(mol: _Molecules, ion_sites: list[np.ndarray]) -> int:
+    """Na(DME)3 on every site, every fourth bulk ion a Na(DME)2(PF6) pair; returns pairs."""
     n_cip = 0
     for k, c in enumerate(ion_sites):
         c = np.asarray(c, float)
-        add_res("NA", ["NA"], ["Na"], [c], "cation", k)
+        mol.add("NA", ["NA"], ["Na"], [c], "cation", k)
         cip = k > 0 and (k - 1) % 4 == 2
-        pairs = CIS_PAIRS[:2] if cip else CIS_PAIRS
-        for a, b in pairs:
-            add_res("DME", dme_names, dme_el,
+        for a, b in (CIS_PAIRS[:2] if cip else CIS_PAIRS):
+            mol.add("DME", DME_NAMES, DME_EL,
                     _dme(c + NA_O_A * OCTA[a], c + NA_O_A * OCTA[b], c), "DME", k)
         if cip:
-            add_res("PF6", pf6_names, pf6_el, _pf6(c + (NA_O_A + 1.6) * OCTA[3], toward=c),
+            mol.add("PF6", PF6_NAMES, PF6_EL, _pf6(c + (NA_O_A + 1.6) * OCTA[3], toward=c),
                     "anion", k)
             n_cip += 1
-    for j in range(n_complexes - n_cip):
-        add_res("PF6", pf6_names, pf6_el, _pf6(rest[j]), "anion", -1)
-    for j in range(n_free_dme):
-        add_res("DME", dme_names, dme_el, _free_dme(rest[n_complexes - n_cip + j]), "DME", -1)
-    for x in np.arange(mouth_x + 1.0, L[0], 2.5):
-        for y in np.arange(1.0, L[1], 2.5):
-            for z in (zc - 3.5, zc + 3.5):
-                add_res("GRA", ["C"], ["C"], [np.array([x, y, z])], "C", -1)
+    return n_cip
 
-    pos0 = np.array(pos)
-    res_of = np.array(res_of)
-    mover = np.array(mover)
+
+def _tracked_frames(mol: _Molecules, rng: np.random.Generator, L: np.ndarray,
+                    start0: np.ndarray, mouth_x: float, n_complexes: int, n_frames: int,
+                    noise_A: float) -> np.ndarray:
+    """Frames (Å): ion 0 drifts into the slit keeping one DME; bulk complexes random-walk."""
+    pos0 = np.array(mol.pos)
+    res_of, mover = np.array(mol.res_of), np.array(mol.mover)
     # the tracked ion keeps the DME on its (+x,+y) pair, which leads it into the slit
     tracked_res = np.flatnonzero(mover == 0)
     keeper = tracked_res[1]
@@ -204,65 +244,60 @@ def make_run(
     drop_at = mouth_x - 1.0 - start0[0]
     frames = np.empty((n_frames, len(pos0), 3), np.float32)
     drift = np.zeros((n_complexes, 3))
+    frozen = np.asarray(mol.groups["frozen"])
     for t in range(n_frames):
-        shift = np.zeros((nres, 3))
+        shift = np.zeros((mol.nres, 3))
         if t:
             drift[1:] += rng.normal(0.0, 0.15, size=(n_complexes - 1, 3))
         for k in range(1, n_complexes):
             shift[mover == k] = drift[k]
-        dx = travel[t]
         for r in tracked_res:
-            if r == tracked_res[0] or r == keeper:
-                shift[r] = [dx, 0, 0]
-            else:
-                shift[r] = [min(dx, drop_at), 0, 0]
+            moved = r == tracked_res[0] or r == keeper
+            shift[r] = [travel[t] if moved else min(travel[t], drop_at), 0, 0]
         p = pos0 + shift[res_of] + rng.normal(0.0, noise_A, size=pos0.shape)
-        frozen = np.asarray(groups["frozen"])
         p[frozen] = pos0[frozen]
         frames[t] = np.mod(p, L)
+    return frames
 
-    u = mda.Universe.empty(len(atoms), n_residues=nres, atom_resindex=res_of, trajectory=True)
-    u.add_TopologyAttr("name", [a[0] for a in atoms])
-    u.add_TopologyAttr("type", [a[2] for a in atoms])
-    u.add_TopologyAttr("element", [a[2] for a in atoms])
-    u.add_TopologyAttr("resname", [atoms[np.flatnonzero(res_of == r)[0]][1] for r in range(nres)])
-    u.add_TopologyAttr("resid", np.arange(1, nres + 1))
-    u.add_TopologyAttr("chainID", ["A"] * len(atoms))
-    from MDAnalysis.coordinates.memory import MemoryReader
 
-    u.load_new(frames, format=MemoryReader, dimensions=np.r_[L, 90, 90, 90], dt=dt_ps)
-    u.trajectory[0]
+def _write_run(out: Path, mol: _Molecules, frames: np.ndarray, L: Any, dt_ps: float) -> None:
+    """topology.pdb + trajectory.dcd through MDAnalysis's public writers."""
     import warnings
 
+    from MDAnalysis.coordinates.memory import MemoryReader
+
+    res_of = np.array(mol.res_of)
+    n = len(mol.atoms)
+    u = mda.Universe.empty(n, n_residues=mol.nres, atom_resindex=res_of, trajectory=True)
+    u.add_TopologyAttr("name", [a[0] for a in mol.atoms])
+    u.add_TopologyAttr("type", [a[2] for a in mol.atoms])
+    u.add_TopologyAttr("element", [a[2] for a in mol.atoms])
+    u.add_TopologyAttr("resname", [mol.atoms[np.flatnonzero(res_of == r)[0]][1]
+                                   for r in range(mol.nres)])
+    u.add_TopologyAttr("resid", np.arange(1, mol.nres + 1))
+    u.add_TopologyAttr("chainID", ["A"] * n)
+    u.load_new(frames, format=MemoryReader, dimensions=np.r_[L, 90, 90, 90], dt=dt_ps)
+    u.trajectory[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         u.atoms.write(str(out / "topology.pdb"))
-        with mda.Writer(str(out / "trajectory.dcd"), len(atoms), dt=dt_ps) as w:
+        with mda.Writer(str(out / "trajectory.dcd"), n, dt=dt_ps) as w:
             for _ in u.trajectory:
                 w.write(u.atoms)
-    nm = angstrom_to_nm
-    md = {
+
+
+def _write_metadata(out: Path, mol: _Molecules, provenance: dict[str, Any],
+                    geometry: dict[str, Any] | None = None) -> None:
+    md: dict[str, Any] = {
         "schema_version": 1,
         "units": {"length": "nm", "charge": "e"},
         "species": {"cation": "Na", "anion": "PF6", "solvents": ["DME"]},
-        "groups": {k: sorted(int(i) for i in v) for k, v in groups.items()},
-        "geometry": {
-            "kind": "slit",
-            "insertion": {"axis": "x", "origin_nm": nm(mouth_x), "direction": 1},
-            "regions": [
-                {"name": "inside", "bounds_nm": {"x": [nm(mouth_x), nm(L[0])],
-                                                 "z": [nm(zc - 3.5), nm(zc + 3.5)]}},
-                {"name": "mouth", "bounds_nm": {"x": [nm(mouth_x) - 0.5, nm(mouth_x)],
-                                                "z": [nm(zc - 6.0), nm(zc + 6.0)]}},
-            ],
-            "fixed_axes": ["z"],
-            "spacing_nm": 0.7,
-        },
-        "provenance": {"builder": "predesolv.analysis.synthetic.make_run", "seed": seed,
-                       "note": "synthetic, hand-placed; not MD"},
+        "groups": {k: sorted(int(i) for i in v) for k, v in mol.groups.items()},
     }
+    if geometry is not None:
+        md["geometry"] = geometry
+    md["provenance"] = provenance
     (out / "metadata.json").write_text(json.dumps(md, indent=1))
-    return out
 
 
 def make_random_electrolyte(
@@ -290,76 +325,37 @@ def make_random_electrolyte(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     L = box_nm * 10.0
-    tmpl_pf6 = _pf6(np.zeros(3))
-    names, resn, elem, res_of, offs = [], [], [], [], []
-    groups = {k: [] for k in ("cation", "anion", "anion_coord", "solvent:DME",
-                              "solvent_O:DME", "solvent_Oall:DME")}
-    nres = 0
-    follow = []  # residue whose centre this residue moves with
+    mol = _Molecules()
     for kind, count in (("NA", n_na), ("PF6", n_na), ("DME", n_dme)):
         for c in range(count):
             rot, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-            host = nres
-            if kind == "DME" and solvated and c < 3 * n_na:
-                a, b = CIS_PAIRS[c % 3]
-                tmpl_dme = _dme(NA_O_A * OCTA[a], NA_O_A * OCTA[b], np.zeros(3))
-                host = c // 3  # Na residues come first
-                rot = np.eye(3)
-            elif kind == "DME":
-                tmpl_dme = _free_dme(np.zeros(3))
-            follow.append(host)
-            if kind == "NA":
-                atoms = [("NA", "Na", np.zeros(3))]
-            elif kind == "PF6":
-                atoms = list(zip(["P", "F1", "F2", "F3", "F4", "F5", "F6"], ["P"] + ["F"] * 6,
-                                 tmpl_pf6, strict=True))
-            else:
-                atoms = list(zip(["C1", "O1", "C2", "C3", "O2", "C4"],
-                                 ["C", "O", "C", "C", "O", "C"], tmpl_dme, strict=True))
-            for nm, el, p in atoms:
-                i = len(names)
-                names.append(nm)
-                elem.append(el)
-                resn.append(kind)
-                res_of.append(nres)
-                offs.append(rot @ p)
-                _assign_groups(groups, i, kind, el)
-            nres += 1
-    res_of = np.array(res_of)
-    offs = np.array(offs)
-    host_of = np.array(follow)[res_of]
-    centres = rng.uniform(0, L, size=(nres, 3))
-    frames = np.empty((n_frames, len(names), 3), np.float32)
+            host, xyz, rot = _random_molecule(kind, c, mol.nres, n_na, solvated, rot)
+            names, elems = {"NA": (["NA"], ["Na"]), "PF6": (PF6_NAMES, PF6_EL),
+                            "DME": (DME_NAMES, DME_EL)}[kind]
+            mol.add(kind, names, elems, [rot @ p for p in xyz], kind, host)
+    res_of, offs = np.array(mol.res_of), np.array(mol.pos)
+    host_of = np.array(mol.mover)[res_of]
+    centres = rng.uniform(0, L, size=(mol.nres, 3))
+    frames = np.empty((n_frames, len(mol.atoms), 3), np.float32)
     for t in range(n_frames):
         if t:
             centres = centres + rng.normal(0.0, step_A, size=centres.shape)
         centres = np.mod(centres, L)  # wrap molecule centres, as OpenMM's reporters do
         frames[t] = centres[host_of] + offs
-    u = mda.Universe.empty(len(names), n_residues=nres, atom_resindex=res_of, trajectory=True)
-    u.add_TopologyAttr("name", names)
-    u.add_TopologyAttr("type", elem)
-    u.add_TopologyAttr("element", elem)
-    u.add_TopologyAttr("resname", [resn[np.flatnonzero(res_of == r)[0]] for r in range(nres)])
-    u.add_TopologyAttr("resid", np.arange(1, nres + 1))
-    u.add_TopologyAttr("chainID", ["A"] * len(names))
-    from MDAnalysis.coordinates.memory import MemoryReader
-
-    u.load_new(frames, format=MemoryReader, dimensions=[L, L, L, 90, 90, 90], dt=1.0)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        u.atoms.write(str(out / "topology.pdb"))
-        with mda.Writer(str(out / "trajectory.dcd"), len(names), dt=1.0) as w:
-            for _ in u.trajectory:
-                w.write(u.atoms)
-    md = {
-        "schema_version": 1,
-        "units": {"length": "nm", "charge": "e"},
-        "species": {"cation": "Na", "anion": "PF6", "solvents": ["DME"]},
-        "groups": {k: sorted(v) for k, v in groups.items()},
-        "provenance": {"builder": "predesolv.analysis.synthetic.make_random_electrolyte",
-                       "seed": seed, "note": "random-walk rigid molecules; not MD"},
-    }
-    (out / "metadata.json").write_text(json.dumps(md, indent=1))
+    _write_run(out, mol, frames, np.array([L, L, L]), 1.0)
+    _write_metadata(out, mol, {"builder": "predesolv.analysis.synthetic.make_random_electrolyte",
+                               "seed": seed, "note": "random-walk rigid molecules; not MD"})
     return out
+
+
+def _random_molecule(kind: str, c: int, nres: int, n_na: int, solvated: bool,
+                     rot: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(residue it moves with, template positions (Å), rotation) of molecule ``c`` of a kind."""
+    if kind == "NA":
+        return nres, np.zeros((1, 3)), rot
+    if kind == "PF6":
+        return nres, _pf6(np.zeros(3)), rot
+    if solvated and c < 3 * n_na:
+        a, b = CIS_PAIRS[c % 3]
+        return c // 3, _dme(NA_O_A * OCTA[a], NA_O_A * OCTA[b], np.zeros(3)), np.eye(3)
+    return nres, _free_dme(np.zeros(3)), rot
