@@ -62,66 +62,66 @@ def residence_times(
     if not 1 <= max_lag < n_frames:
         raise AnalysisError(f"max_lag must be in [1, {n_frames - 1}], got {max_lag}")
     dt = coord.dt_ps
-    regions = [(ALL, None)]
+    regions: list[tuple[str, int | None]] = [(ALL, None)]
     if by_region:
         regions += [(n, i) for i, n in enumerate(r.region_names)]
-    nfft = 1 << int(np.ceil(np.log2(2 * n_frames)))
     lags = np.arange(max_lag + 1)
     acf_rows, tau_rows = [], []
-    shell = r.shell
     for k in r.kinds:
-        sub = shell[shell["kind"] == k]
-        n_res = int(sub["resindex"].max()) + 1 if len(sub) else 1
-        key = sub["ion"].to_numpy() * n_res + sub["resindex"].to_numpy()
-        pairs, pid = np.unique(key, return_inverse=True)
-        pair_ion = pairs // n_res
-        fidx = sub["frame_index"].to_numpy()
+        pid, fidx, pair_ion = _pair_table(r.shell[r.shell["kind"] == k])
         for name, code in regions:
-            num = np.zeros(max_lag + 1)
-            den_origin = np.zeros(max_lag + 1)
-            hsum = 0.0
-            wsum = 0.0
-            n_used = 0
-            for c0 in range(0, len(pairs), CHUNK):
-                c1 = min(c0 + CHUNK, len(pairs))
-                sel = (pid >= c0) & (pid < c1)
-                h = np.zeros((c1 - c0, n_frames))
-                h[pid[sel] - c0, fidx[sel]] = 1.0
-                if code is None:
-                    w = np.ones_like(h)
-                else:
-                    w = (r.regions[:, pair_ion[c0:c1]].T == code).astype(float)
-                used = (w * h).any(axis=1)
-                if not used.any():
-                    continue
-                h, w = h[used], w[used]
-                n_used += int(used.sum())
-                fa = np.fft.rfft(w * h, nfft, axis=1)
-                fb = np.fft.rfft(h, nfft, axis=1)
-                corr = np.fft.irfft((np.conj(fa) * fb).sum(axis=0), nfft)[: max_lag + 1]
-                num += corr
-                # sum_{t < n-k} w(t): reverse cumulative sums
-                cw = np.cumsum(w.sum(axis=0))
-                den_origin += cw[n_frames - 1 - lags]
-                hsum += float((w * h).sum())
-                wsum += float(w.sum())
-            if n_used == 0 or hsum == 0:
-                C = np.full(max_lag + 1, np.nan)
-            else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    C = (num / den_origin) / (hsum / wsum)
+            C, n_used = _shell_acf(pid, fidx, pair_ion, r.regions, code, n_frames, max_lag)
             below = np.flatnonzero(C < 1.0 / np.e)
             tau = int(below[0]) if below.size else np.nan
-            n_orig = (
-                n_frames * n_ions if code is None else int((r.regions == code).sum())
-            )
-            tau_rows.append(
-                {"region": name, "kind": k, "tau_frames": tau,
-                 "tau_ps": tau * dt if np.isfinite(tau) else np.nan,
-                 "n_pairs": n_used, "n_origins": n_orig}
-            )
-            acf_rows.append(
-                pd.DataFrame({"region": name, "kind": k, "lag_frames": lags,
-                              "lag_ps": lags * dt, "C": C})
-            )
+            n_orig = n_frames * n_ions if code is None else int((r.regions == code).sum())
+            tau_rows.append({"region": name, "kind": k, "tau_frames": tau,
+                             "tau_ps": tau * dt if np.isfinite(tau) else np.nan,
+                             "n_pairs": n_used, "n_origins": n_orig})
+            acf_rows.append(pd.DataFrame({"region": name, "kind": k, "lag_frames": lags,
+                                          "lag_ps": lags * dt, "C": C}))
     return pd.concat(acf_rows, ignore_index=True), pd.DataFrame(tau_rows)
+
+
+def _pair_table(sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per shell row: its ion-molecule pair id and frame index; per pair: its ion."""
+    n_res = int(sub["resindex"].max()) + 1 if len(sub) else 1
+    key = sub["ion"].to_numpy() * n_res + sub["resindex"].to_numpy()
+    pairs, pid = np.unique(key, return_inverse=True)
+    return pid, sub["frame_index"].to_numpy(), pairs // n_res
+
+
+def _shell_acf(pid: np.ndarray, fidx: np.ndarray, pair_ion: np.ndarray, regions: np.ndarray,
+               code: int | None, n_frames: int, max_lag: int) -> tuple[np.ndarray, int]:
+    """Continuous-presence correlation C(lag) of ion-molecule pairs whose ion is in region
+    ``code`` at the time origin (all origins with None), by FFT in chunks of pairs; and the
+    number of pairs used."""
+    nfft = 1 << int(np.ceil(np.log2(2 * n_frames)))
+    lags = np.arange(max_lag + 1)
+    num = np.zeros(max_lag + 1)
+    den_origin = np.zeros(max_lag + 1)
+    hsum = wsum = 0.0
+    n_used = 0
+    n_pairs = int(pid.max()) + 1 if len(pid) else 0
+    for c0 in range(0, n_pairs, CHUNK):
+        c1 = min(c0 + CHUNK, n_pairs)
+        sel = (pid >= c0) & (pid < c1)
+        h = np.zeros((c1 - c0, n_frames))
+        h[pid[sel] - c0, fidx[sel]] = 1.0
+        w = np.ones_like(h) if code is None else \
+            (regions[:, pair_ion[c0:c1]].T == code).astype(float)
+        used = (w * h).any(axis=1)
+        if not used.any():
+            continue
+        h, w = h[used], w[used]
+        n_used += int(used.sum())
+        fa = np.fft.rfft(w * h, nfft, axis=1)
+        fb = np.fft.rfft(h, nfft, axis=1)
+        num += np.fft.irfft((np.conj(fa) * fb).sum(axis=0), nfft)[: max_lag + 1]
+        cw = np.cumsum(w.sum(axis=0))  # sum_{t < n-k} w(t): reverse cumulative sums
+        den_origin += cw[n_frames - 1 - lags]
+        hsum += float((w * h).sum())
+        wsum += float(w.sum())
+    if n_used == 0 or hsum == 0:
+        return np.full(max_lag + 1, np.nan), n_used
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (num / den_origin) / (hsum / wsum), n_used
