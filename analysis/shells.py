@@ -4,6 +4,7 @@ shell speciation and coordination profiles along the insertion coordinate."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,18 +146,7 @@ def profile(
     if not bin_nm > 0:
         raise AnalysisError(f"profile bin width must be > 0 nm, got {bin_nm}")
     r = coord.results
-    s = r.insertion_nm.ravel().copy()
-    if regions is not None:
-        unknown = sorted(set(regions) - set(r.region_names))
-        if unknown:
-            raise AnalysisError(
-                f"profile: unknown region(s) {', '.join(unknown)}; regions: "
-                f"{', '.join(r.region_names)}"
-            )
-        codes = [r.region_names.index(n) for n in regions]
-        s[~np.isin(r.regions.ravel(), codes)] = np.nan
-    if not np.isfinite(s).any():
-        raise AnalysisError("profile: no ion-frames with an insertion coordinate to bin")
+    s = _insertion_in_regions(r, regions)
     if range_nm is None:
         lo = np.floor(np.nanmin(s) / bin_nm) * bin_nm
         hi = (np.floor(np.nanmax(s) / bin_nm) + 1) * bin_nm
@@ -186,3 +176,26 @@ def profile(
             tot = tot + s1
         out["cn_total_mean"] = tot / n
     return pd.DataFrame(out)
+
+
+def _insertion_in_regions(r: Any, regions: Sequence[str] | None) -> np.ndarray:
+    """Insertion coordinate (nm) of every ion-frame, NaN outside ``regions``.
+
+    Raises
+    ------
+    AnalysisError
+        An unknown region, or nothing left to bin.
+    """
+    s = r.insertion_nm.ravel().copy()
+    if regions is not None:
+        unknown = sorted(set(regions) - set(r.region_names))
+        if unknown:
+            raise AnalysisError(
+                f"profile: unknown region(s) {', '.join(unknown)}; regions: "
+                f"{', '.join(r.region_names)}"
+            )
+        codes = [r.region_names.index(n) for n in regions]
+        s[~np.isin(r.regions.ravel(), codes)] = np.nan
+    if not np.isfinite(s).any():
+        raise AnalysisError("profile: no ion-frames with an insertion coordinate to bin")
+    return s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -85,9 +87,20 @@ def track_ion(coord: Coordination, ion: int | None = None) -> tuple[pd.DataFrame
     if not 0 <= int(ion) < n_ions:
         raise AnalysisError(f"ion index {ion} out of range: the ion group has {n_ions} atoms")
     ion = int(ion)
+    members = _members(r.shell, ion, n_frames)
+    series = _series(coord, ion, members)
+    return series, _events(r, ion, members)
+
+
+EVENT_COLUMNS = ["frame", "time_ps", "event", "insertion_nm", "region", "molecule",
+                 "shell_before", "shell_after", "kept"]
+
+
+def _series(coord: Coordination, ion: int, members: list[set[str]]) -> pd.DataFrame:
+    """One row per frame for ``ion`` (see :func:`track_ion`)."""
+    r = coord.results
     names = np.asarray(r.region_names, dtype=object)
     pos_nm = angstrom_to_nm(r.positions[:, ion, :])
-    members = _members(r.shell, ion, n_frames)
     data = {
         "frame": r.frames,
         "time_ps": r.times_ps,
@@ -103,26 +116,23 @@ def track_ion(coord: Coordination, ion: int | None = None) -> tuple[pd.DataFrame
     data["members"] = [_fmt(m) for m in members]
     series = pd.DataFrame(data)
     series.attrs.update(ion=ion, atom_index=int(coord.ions.ix[ion]))
+    return series
 
+
+def _events(r: Any, ion: int, members: list[set[str]]) -> pd.DataFrame:
+    """Mouth crossings, region changes and shell changes of ``ion`` (see :func:`track_ion`)."""
+    names = np.asarray(r.region_names, dtype=object)
     ev = []
 
-    def add(t, kind, molecule=""):
-        ev.append(
-            {
-                "frame": int(r.frames[t]),
-                "time_ps": float(r.times_ps[t]),
-                "event": kind,
-                "insertion_nm": float(r.insertion_nm[t, ion]),
-                "region": names[r.regions[t, ion]],
-                "molecule": molecule,
-                "shell_before": _fmt(members[t - 1]),
-                "shell_after": _fmt(members[t]),
-                "kept": _fmt(members[t - 1] & members[t]),
-            }
-        )
+    def add(t: int, kind: str, molecule: str = "") -> None:
+        ev.append({"frame": int(r.frames[t]), "time_ps": float(r.times_ps[t]), "event": kind,
+                   "insertion_nm": float(r.insertion_nm[t, ion]),
+                   "region": names[r.regions[t, ion]], "molecule": molecule,
+                   "shell_before": _fmt(members[t - 1]), "shell_after": _fmt(members[t]),
+                   "kept": _fmt(members[t - 1] & members[t])})
 
     s = r.insertion_nm[:, ion]
-    for t in range(1, n_frames):
+    for t in range(1, len(members)):
         if np.isfinite(s[t - 1]) and np.isfinite(s[t]):
             if s[t - 1] < 0 <= s[t]:
                 add(t, "enter")
@@ -134,6 +144,4 @@ def track_ion(coord: Coordination, ion: int | None = None) -> tuple[pd.DataFrame
             add(t, "lost", m)
         for m in sorted(members[t] - members[t - 1]):
             add(t, "gained", m)
-    cols = ["frame", "time_ps", "event", "insertion_nm", "region", "molecule",
-            "shell_before", "shell_after", "kept"]
-    return series, pd.DataFrame(ev, columns=cols)
+    return pd.DataFrame(ev, columns=EVENT_COLUMNS)

@@ -184,43 +184,60 @@ def msd_by_region(
     names = [(ALL, None)] + [(nm, i) for i, nm in enumerate(geometry.region_names)]
     rows, drows = [], []
     for name, code in names:
-        if code is None:
-            stay = np.full(codes.shape, n + 1)
-        else:
-            inside = codes == code
-            stay = np.zeros(codes.shape, dtype=np.int64)
-            stay[-1] = inside[-1]
-            for t in range(n - 2, -1, -1):
-                stay[t] = (stay[t + 1] + 1) * inside[t]
-            if not inside.any():
-                continue
-        m3, m2, ns = [], [], []
-        for k in lags:
-            d = X[k:] - X[:-k]
-            ok = stay[:-k] > k
-            cnt = int(ok.sum())
-            sq = d * d
-            m3.append(sq.sum(-1)[ok].mean() if cnt else np.nan)
-            m2.append(sq[..., pa].sum(-1)[ok].mean() if cnt else np.nan)
-            ns.append(cnt)
-        m3, m2, ns = np.array(m3), np.array(m2), np.array(ns)
+        if code is not None and not (codes == code).any():
+            continue
+        m3, m2, ns = _windowed_msd(X, _stay_lengths(codes, code), lags, pa)
         t = lags * dt_ps
         rows.append(pd.DataFrame({"region": name, "lag_ps": t, "msd_3d_nm2": m3 * NM2_PER_A2,
                                   "msd_2d_nm2": m2 * NM2_PER_A2, "n_samples": ns}))
-        good = ns > 0
-        if good.sum() < 2:
-            drows.append({"region": name, "D_3d_m2_s": np.nan, "D_2d_m2_s": np.nan,
-                          "fit_start_ps": np.nan, "fit_end_ps": np.nan, "n_samples": 0})
-            continue
-        tmax = t[good].max()
-        win = good & (t >= fit_range[0] * tmax) & (t <= fit_range[1] * tmax)
-        if win.sum() < 2:
-            win = good
-        D3 = np.polyfit(t[win], m3[win], 1)[0] / 6.0 * A2_PER_PS_IN_M2_PER_S
-        D2 = np.polyfit(t[win], m2[win], 1)[0] / 4.0 * A2_PER_PS_IN_M2_PER_S
-        drows.append({"region": name, "D_3d_m2_s": D3, "D_2d_m2_s": D2,
-                      "fit_start_ps": float(t[win].min()), "fit_end_ps": float(t[win].max()),
-                      "n_samples": int(ns[win].sum())})
+        drows.append({"region": name, **_fit_diffusion(t, m3, m2, ns, fit_range)})
     return pd.concat(rows, ignore_index=True), pd.DataFrame(drows)
+
+
+def _stay_lengths(codes: np.ndarray, code: int | None) -> np.ndarray:
+    """Frames (shape like ``codes``) each atom stays in region ``code`` from each origin
+    on, counting the origin; larger than any lag for ``None`` (no condition)."""
+    n = len(codes)
+    if code is None:
+        return np.full(codes.shape, n + 1)
+    inside = codes == code
+    stay = np.zeros(codes.shape, dtype=np.int64)
+    stay[-1] = inside[-1]
+    for t in range(n - 2, -1, -1):
+        stay[t] = (stay[t + 1] + 1) * inside[t]
+    return stay
+
+
+def _windowed_msd(X: np.ndarray, stay: np.ndarray, lags: np.ndarray, plane: list[int]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """3D and in-plane MSD (Å²) and sample counts per lag over (atom, origin) samples that
+    stay in the region for the whole lag."""
+    m3, m2, ns = [], [], []
+    for k in lags:
+        d = X[k:] - X[:-k]
+        ok = stay[:-k] > k
+        cnt = int(ok.sum())
+        sq = d * d
+        m3.append(sq.sum(-1)[ok].mean() if cnt else np.nan)
+        m2.append(sq[..., plane].sum(-1)[ok].mean() if cnt else np.nan)
+        ns.append(cnt)
+    return np.array(m3), np.array(m2), np.array(ns)
+
+
+def _fit_diffusion(t: np.ndarray, m3: np.ndarray, m2: np.ndarray, ns: np.ndarray,
+                   fit_range: tuple[float, float]) -> dict[str, float]:
+    """D from MSD = a + 2 d D t over the fit window (fractions of the largest lag)."""
+    good = ns > 0
+    if good.sum() < 2:
+        return {"D_3d_m2_s": np.nan, "D_2d_m2_s": np.nan, "fit_start_ps": np.nan,
+                "fit_end_ps": np.nan, "n_samples": 0}
+    tmax = t[good].max()
+    win = good & (t >= fit_range[0] * tmax) & (t <= fit_range[1] * tmax)
+    if win.sum() < 2:
+        win = good
+    return {"D_3d_m2_s": np.polyfit(t[win], m3[win], 1)[0] / 6.0 * A2_PER_PS_IN_M2_PER_S,
+            "D_2d_m2_s": np.polyfit(t[win], m2[win], 1)[0] / 4.0 * A2_PER_PS_IN_M2_PER_S,
+            "fit_start_ps": float(t[win].min()), "fit_end_ps": float(t[win].max()),
+            "n_samples": int(ns[win].sum())}
 
 

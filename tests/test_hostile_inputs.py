@@ -153,14 +153,18 @@ def test_tilde_is_expanded(tmp_path, write_config, monkeypatch):
 
 
 def test_platform_name_any_case(tmp_path, write_config, capsys):
-    from predesolv.cli import _parser
-
-    assert _parser().parse_args(["run", "c.yaml", "--platform", "cpu"]).platform == "CPU"
-    assert _parser().parse_args(["run", "c.yaml", "--platform", "opencl"]).platform == "OpenCL"
+    """--platform cpu is accepted (the run then proceeds to its config); --platform gpu is
+    refused in one line listing the names."""
+    cfg = write_config(base_config(tmp_path / "run"))
+    assert main(["validate", str(cfg)]) == 0
     capsys.readouterr()
+    missing = str(tmp_path / "absent.yaml")
+    assert main(["run", missing, "--platform", "cpu"]) == 2
+    assert "absent.yaml" in capsys.readouterr().err  # got past the platform argument
     with pytest.raises(SystemExit) as exc:
-        _parser().parse_args(["run", "c.yaml", "--platform", "gpu"])
-    assert exc.value.code == 2 and "'gpu' is not a platform" in capsys.readouterr().err
+        main(["run", missing, "--platform", "gpu"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "'gpu' is not a platform" in err and "Reference" in err
 
 
 # ------------------------------------------------------------------ from_files
