@@ -198,24 +198,7 @@ class Coordination(AnalysisBase):
         boxes = self._boxes[sl] if self._has_box[sl].all() else None
         ni, nk = self.ions.n_atoms, len(self.kinds)
         pos = self._pos[sl]
-        # kinds MDAnalysis would search with its grid go through one combined cell-list call
-        # (max cutoff, then per-kind d2 filter: same arithmetic, so exact); the rest directly
-        grid = [j for j, sel in enumerate(self._sel)
-                if use_cell_list(ni, len(sel), self._cut_A[j], boxes)]
-        calls = [(self._sel[j], self._cut_A[j]) for j in range(nk) if j not in grid]
-        if grid:
-            sel = np.concatenate([self._sel[j] for j in grid])
-            calls.append((sel, max(self._cut_A[j] for j in grid)))
-        fi, ion, atom, d2 = [], [], [], []
-        for sel, cut in calls:
-            part = self._buf[:nb] if len(sel) == self._all.n_atoms else self._buf[:nb, sel]
-            f_, i_, a_, d2_ = pairs_within(pos, part, cut, boxes)
-            fi.append(f_)
-            ion.append(i_)
-            atom.append(sel[a_])
-            d2.append(d2_)
-        fi, ion, atom = (np.concatenate(x).astype(np.int64) for x in (fi, ion, atom))
-        d2 = np.concatenate(d2)
+        fi, ion, atom, d2 = self._contacts(pos, nb, boxes)
         kind = self._kind_of[atom]
         ok = d2 <= self._cut_A[kind] ** 2
         fi, ion, atom, kind = fi[ok], ion[ok], atom[ok], kind[ok]
@@ -247,6 +230,31 @@ class Coordination(AnalysisBase):
         rows[:, 4] = cnt
         rows[:, 5] = d[first]
         self._shell_rows.append(rows)
+
+    def _contacts(self, pos: np.ndarray, nb: int, boxes: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(batch frame, ion, partner atom, d² in Å²) of every pair within the largest cutoff.
+
+        Kinds MDAnalysis would search with its grid go through one combined cell-list call
+        (max cutoff, then the per-kind d² filter: same arithmetic, so exact); the rest
+        directly."""
+        ni, nk = self.ions.n_atoms, len(self.kinds)
+        grid = [j for j, sel in enumerate(self._sel)
+                if use_cell_list(ni, len(sel), self._cut_A[j], boxes)]
+        calls = [(self._sel[j], self._cut_A[j]) for j in range(nk) if j not in grid]
+        if grid:
+            sel = np.concatenate([self._sel[j] for j in grid])
+            calls.append((sel, max(self._cut_A[j] for j in grid)))
+        fi, ion, atom, d2 = [], [], [], []
+        for sel, cut in calls:
+            part = self._buf[:nb] if len(sel) == self._all.n_atoms else self._buf[:nb, sel]
+            f_, i_, a_, d2_ = pairs_within(pos, part, cut, boxes)
+            fi.append(f_)
+            ion.append(i_)
+            atom.append(sel[a_])
+            d2.append(d2_)
+        return (*(np.concatenate(x).astype(np.int64) for x in (fi, ion, atom)),
+                np.concatenate(d2))
 
     def _conclude(self):
         self._flush()

@@ -56,15 +56,7 @@ def main(argv=None) -> int:
     from predesolv.analysis.units import nm_to_angstrom
     from predesolv.testing import make_random_electrolyte, make_run
 
-    tmp = None
-    run_dir = args.run_dir
-    if run_dir is None:
-        tmp = tempfile.TemporaryDirectory()
-        if args.dense:
-            run_dir = make_random_electrolyte(tmp.name, n_frames=args.frames, seed=1)
-        else:
-            run_dir = make_run(tmp.name, n_complexes=args.ions, n_free_dme=args.free_dme,
-                               n_frames=args.frames, box_nm=(10.0, 7.0, 7.0), seed=1)
+    tmp, run_dir = _run_dir(args, make_random_electrolyte, make_run)
     u, md = load_run(run_dir)
     ions = group(u, md, "cation")
     partners = coordination_partners(u, md)
@@ -108,6 +100,17 @@ def main(argv=None) -> int:
     if tmp is not None:
         tmp.cleanup()
     return 0
+
+
+def _run_dir(args, make_random_electrolyte, make_run):
+    """(temporary folder or None, run directory): the user's run or a synthetic one."""
+    if args.run_dir is not None:
+        return None, args.run_dir
+    tmp = tempfile.TemporaryDirectory()
+    if args.dense:
+        return tmp, make_random_electrolyte(tmp.name, n_frames=args.frames, seed=1)
+    return tmp, make_run(tmp.name, n_complexes=args.ions, n_free_dme=args.free_dme,
+                         n_frames=args.frames, box_nm=(10.0, 7.0, 7.0), seed=1)
 
 
 def neighbour_search(u, ions, partners, cutoff_nm: float, repeat: int) -> int:

@@ -122,17 +122,21 @@ def msd_diffusion(com: np.ndarray, dt_ps: float) -> float:
     return float(slope / 6.0 * 1e3)  # nm^2/ps -> 1e-9 m^2/s
 
 
-def run_system(name: str, args: argparse.Namespace, outdir: Path) -> dict:
-    spec = SYSTEMS[name]
+def _electrolyte(spec: dict) -> ElectrolyteConfig:
     ekw = dict(salt=spec["salt"], solvents=spec["solvents"], n_solvent=spec["n"],
                temperature=f"{spec['T']} K")
     if "conc" in spec:
         ekw["concentration"] = spec["conc"]
     else:
         ekw["n_salt"] = spec["n_salt"]
+    return ElectrolyteConfig(**ekw)
+
+
+def run_system(name: str, args: argparse.Namespace, outdir: Path) -> dict:
+    spec = SYSTEMS[name]
     ff = ForceFieldConfig(nonbonded_cutoff=f"{args.cutoff} nm", constraints="hbonds",
                           charge_scaling=args.charge_scaling)
-    built = build_electrolyte(ElectrolyteConfig(**ekw), ff, seed=args.seed)
+    built = build_electrolyte(_electrolyte(spec), ff, seed=args.seed)
     system, top = built.system, built.topology
     repartition_hydrogen_mass(system, top, args.hmass)
     T = spec["T"] * unit.kelvin

@@ -214,6 +214,10 @@ class ElectrodeConfig(StrictModel):
                 raise ValueError("kind 'surface' needs 'length' and 'layers'")
             if self.spacing is not None or self.stages is not None or self.fill_slit:
                 raise ValueError("kind 'surface' has no slit: no 'spacing'/'stages'/'fill_slit'")
+        return self
+
+    @model_validator(mode="after")
+    def _charge_fields(self) -> ElectrodeConfig:
         ch = self.charge
         if isinstance(ch, ConstantPotentialConfig) and self.counter_electrode is None:
             raise ValueError("charge.mode 'constant_potential' needs a 'counter_electrode'")

@@ -166,26 +166,12 @@ def parse_quantity(text: str | float | int | unit.Quantity, expected: str | None
             )
         return float(text)
     elif isinstance(text, str):
-        m = _NUMBER.match(text)
-        if not m:
-            raise ValueError(
-                f"cannot parse {text!r}: expected '<number> <unit>', e.g. '1.0 {expected or 'nm'}'"
-            )
-        value = float(m.group(1))
-        rest = m.group(2)
-        if rest:
-            try:
-                u = parse_unit(rest)
-            except ValueError as exc:
-                raise ValueError(f"cannot parse unit in {text!r}: {exc}") from None
-            q = value * u
-        else:
-            if expected:
-                raise ValueError(f"{text!r} has no unit; write e.g. '{value} {expected}'")
-            return value
+        q = _from_string(text, expected)
+        if not isinstance(q, unit.Quantity):
+            return q
     else:
         raise ValueError(f"expected a quantity string, got {type(text).__name__} {text!r}")
-    if not math.isfinite(float(q._value)):
+    if not math.isfinite(float(q.value_in_unit(q.unit))):
         raise ValueError(f"{text!r} is not finite")
     if expected:
         exp_unit = parse_unit(expected)
@@ -196,13 +182,32 @@ def parse_quantity(text: str | float | int | unit.Quantity, expected: str | None
     return q
 
 
+def _from_string(text: str, expected: str | None) -> Any:
+    """``'<number> <unit>'`` as a Quantity (a plain float when unitless and allowed)."""
+    m = _NUMBER.match(text)
+    if not m:
+        raise ValueError(
+            f"cannot parse {text!r}: expected '<number> <unit>', e.g. '1.0 {expected or 'nm'}'"
+        )
+    value = float(m.group(1))
+    rest = m.group(2)
+    if not rest:
+        if expected:
+            raise ValueError(f"{text!r} has no unit; write e.g. '{value} {expected}'")
+        return value
+    try:
+        return value * parse_unit(rest)
+    except ValueError as exc:
+        raise ValueError(f"cannot parse unit in {text!r}: {exc}") from None
+
+
 def format_quantity(q: Any, unit_str: str | None = None) -> str:
     """Format a Quantity as a string that :func:`parse_quantity` reads back."""
     if not isinstance(q, unit.Quantity):
         return repr(q)
     if unit_str:
         return f"{q.value_in_unit(parse_unit(unit_str)):.10g} {unit_str}"
-    return f"{q._value:.10g} {q.unit.get_symbol()}"
+    return f"{q.value_in_unit(q.unit):.10g} {q.unit.get_symbol()}"
 
 
 class QuantityField:
