@@ -56,3 +56,21 @@ def minimised_cpu_context(built, integrator, max_iterations: int, steps: int):
     openmm.LocalEnergyMinimizer.minimize(ctx, 10, max_iterations)
     integrator.step(steps)
     return ctx
+
+
+class FlagAfter:
+    """Stand-in for the runner's SIGINT/SIGTERM flag that trips on its ``n``-th check."""
+
+    def __init__(self, n: int):
+        self._n, self._checks = n, 0
+
+    @property
+    def set(self) -> bool:
+        self._checks += 1
+        return self._checks >= self._n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None

@@ -17,7 +17,7 @@ import numpy as np
 import openmm
 import pandas as pd
 import pytest
-from conftest import DATA, base_config
+from conftest import DATA, FlagAfter, base_config
 from openmm import unit
 
 import predesolv.runner as runner_mod
@@ -28,24 +28,6 @@ from predesolv.config import load_config
 from predesolv.errors import Interrupted
 from predesolv.rundir import RunDir
 from predesolv.runner import Runner
-
-
-class _FlagAfter:
-    """Stand-in for the signal flag that trips on its ``n``-th check."""
-
-    def __init__(self, n: int):
-        self._n, self._checks = n, 0
-
-    @property
-    def set(self) -> bool:
-        self._checks += 1
-        return self._checks >= self._n
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
 
 
 def _reference_cfg(run_dir: Path, write_config, production: str = "0.06 ps") -> Path:
@@ -61,7 +43,7 @@ def _reference_cfg(run_dir: Path, write_config, production: str = "0.06 ps") -> 
 def _interrupted_run(run_dir: Path, cfg_path: Path, monkeypatch, checks: int = 4) -> None:
     """Run until the flag trips inside production (nvt block, stage end, production blocks)."""
     cfg = load_config(cfg_path)
-    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: _FlagAfter(checks))
+    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: FlagAfter(checks))
     with pytest.raises(Interrupted):
         Runner(cfg, build_system(cfg.system), run_dir).run()
     monkeypatch.undo()

@@ -15,7 +15,7 @@ import numpy as np
 import openmm
 import pandas as pd
 import pytest
-from conftest import DATA, base_config
+from conftest import DATA, FlagAfter, base_config
 from openmm import unit
 
 from predesolv.cli import main
@@ -244,23 +244,6 @@ def test_resume_before_first_checkpoint_starts_over(tmp_path, write_config):
     _check_complete(run_dir, 20, 25)
 
 
-class _FlagAfter:
-    """Stand-in for the SIGINT flag that trips on its ``n``-th check."""
-
-    def __init__(self, n: int):
-        self._n = n
-        self._checks = 0
-
-    @property
-    def set(self) -> bool:
-        self._checks += 1
-        return self._checks >= self._n
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
 
 
 def test_resumed_run_is_bitwise_identical_on_reference(tmp_path, write_config, monkeypatch):
@@ -285,7 +268,7 @@ def test_resumed_run_is_bitwise_identical_on_reference(tmp_path, write_config, m
 
     cfg_b = cfg_for(tmp_path / "b")
     # trips at: the nvt block, the end of nvt, the first production block
-    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: _FlagAfter(3))
+    monkeypatch.setattr(runner_mod, "_InterruptFlag", lambda: FlagAfter(3))
     with pytest.raises(Interrupted):
         Runner(cfg_b, build_system(cfg_b.system), tmp_path / "b").run()
     prog = json.loads((tmp_path / "b" / "progress.json").read_text())["checkpoints"][0]
