@@ -455,3 +455,24 @@ def test_api_resume_repartitions_masses_exactly_once(tmp_path, write_config, mon
     assert run(cfg, None, run_dir, resume=True).steps == 40  # (0.02 + 0.06) ps / 2 fs
     root = ET.parse(run_dir / layout.SYSTEM).getroot()
     assert [float(p.get("mass")) for p in root.find("Particles")] == stored
+
+
+def test_old_flat_progress_record_still_resumes(tmp_path, write_config, monkeypatch):
+    """A run directory written by predesolv 0.1 (flat progress.json, no hashes) resumes;
+    the log says the checkpoint could not be verified."""
+    run_dir = tmp_path / "b"
+    cfg_path = _reference_cfg(run_dir, write_config)
+    _interrupted_run(run_dir, cfg_path, monkeypatch)
+    ck = _progress(run_dir)["checkpoints"][0]
+    old = {"state_rows": ck["state_rows"], "frames": ck["frames"],
+           "stage_index": ck["stage_index"], "stage": ck["stage"],
+           "stage_step": ck["stage_step"], "stage_complete": ck["stage_complete"],
+           "global_step": ck["global_step"], "time_ps": ck["time_ps"],
+           "has_velocities": ck["has_velocities"], "checkpoint": ck["chk"],
+           "checkpoint_xml": ck["xml"], "platform": ck["platform"], "completed": False}
+    (run_dir / layout.PROGRESS).write_text(json.dumps(old))
+    assert main(["run", str(cfg_path), "--resume"]) == 0
+    assert "not verified" in (run_dir / layout.LOG).read_text()
+    df = pd.read_csv(run_dir / layout.STATE)
+    assert df["step"].is_unique and len(df) == 4  # (0.02 + 0.06) ps / 0.02 ps
+    assert _progress(run_dir)["completed"] is True
