@@ -213,33 +213,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from predesolv.config import load_config
-    from predesolv.rundir import RunDir
-    from predesolv.runner import Runner, preflight
+    import predesolv
 
-    cfg = load_config(args.config)
-    rd = RunDir(args.out or cfg.output.directory)
-    if args.extend and not args.resume:
-        raise ConfigError("--extend only goes with --resume", "--extend")
     t0 = time.perf_counter()
-    with rd.locked():  # one writer for the whole life of the run (build included)
-        if args.resume and rd.has_inputs():
-            runner = Runner.resume(rd, platform=args.platform, config=cfg, extend=args.extend)
-            result = runner.run()
-        else:
-            if args.resume and not rd.config.is_file():
-                raise RunDirectoryError(
-                    f"output.directory: {rd.path} holds no predesolv run (no config.yaml) to "
-                    f"resume; run without --resume")
-            if args.resume:
-                sys.stderr.write(f"note: {rd.path} holds an incomplete run (its input files "
-                                 f"were never all written); starting it anew\n")
-            from predesolv.build import build_system
-
-            built = build_system(cfg.system)
-            preflight(cfg, built)
-            runner = Runner(cfg, built, rd, platform=args.platform)
-            result = runner.run(overwrite=args.overwrite or args.resume)
+    result = predesolv.run(args.config, out=args.out, resume=args.resume,
+                           overwrite=args.overwrite, extend=args.extend, platform=args.platform)
     dt = time.perf_counter() - t0
     print(f"run complete: {result.run_dir} ({result.steps} steps, {result.frames} frames, "
           f"platform {result.platform}, {dt:.1f} s)")

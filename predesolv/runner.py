@@ -113,6 +113,17 @@ def _stage_seed(seed: int, index: int) -> int:
     return (seed + 7919 * (index + 1)) % (2**31 - 2) + 1
 
 
+def make_integrator(simulation: Any, stage_index: int = 0) -> openmm.Integrator:
+    """The integrator of stage ``stage_index``: ``LangevinMiddleIntegrator`` at
+    ``simulation.temperature``/``friction``/``timestep``, its random seed derived from
+    ``simulation.seed`` (one definition for the runner and ``BuiltSystem.create_simulation``).
+    """
+    integrator = openmm.LangevinMiddleIntegrator(simulation.temperature, simulation.friction,
+                                                 simulation.timestep)
+    integrator.setRandomNumberSeed(_stage_seed(int(simulation.seed or 0), stage_index))
+    return integrator
+
+
 
 
 @dataclass
@@ -402,9 +413,7 @@ class Runner:
 
     # ----------------------------------------------------------- stages
     def _simulation(self, index: int, system: openmm.System) -> app.Simulation:
-        sim = self.cfg.simulation
-        integrator = openmm.LangevinMiddleIntegrator(sim.temperature, sim.friction, self.dt)
-        integrator.setRandomNumberSeed(_stage_seed(int(sim.seed or 0), index))
+        integrator = make_integrator(self.cfg.simulation, index)
         simulation = app.Simulation(self.built.topology, system, integrator, self.platform,
                                     dict(self.properties))
         if self._properties_used is None:
