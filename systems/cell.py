@@ -410,7 +410,11 @@ def _constant_charge(cfg: ConstantChargeConfig, lay: _Layout, asm: _Assembly, q_
                      q_work: float, area: float) -> dict[str, Any]:
     """Spread ``q_work`` over the chosen carbons (and its opposite over the counter)."""
     w_part, w_el = _ordered(lay.work, lay.work.part), _ordered(lay.work, lay.work.elements)
-    sel = [asm.w_idx[k] for k in _charged_atoms(w_part, w_el, cfg.apply_to)]
+    # the charge goes on the conductor, as under constant potential: sheet carbons without a
+    # force-field charge (dopant groups and edge C-H keep exactly their own charges)
+    sheet = set(conductor_atoms(asm.system, asm.top, asm.w_idx))
+    sel = [i for i in (asm.w_idx[k] for k in _charged_atoms(w_part, w_el, cfg.apply_to))
+           if i in sheet]
     dq = ch.spread_charge(asm.system, sel, q_work)
     md = {"mode": "constant_charge", "apply_to": cfg.apply_to, "neutralize": cfg.neutralize,
           "area_nm2": area, "requested_total_e": q_req, "realised_total_e": q_work,
@@ -418,8 +422,7 @@ def _constant_charge(cfg: ConstantChargeConfig, lay: _Layout, asm: _Assembly, q_
           "charge_per_atom_e": dq, "n_charged_atoms": len(sel)}
     if cfg.neutralize == "counter_electrode":
         assert lay.counter is not None
-        c_sel = [i for i, a in zip(asm.c_idx, _ordered(lay.counter, lay.counter.elements),
-                                   strict=True) if a == "C"]
+        c_sel = conductor_atoms(asm.system, asm.top, asm.c_idx)
         ch.spread_charge(asm.system, c_sel, -q_work)
         md["counter_total_e"] = -q_work
     q_tot = ch.total_charge(asm.system)

@@ -115,15 +115,21 @@ def _fixed_charges(b) -> np.ndarray:
 @pytest.mark.parametrize("hydrogenate", [False, True])
 def test_cp_keeps_dopant_and_edge_charges(hydrogenate):
     """Under constant potential only the sheet carbons are conductor: every other electrode
-    atom carries exactly the charge it has in the uncharged constant-charge cell (same seed,
-    an independent build), the cell is neutral, and the induced charge is linear in dV."""
-    ref = _n_oxide_cell({"mode": "constant_charge", "sigma": "0 C/m**2", "apply_to": "all",
-                         "neutralize": "counter_electrode"}, hydrogenate)
-    q_ref = _fixed_charges(ref)
+    atom carries exactly the charge it has in a charged constant-charge cell (same seed, an
+    independent build; there too the charge sits on the sheet carbons only), the cell is
+    neutral, and the induced charge is linear in dV."""
+    def cc(sigma):
+        return _n_oxide_cell({"mode": "constant_charge", "sigma": sigma, "apply_to": "all",
+                              "neutralize": "counter_electrode"}, hydrogenate)
+
+    ref, charged_ref = cc("0 C/m**2"), cc("-0.05 C/m**2")
+    q_ref, q_sig = _fixed_charges(ref), _fixed_charges(charged_ref)
     charged = [i for i in ref.metadata.groups["electrode"] if q_ref[i] != 0.0]
     assert len(charged) >= 8  # 2 x (N, O and their carbon neighbours)
     if hydrogenate:
         assert len(charged) > 20  # edge H and their carbons too
+    assert np.array_equal(q_sig[charged], q_ref[charged])  # sigma goes on sheet carbons only
+    sheet = {i for i in ref.metadata.groups["electrode:working"] if q_sig[i] != q_ref[i]}
     out = []
     for dv in (0.5, 1.0, -1.0):
         b = _n_oxide_cell({"mode": "constant_potential", "delta_v": f"{dv} V",
@@ -131,6 +137,7 @@ def test_cp_keeps_dopant_and_edge_charges(hydrogenate):
         g = b.metadata.groups
         cond = set(g["conductor:working"]) | set(g["conductor:counter"])
         assert cond.isdisjoint(charged) and cond <= set(g["electrode"])
+        assert set(g["conductor:working"]) == sheet  # the same atoms carry sigma
         q_fix = _fixed_charges(b)
         assert np.array_equal(q_fix[charged], q_ref[charged])  # exactly, not approximately
         ctx = openmm.Context(b.system, openmm.VerletIntegrator(0.001),
