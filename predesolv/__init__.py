@@ -38,7 +38,7 @@ def load_config(source: str | Path | dict[str, Any]) -> RunConfig:
 
 def build(config: RunConfig | str | Path | dict[str, Any]) -> BuiltSystem:
     """Build (or load) the system of a config, like ``predesolv build`` (no MD)."""
-    from predesolv.build import build_system
+    from predesolv.builder import build_system
     from predesolv.config import RunConfig
 
     cfg = config if isinstance(config, RunConfig) else load_config(config)
@@ -52,7 +52,7 @@ def run(config: RunConfig | str | Path | dict[str, Any], out: str | Path | None 
     ``output.directory``). The run directory is locked for the whole run."""
     import sys
 
-    from predesolv.build import build_system
+    from predesolv.builder import build_system
     from predesolv.config import RunConfig
     from predesolv.errors import ConfigError, RunDirectoryError
     from predesolv.rundir import RunDir

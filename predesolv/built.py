@@ -91,7 +91,7 @@ class BuiltSystem:
         stage_index : int
             Stage whose integrator seed to use (the runner's seed derivation).
         """
-        from predesolv.build import prepare_system
+        from predesolv.builder import prepare_system
         from predesolv.platforms import select_platform
         from predesolv.runner import make_integrator
 

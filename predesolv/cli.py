@@ -132,7 +132,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     if args.build:
-        from predesolv.build import build_system
+        from predesolv.builder import build_system
         from predesolv.runner import preflight
         from predesolv.systems.cell import reservoir_warnings
 
@@ -161,7 +161,7 @@ def _cmd_platforms(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from openmm import unit
 
-    from predesolv.build import build_system, prepare_system
+    from predesolv.builder import build_system, prepare_system
     from predesolv.config import load_config, resolved_yaml
     from predesolv.provenance import provenance
     from predesolv.rundir import RunDir
@@ -186,7 +186,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from predesolv.build import build_system
+    from predesolv.builder import build_system
     from predesolv.config import load_config
     from predesolv.rundir import RunDir
     from predesolv.systems.cell_export import export_system

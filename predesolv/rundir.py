@@ -344,7 +344,7 @@ class RunDir:
     def load_built(self) -> Any:
         """The run's :class:`~predesolv.built.BuiltSystem` exactly as it was run (masses
         already repartitioned)."""
-        from predesolv.build import load_files
+        from predesolv.builder import load_files
 
         return load_files(str(self.system), str(self.topology), str(self.metadata))
 

@@ -32,7 +32,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from predesolv.build import prepare_system
+from predesolv.builder import prepare_system
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig, resolved_yaml
 from predesolv.config.simulation import (
@@ -146,7 +146,7 @@ class Runner:
         Resolved config (seeds drawn).
     built : BuiltSystem
         The system; it is not modified (hydrogen masses are repartitioned on a copy, as
-        ``simulation.hydrogen_mass`` asks, by :func:`predesolv.build.prepare_system`).
+        ``simulation.hydrogen_mass`` asks, by :func:`predesolv.builder.prepare_system`).
     run_dir : str, Path or RunDir
     platform : str, optional
         Overrides ``simulation.platform`` (CLI ``--platform``).

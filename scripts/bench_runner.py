@@ -20,7 +20,7 @@ from pathlib import Path
 import openmm
 from openmm import app, unit
 
-from predesolv.build import load_files
+from predesolv.builder import load_files
 from predesolv.built import BuiltSystem
 from predesolv.config import parse_config
 from predesolv.platforms import select_platform

@@ -73,3 +73,11 @@ def test_api_errors_are_package_errors(tmp_path):
     cfg = predesolv.load_config(base_config(tmp_path / "r"))
     with pytest.raises(ConfigError, match="--extend"):
         predesolv.run(cfg, extend=True)
+
+
+def test_build_stays_the_api_function_after_internal_imports():
+    """Importing predesolv's internals must not replace predesolv.build by a module."""
+    import predesolv.builder  # noqa: F401
+    import predesolv.runner  # noqa: F401
+
+    assert callable(predesolv.build) and predesolv.build.__module__ == "predesolv"

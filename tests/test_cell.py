@@ -148,7 +148,7 @@ def test_na_carbon_pair_override_in_slit_cell_runs():
 
     import yaml
 
-    from predesolv.build import build_system
+    from predesolv.builder import build_system
     from predesolv.config import parse_config
     from predesolv.forcefields.nonbonded import lj_forces
 
@@ -272,7 +272,7 @@ def test_thin_reservoir_warning(tmp_path, capsys):
     assert err.count("warning: reservoir") == 2 and "< 2 nm" in err
     assert main(["validate", "--build", str(root / "e2_slit_0.6nm.yaml")]) == 0
     assert "warning" not in capsys.readouterr().err
-    from predesolv.build import build_system
+    from predesolv.builder import build_system
     from predesolv.config import load_config
 
     b = build_system(load_config(root / "e2_slit_0.6nm.yaml").system)

@@ -22,7 +22,7 @@ from openmm import unit
 
 import predesolv.runner as runner_mod
 from predesolv import layout
-from predesolv.build import build_system
+from predesolv.builder import build_system
 from predesolv.cli import main
 from predesolv.config import load_config
 from predesolv.errors import Interrupted

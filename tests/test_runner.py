@@ -229,7 +229,7 @@ def test_resume_without_checkpoint_is_input_error(tmp_path, write_config, capsys
 
 def test_resume_before_first_checkpoint_starts_over(tmp_path, write_config):
     """Killed before any checkpoint (inputs written, no progress.json): --resume restarts."""
-    from predesolv.build import build_system
+    from predesolv.builder import build_system
     from predesolv.config import load_config
     from predesolv.runner import Runner
 
@@ -250,7 +250,7 @@ def test_resumed_run_is_bitwise_identical_on_reference(tmp_path, write_config, m
     """The checkpoint carries the Langevin random stream: interrupt + resume reproduces the
     uninterrupted trajectory exactly (Reference platform, deterministic)."""
     import predesolv.runner as runner_mod
-    from predesolv.build import build_system
+    from predesolv.builder import build_system
     from predesolv.config import load_config
     from predesolv.runner import Interrupted, Runner
 
