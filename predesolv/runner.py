@@ -62,7 +62,7 @@ MAX_CHUNK_STEPS = 1000
 #: Target wall time (s) between two checks of the interrupt flag (blocks are sized from the
 #: measured speed, so a SIGTERM is honoured within about this time plus one checkpoint).
 SIGNAL_LATENCY_S = 2.0
-__all__ = ["Interrupted", "RunResult", "Runner", "preflight", "run"]
+__all__ = ["Interrupted", "RunResult", "Runner", "make_integrator", "preflight"]
 
 
 @dataclass
@@ -569,22 +569,3 @@ class Runner:
                 raise self._interrupted(i, now)
         outputs.progress_bar.finish()
         return progress
-
-
-def run(cfg: RunConfig, built: BuiltSystem | None = None,
-        run_dir: str | Path | None = None, *, resume: bool = False, overwrite: bool = False,
-        extend: bool = False, platform: str | None = None) -> RunResult:
-    """Run ``cfg`` on ``built`` (a new run), or continue the run in ``run_dir`` (``resume``).
-
-    ``run_dir`` defaults to ``cfg.output.directory``. With ``resume``, ``built`` is not used:
-    the run continues with the system stored in the run directory (masses already
-    repartitioned), and ``cfg`` must match the stored config (``extend``: a longer last
-    stage is allowed).
-    """
-    target = run_dir or cfg.output.directory
-    if resume:
-        return Runner.resume(target, platform=platform, config=cfg, extend=extend).run()
-    if built is None:
-        raise ConfigError("run() needs the BuiltSystem for a new run (predesolv.build)")
-    preflight(cfg, built)
-    return Runner(cfg, built, target, platform=platform).run(overwrite=overwrite)

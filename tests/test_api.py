@@ -77,7 +77,7 @@ def test_api_errors_are_package_errors(tmp_path):
 
 def test_build_stays_the_api_function_after_internal_imports():
     """Importing predesolv's internals must not replace predesolv.build by a module."""
-    import predesolv.builder  # noqa: F401
-    import predesolv.runner  # noqa: F401
+    import predesolv.builder
+    import predesolv.runner
 
     assert callable(predesolv.build) and predesolv.build.__module__ == "predesolv"

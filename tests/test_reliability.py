@@ -428,7 +428,7 @@ def test_api_resume_repartitions_masses_exactly_once(tmp_path, write_config, mon
     value and a fresh run's (read from the XML text, not through predesolv)."""
     import xml.etree.ElementTree as ET
 
-    from predesolv.runner import run
+    import predesolv
 
     run_dir = tmp_path / "b"
     cfg_path = _reference_cfg(run_dir, write_config)
@@ -452,7 +452,7 @@ def test_api_resume_repartitions_masses_exactly_once(tmp_path, write_config, mon
     h = [i for i, m in enumerate(original) if abs(m - 1.008) < 1e-3]
     assert h and all(stored[i] == pytest.approx(2.0) for i in h)
     assert sum(stored) == pytest.approx(sum(original))  # mass moved, not created
-    assert run(cfg, None, run_dir, resume=True).steps == 40  # (0.02 + 0.06) ps / 2 fs
+    assert predesolv.run(cfg, out=run_dir, resume=True).steps == 40  # (0.02 + 0.06) ps / 2 fs
     root = ET.parse(run_dir / layout.SYSTEM).getroot()
     assert [float(p.get("mass")) for p in root.find("Particles")] == stored
 
