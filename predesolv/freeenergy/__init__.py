@@ -1,8 +1,8 @@
 """Free energies along collective variables: CVs, biases and their energies.
 
-* :mod:`.cv` — :class:`PositionCV`, :class:`DistanceCV`, :class:`CoordinationCV`,
-  :class:`SumCV`: one definition evaluated as an OpenMM force (``to_force``) and with NumPy
-  (``from_positions``);
+* :mod:`.cv`, :mod:`.coordination` — :class:`PositionCV`, :class:`DistanceCV`,
+  :class:`CoordinationCV`, :class:`SumCV`: one definition evaluated as an OpenMM force
+  (``to_force``) and with NumPy (``from_positions``);
 * :mod:`.groups` — :func:`resolve_group`: ``"cation[0]"``, ``"solvent:DME#3"``, atom indices,
   ``"sel:<MDAnalysis selection>"``;
 * :mod:`.definitions` — CVs from metadata (insertion coordinate, coordination per kind);
@@ -11,13 +11,8 @@
   bias energies MBAR needs.
 """
 
-from .cv import (
-    CoordinationCV,
-    DistanceCV,
-    PositionCV,
-    SumCV,
-    rational_switch,
-)
+from .coordination import CoordinationCV, rational_switch
+from .cv import DistanceCV, PositionCV, SumCV
 from .definitions import (
     coordination_cvs,
     cv_timeseries,

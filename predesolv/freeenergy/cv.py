@@ -1,33 +1,41 @@
 """Collective variables: one definition, two evaluations (an OpenMM force and NumPy).
 
-Each CV is a frozen dataclass holding atom indices and constants. :meth:`inner_force` builds
-an OpenMM force whose potential energy (kJ/mol, numerically) *is* the CV value;
-:meth:`to_force` wraps it in a ``CustomCVForce`` (the form a bias or a reporter uses);
-:meth:`from_positions` evaluates the same arithmetic on coordinates with NumPy. Lengths are
+Each CV is a frozen dataclass holding atom indices and constants. :meth:`to_force` builds a
+``CustomCVForce`` whose potential energy (kJ/mol, numerically) *is* the CV value;
+:meth:`cv_terms` gives the same as an expression of named inner forces (what a bias wraps,
+:mod:`predesolv.freeenergy.restraints`); :meth:`from_positions` evaluates the same arithmetic
+on coordinates with NumPy. Lengths are
 nm in and out; coordination numbers are dimensionless. No plugin is needed.
 
 Periodic boundaries (orthorhombic boxes only)
 ---------------------------------------------
-* **Centres of mass** are unwrapped atom by atom: ``com = r_1 + sum_i w_i mi(r_i - r_1)``
-  with ``mi`` the minimum-image displacement from the group's first (lowest-index) atom and
-  ``w_i`` normalised weights (masses by default). A group may straddle the box boundary, or be
-  wrapped atom by atom, as long as it spans less than half a box edge (minus
-  :data:`WRAP_EPS_NM`); the value does not depend on which periodic image each atom sits in.
+Everything is built from one periodic primitive, the signed one-axis displacement
+``sd(a, b) = (p - q)(p + q) / (4 eps)`` with ``p = |mi(a - b + eps)|``,
+``q = |mi(a - b - eps)|`` (``mi``: minimum image; ``eps =`` :data:`WRAP_EPS_NM`), computed
+in OpenMM with the periodic ``pointdistance`` of a ``CustomCompoundBondForce`` (no box length
+is needed, so a barostat may act). It equals ``mi(a - b)`` exactly for
+``|mi(a - b)| <= L/2 - eps``; within ``eps`` of the cut at ``b +/- L/2`` it runs
+continuously (slope ``-(L - 2 eps)/(2 eps)``) from ``L/2 - eps`` to ``-(L/2 - eps)`` instead
+of jumping. The NumPy path uses the same formula, so both agree everywhere.
+
+* **Centres** are unwrapped on the group's first (lowest-index) atom, the *anchor*:
+  ``com = r_1 + offset``, ``offset = sum_i w_i sd(r_i, r_1)`` with normalised weights
+  (masses by default). A group may straddle the boundary, or be wrapped atom by atom, as long
+  as it spans less than ``L/2 - eps``; no atom's periodic image matters.
   (``CustomCentroidBondForce`` is not used: it averages raw coordinates, which GPU platforms
-  wrap molecule by molecule.)
-* **Position** of a centre along one axis is wrapped into ``[c - L/2, c + L/2)`` around a
-  wrap centre ``c`` (default: the origin, so the value is the minimum-image displacement from
-  the origin). Pass ``center_nm = L/2`` to get the primary cell ``[0, L)`` that predesolv's
-  analysis uses (``analysis.geometry.Geometry.insertion_coordinate``).
-* The signed one-axis minimum image is computed from OpenMM's periodic ``pointdistance`` as
-  ``sd(a, b) = (p - q)(p + q) / (4 eps)`` with ``p = |mi(a - b + eps)|``,
-  ``q = |mi(a - b - eps)|``, ``eps =`` :data:`WRAP_EPS_NM`. This equals ``mi(a - b)``
-  exactly for ``|mi(a - b)| <= L/2 - eps``; within ``eps`` of the cut at ``b +/- L/2`` it
-  runs continuously (slope ``-(L - 2 eps)/(2 eps)``) from ``L/2 - eps`` to ``-(L/2 - eps)``
-  instead of jumping. The NumPy path uses the same formula, so both agree everywhere.
-* **Distance** between two centres is the 3-D minimum-image distance.
-* **Coordination** uses minimum-image pair distances (a ``CustomNonbondedForce`` with a
-  periodic cutoff ``d_max``, which must be below half the shortest box edge).
+  wrap molecule by molecule, so a group of several molecules could be split.)
+* **Position**: ``direction * (c + sd(x_1, c) + offset - origin)``, ``c = center_nm``
+  (default: the origin): the centre coordinate in the image where the *anchor* lies within
+  ``[c - L/2, c + L/2)``, measured from the origin; for a single atom that is the
+  minimum-image displacement from the origin. Pass ``center_nm = L/2`` for the primary cell
+  ``[0, L)`` that predesolv's analysis uses (``Geometry.insertion_coordinate``).
+* **Distance**: ``|sd(r_a1, r_b1) + offset_a - offset_b|`` per axis: the minimum-image
+  distance between the centres whenever each component of the anchor separation is below
+  ``L/2 - eps`` and each component of the centre separation below ``L/2``.
+* **Coordination** (:mod:`.coordination`) uses minimum-image pair distances.
+
+In OpenMM a CV is a ``CustomCVForce`` over a few small inner forces (:meth:`cv_terms`), which
+compile in milliseconds whatever the group size.
 """
 
 from __future__ import annotations
@@ -44,8 +52,6 @@ from predesolv.errors import ConfigError
 
 WRAP_EPS_NM = 0.1
 """Half-width (nm) of the finite difference that signs a periodic one-axis displacement."""
-DMAX_FACTOR = 3.0
-"""Default coordination cutoff: ``d_max = d0 + DMAX_FACTOR * r0``."""
 MAX_GROUP_ATOMS = 64
 """Largest group a centre of mass is computed for (the force expression grows with it)."""
 AXES = {"x": 0, "y": 1, "z": 2}
@@ -109,79 +115,48 @@ def signed_displacement(a: np.ndarray, b: np.ndarray, length: np.ndarray | None,
     return (p - q) * (p + q) / (4.0 * eps_nm)
 
 
-def rational_switch(r_nm: Any, r0_nm: float, n: int = 6, m: int = 12,
-                    d0_nm: float = 0.0) -> np.ndarray:
-    """PLUMED's rational switching function ``(1 - x^n) / (1 - x^m)``, ``x = (r - d0)/r0``.
-
-    Evaluated without the 0/0 at ``x = 1`` as the ratio of geometric sums
-    ``sum_{k<n} x^k / sum_{k<m} x^k`` (exact for integers ``n < m``; ``n/m`` at ``x = 1``),
-    which is ``1 / (1 + x^n)`` when ``m = 2n``. ``x`` is clipped at 0 (``s = 1`` for
-    ``r <= d0``).
-
-    Parameters
-    ----------
-    r_nm : array_like
-        Distances, nm.
-    r0_nm, d0_nm : float
-        Switching length and offset, nm.
-    n, m : int
-        Exponents, ``0 < n < m``.
-
-    Returns
-    -------
-    ndarray
-        Same shape as ``r_nm``, in ``(0, 1]``.
-    """
-    x = np.maximum(0.0, (np.asarray(r_nm, dtype=float) - d0_nm) / r0_nm)
-    if m == 2 * n:
-        return 1.0 / (1.0 + x**n)
-    num = sum(x**k for k in range(n))
-    den = sum(x**k for k in range(m))
-    return num / den
-
-
-# ---------------------------------------------------------- OpenMM expression pieces
+# ------------------------------------------------------------- small OpenMM forces
 def _point(axis: int, value: str) -> str:
     xyz = ["0", "0", "0"]
     xyz[axis] = value
     return ",".join(xyz)
 
 
-def _sd_expr(axis: int, a: str, b: str, tag: str, defs: list[str]) -> str:
-    """Expression name of ``sd(a, b)`` along ``axis``; definitions appended to ``defs``."""
-    p, q = f"p_{tag}", f"q_{tag}"
-    defs.append(f"{p}=pointdistance({_point(axis, a)},{_point(axis, f'({b})-{WRAP_EPS_NM!r}')})")
-    defs.append(f"{q}=pointdistance({_point(axis, a)},{_point(axis, f'({b})+{WRAP_EPS_NM!r}')})")
-    defs.append(f"sd_{tag}=({p}-{q})*({p}+{q})/{4.0 * WRAP_EPS_NM!r}")
-    return f"sd_{tag}"
+def _sd_force(n_particles: int, axis: int, a: str, b: str, pbc: bool,
+              weighted: bool = False) -> openmm.CustomCompoundBondForce:
+    """``CustomCompoundBondForce`` with energy ``[w *] sd(a, b)`` per bond along ``axis``.
+
+    ``a`` and ``b`` are coordinate expressions (``"x1"``, ``"1.5"``); the caller adds bonds.
+    """
+    eps = repr(WRAP_EPS_NM)
+    expr = (f"{'w*' if weighted else ''}(p-q)*(p+q)/{4.0 * WRAP_EPS_NM!r}; "
+            f"p=pointdistance({_point(axis, a)},{_point(axis, f'{b}-{eps}')}); "
+            f"q=pointdistance({_point(axis, a)},{_point(axis, f'{b}+{eps}')})")
+    force = openmm.CustomCompoundBondForce(n_particles, expr)
+    if weighted:
+        force.addPerBondParameter("w")
+    force.setUsesPeriodicBoundaryConditions(pbc)
+    return force
 
 
-def _com_expr(axis: int, particles: Sequence[int], weights: np.ndarray, tag: str,
-              defs: list[str]) -> str:
-    """Name of the centre coordinate along ``axis`` of compound-bond ``particles`` (1-based)."""
+def _offset_force(group: Sequence[int], w: np.ndarray, axis: int,
+                  pbc: bool) -> openmm.CustomCompoundBondForce:
+    """Energy ``sum_i w_i sd(r_i, r_1)`` along ``axis``: the centre minus the anchor atom."""
     c = "xyz"[axis]
-    first = f"{c}{particles[0]}"
-    terms = [first]
-    for j, w in zip(particles[1:], weights[1:], strict=True):
-        terms.append(f"{float(w)!r}*{_sd_expr(axis, f'{c}{j}', first, f'{tag}{c}{j}', defs)}")
-    defs.append(f"com_{tag}{c}=" + "+".join(terms))
-    return f"com_{tag}{c}"
+    force = _sd_force(2, axis, f"{c}2", f"{c}1", pbc, weighted=True)
+    for atom, wi in zip(group[1:], w[1:], strict=True):
+        force.addBond([group[0], atom], [float(wi)])
+    return force
 
 
-def _expression(main: str, defs: list[str]) -> str:
-    """``main; defs...`` with each definition before the ones it uses (Lepton's order;
-    ``defs`` were appended dependencies first)."""
-    return "; ".join([main, *reversed(defs)])
-
-
-def _com_numpy(pos: np.ndarray, atoms: Sequence[int], w: np.ndarray,
-               box: np.ndarray | None) -> np.ndarray:
-    """Centre (…, 3) of ``atoms`` in positions (…, n, 3), unwrapped on the first atom."""
+def _offset_numpy(pos: np.ndarray, atoms: Sequence[int], w: np.ndarray,
+                  box: np.ndarray | None) -> np.ndarray:
+    """Centre minus anchor (…, 3) of ``atoms`` in positions (…, n, 3)."""
     first = pos[..., atoms[0], :]
-    com = np.array(first, copy=True)
+    off = np.zeros_like(first)
     for a, wi in zip(atoms[1:], w[1:], strict=True):
-        com = com + wi * signed_displacement(pos[..., a, :], first, box)
-    return com
+        off = off + wi * signed_displacement(pos[..., a, :], first, box)
+    return off
 
 
 # ----------------------------------------------------------------- validation
@@ -344,21 +319,28 @@ class PositionCV(_CVBase):
     def _c(self) -> float:
         return float(self.origin_nm if self.center_nm is None else self.center_nm)
 
-    def inner_force(self, system: openmm.System, periodic: bool | None = None) -> openmm.Force:
-        """``CustomCompoundBondForce`` over the group whose energy is the value (nm)."""
+    def cv_terms(self, system: openmm.System, name: str = "cv", periodic: bool | None = None
+                 ) -> tuple[str, list[tuple[str, openmm.Force]]]:
+        """``direction*(c + anchor + offset - origin)``: two small compound-bond forces."""
         _check_atoms(system, self.group, "PositionCV")
         pbc = _periodic(system, periodic)
         _system_box(system, pbc)  # refuses triclinic boxes
         w = _weights(self.group, self.weights, _masses(system, range(system.getNumParticles())),
                      "PositionCV")
-        ax, defs = AXES[self.axis], []
-        com = _com_expr(ax, range(1, len(self.group) + 1), w, "g", defs)
-        sd = _sd_expr(ax, com, repr(self._c), "o", defs)
-        main = f"{self.direction}*({self._c!r}+{sd}-({self.origin_nm!r}))"
-        force = openmm.CustomCompoundBondForce(len(self.group), _expression(main, defs))
-        force.addBond(list(self.group), [])
-        force.setUsesPeriodicBoundaryConditions(pbc)
-        return force
+        ax = AXES[self.axis]
+        anchor = _sd_force(1, ax, f"{self.axis}1", repr(self._c), pbc)
+        anchor.addBond([self.group[0]], [])
+        terms: list[tuple[str, openmm.Force]] = [(f"{name}_anchor", anchor)]
+        expr = f"{self.direction}*({self._c!r}+{name}_anchor-({self.origin_nm!r}))"
+        if len(self.group) > 1:
+            terms.append((f"{name}_offset", _offset_force(self.group, w, ax, pbc)))
+            expr = f"{self.direction}*({self._c!r}+{name}_anchor+{name}_offset" \
+                   f"-({self.origin_nm!r}))"
+        return expr, terms
+
+    def inner_force(self, system: openmm.System, periodic: bool | None = None) -> openmm.Force:
+        """A ``CustomCVForce`` whose energy is the value (nm)."""
+        return self.to_force(system, "position", periodic)
 
     def from_positions(self, positions_nm: Any, box_nm: Any = None, masses: Any = None) -> Any:
         """The value (nm) for positions ``(n, 3)`` (float) or ``(F, n, 3)`` (array ``(F,)``).
@@ -372,10 +354,12 @@ class PositionCV(_CVBase):
         w = _weights(self.group, self.weights, None if masses is None else _nm(masses),
                      "PositionCV")
         lb = None if box is None else box[..., ax]
-        com = _com_numpy(pos[..., ax:ax + 1], self.group, w, None if lb is None
-                         else np.asarray(lb)[..., None])[..., 0]
+        x = pos[..., ax:ax + 1]
+        lb1 = None if lb is None else np.asarray(lb)[..., None]
+        off = _offset_numpy(x, self.group, w, lb1)[..., 0]
         c = self._c
-        return _finish(self.direction * (c + signed_displacement(com, c, lb) - self.origin_nm))
+        anchor = signed_displacement(x[..., self.group[0], 0], c, lb)
+        return _finish(self.direction * (c + anchor + off - self.origin_nm))
 
 
 @dataclass(frozen=True)
@@ -404,24 +388,34 @@ class DistanceCV(_CVBase):
             raise ConfigError("DistanceCV: the two groups share atoms "
                               f"{sorted(set(self.group_a) & set(self.group_b))[:10]}")
 
-    def inner_force(self, system: openmm.System, periodic: bool | None = None) -> openmm.Force:
-        """``CustomCompoundBondForce`` over both groups whose energy is the distance (nm)."""
+    def cv_terms(self, system: openmm.System, name: str = "cv", periodic: bool | None = None
+                 ) -> tuple[str, list[tuple[str, openmm.Force]]]:
+        """``|sd(anchor_a, anchor_b) + offset_a - offset_b|``: per-axis compound-bond forces."""
         _check_atoms(system, self.group_a + self.group_b, "DistanceCV")
         pbc = _periodic(system, periodic)
         _system_box(system, pbc)
         masses = _masses(system, range(system.getNumParticles()))
         wa = _weights(self.group_a, self.weights_a, masses, "DistanceCV group_a")
         wb = _weights(self.group_b, self.weights_b, masses, "DistanceCV group_b")
-        na, defs = len(self.group_a), []
-        pa = range(1, na + 1)
-        pb = range(na + 1, na + len(self.group_b) + 1)
-        ca = [_com_expr(ax, pa, wa, "a", defs) for ax in range(3)]
-        cb = [_com_expr(ax, pb, wb, "b", defs) for ax in range(3)]
-        main = f"pointdistance({','.join(ca)},{','.join(cb)})"
-        force = openmm.CustomCompoundBondForce(na + len(self.group_b), _expression(main, defs))
-        force.addBond(list(self.group_a + self.group_b), [])
-        force.setUsesPeriodicBoundaryConditions(pbc)
-        return force
+        terms: list[tuple[str, openmm.Force]] = []
+        comps = []
+        for c, ax in AXES.items():
+            pair = _sd_force(2, ax, f"{c}1", f"{c}2", pbc)
+            pair.addBond([self.group_a[0], self.group_b[0]], [])
+            terms.append((f"{name}_d{c}", pair))
+            comp = f"{name}_d{c}"
+            if len(self.group_a) > 1:
+                terms.append((f"{name}_a{c}", _offset_force(self.group_a, wa, ax, pbc)))
+                comp += f"+{name}_a{c}"
+            if len(self.group_b) > 1:
+                terms.append((f"{name}_b{c}", _offset_force(self.group_b, wb, ax, pbc)))
+                comp += f"-{name}_b{c}"
+            comps.append(f"({comp})^2")
+        return f"sqrt({'+'.join(comps)})", terms
+
+    def inner_force(self, system: openmm.System, periodic: bool | None = None) -> openmm.Force:
+        """A ``CustomCVForce`` whose energy is the distance (nm)."""
+        return self.to_force(system, "distance", periodic)
 
     def from_positions(self, positions_nm: Any, box_nm: Any = None, masses: Any = None) -> Any:
         """The distance (nm); arguments as :meth:`PositionCV.from_positions`."""
@@ -430,124 +424,10 @@ class DistanceCV(_CVBase):
         m = None if masses is None else _nm(masses)
         wa = _weights(self.group_a, self.weights_a, m, "DistanceCV group_a")
         wb = _weights(self.group_b, self.weights_b, m, "DistanceCV group_b")
-        ca = _com_numpy(pos, self.group_a, wa, box)
-        cb = _com_numpy(pos, self.group_b, wb, box)
-        return _finish(np.linalg.norm(min_image(ca - cb, box), axis=-1))
-
-
-@dataclass(frozen=True)
-class CoordinationCV(_CVBase):
-    """Smooth coordination number of one cation by a set of partner atoms (dimensionless).
-
-    ``value = sum_j S(r_j)`` over partners ``j`` at minimum-image distance ``r_j`` from the
-    cation, with PLUMED's rational switch ``s`` (:func:`rational_switch`) stretched to vanish
-    at ``d_max`` (PLUMED's ``D_MAX`` with ``STRETCH``)::
-
-        S(r) = (s(r) - s(d_max)) / (1 - s(d_max))   for r < d_max,   0 beyond.
-
-    As ``n`` grows (``m = 2n``) ``S`` tends to the step ``r < r0``: the integer count of
-    partners within ``r0`` that predesolv's analysis reports (there ``r <= cutoff``).
-
-    Attributes
-    ----------
-    cation : int
-        Atom index of the centre (mobile).
-    partners : tuple of int
-        Coordinating atoms (e.g. the ``solvent_O:DME`` group); may include frozen atoms.
-    r0_nm : float
-        Switching length, nm (analysis: the first minimum of the RDF,
-        :func:`predesolv.freeenergy.default_r0_nm`).
-    n, m : int
-        Exponents, ``0 < n < m``; ``m`` at most 64 unless ``m = 2n``.
-    d0_nm : float
-        Offset, nm (``s = 1`` for ``r <= d0``).
-    d_max_nm : float, optional
-        Cutoff, nm; default ``d0 + 3 r0``. Must be below half the shortest box edge.
-    """
-
-    cation: int
-    partners: tuple[int, ...]
-    r0_nm: float
-    n: int = 6
-    m: int = 12
-    d0_nm: float = 0.0
-    d_max_nm: float | None = None
-    unit_name = "1"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "cation", int(self.cation))
-        object.__setattr__(self, "partners", tuple(sorted({int(i) for i in self.partners})))
-        if not self.partners or min(self.partners) < 0:
-            raise ConfigError("CoordinationCV: partners must be a non-empty list of atoms")
-        if self.cation in self.partners:
-            raise ConfigError(f"CoordinationCV: the cation (atom {self.cation}) is among its "
-                              "partners")
-        if not (isinstance(self.n, int) and isinstance(self.m, int) and 0 < self.n < self.m):
-            raise ConfigError(f"CoordinationCV: n and m must be integers with 0 < n < m, got "
-                              f"n={self.n!r}, m={self.m!r}")
-        if self.m != 2 * self.n and self.m > 64:
-            raise ConfigError(f"CoordinationCV: m = {self.m} > 64 is only supported as m = 2n")
-        if not (self.r0_nm > 0 and self.d0_nm >= 0 and self.d_max > self.d0_nm):
-            raise ConfigError(f"CoordinationCV: need r0_nm > 0, d0_nm >= 0 and d_max_nm > "
-                              f"d0_nm, got {self.r0_nm}, {self.d0_nm}, {self.d_max_nm}")
-
-    @property
-    def d_max(self) -> float:
-        """Cutoff actually used, nm."""
-        if self.d_max_nm is not None:
-            return float(self.d_max_nm)
-        return float(self.d0_nm + DMAX_FACTOR * self.r0_nm)
-
-    def switch(self, r_nm: Any) -> np.ndarray:
-        """The stretched switch ``S(r)`` (NumPy), same shape as ``r_nm``."""
-        r = np.asarray(r_nm, dtype=float)
-        s_max = float(rational_switch(self.d_max, self.r0_nm, self.n, self.m, self.d0_nm))
-        s = rational_switch(r, self.r0_nm, self.n, self.m, self.d0_nm)
-        return np.where(r < self.d_max, (s - s_max) / (1.0 - s_max), 0.0)
-
-    def _switch_expr(self) -> str:
-        n, m = self.n, self.m
-        if m == 2 * n:
-            s = f"1/(1+xs^{n})"
-        else:
-            num = "+".join(f"xs^{k}" for k in range(n))
-            den = "+".join(f"xs^{k}" for k in range(m))
-            s = f"({num})/({den})"
-        s_max = float(rational_switch(self.d_max, self.r0_nm, n, m, self.d0_nm))
-        return (f"(sw-{s_max!r})/{1.0 - s_max!r}; sw={s}; "
-                f"xs=max(0,(r-{self.d0_nm!r})/{self.r0_nm!r})")
-
-    def inner_force(self, system: openmm.System, periodic: bool | None = None) -> openmm.Force:
-        """``CustomNonbondedForce`` (cation × partners) whose energy is the value."""
-        _check_atoms(system, [self.cation], "CoordinationCV cation")
-        if max(self.partners) >= system.getNumParticles():
-            raise ConfigError(f"CoordinationCV: partner atom {max(self.partners)} does not "
-                              f"exist (the System has {system.getNumParticles()})")
-        pbc = _periodic(system, periodic)
-        box = _system_box(system, pbc)
-        if box is not None and not self.d_max < 0.5 * float(box.min()):
-            raise ConfigError(f"CoordinationCV: d_max = {self.d_max:.4g} nm must be below half "
-                              f"the shortest box edge ({0.5 * float(box.min()):.4g} nm)")
-        force = openmm.CustomNonbondedForce(self._switch_expr())
-        for _ in range(system.getNumParticles()):
-            force.addParticle([])
-        force.addInteractionGroup([self.cation], list(self.partners))
-        force.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic if pbc
-                                 else openmm.CustomNonbondedForce.CutoffNonPeriodic)
-        force.setCutoffDistance(self.d_max)
-        force.setUseSwitchingFunction(False)
-        force.setUseLongRangeCorrection(False)
-        return force
-
-    def from_positions(self, positions_nm: Any, box_nm: Any = None, masses: Any = None) -> Any:
-        """The coordination number; arguments as :meth:`PositionCV.from_positions`
-        (``masses`` is ignored)."""
-        pos = _positions(positions_nm)
-        box = _frame_box(box_nm, pos)
-        d = pos[..., list(self.partners), :] - pos[..., self.cation:self.cation + 1, :]
-        b = None if box is None else (box if box.ndim == 1 else box[:, None, :])
-        r = np.linalg.norm(min_image(d, b), axis=-1)
-        return _finish(self.switch(r).sum(axis=-1))
+        d = signed_displacement(pos[..., self.group_a[0], :], pos[..., self.group_b[0], :], box)
+        d = d + _offset_numpy(pos, self.group_a, wa, box) - _offset_numpy(pos, self.group_b, wb,
+                                                                           box)
+        return _finish(np.linalg.norm(d, axis=-1))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import numpy as np
 from predesolv.errors import ConfigError
 from predesolv.metadata import ANION_COORD, CATION, Metadata, solvent_o_group
 
-from .cv import CoordinationCV, DistanceCV, PositionCV, SumCV
+from .coordination import CoordinationCV
+from .cv import DistanceCV, PositionCV, SumCV
 from .groups import GroupSpec, resolve_group
 
 SOLVENT_TOTAL = "solvent"
