@@ -29,6 +29,7 @@ from predesolv.freeenergy import (
     cv_timeseries,
     default_r0_nm,
     distance_cv,
+    element_masses,
     position_cv,
     rational_switch,
     resolve_group,
@@ -337,9 +338,15 @@ def test_group_specs(run):
     assert sel == tuple(md.groups["solvent_O:DME"])
 
 
-def test_group_spec_on_openmm_topology_without_metadata():
+def test_group_spec_on_openmm_topology_without_metadata(run):
+    u = run[0]
     pdb = app.PDBFile(str(RUN / "topology.pdb"))
     assert resolve_group("sel:name NA", None, pdb.topology) == tuple(range(11))
+    assert resolve_group("sel:resname DME and resid 30", None, pdb.topology) == tuple(
+        int(i) for i in u.select_atoms("resname DME and resid 30").indices)
+    masses = element_masses(pdb.topology)
+    assert masses.shape == (1688,) and masses[0] == pytest.approx(22.98977, abs=1e-4)
+    assert np.allclose(masses, u.atoms.masses, atol=1e-3)  # MDAnalysis's element masses
     with pytest.raises(ConfigError, match="no metadata groups"):
         resolve_group("cation[0]", None, pdb.topology)
 

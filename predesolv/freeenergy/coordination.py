@@ -56,10 +56,10 @@ def rational_switch(r_nm: Any, r0_nm: float, n: int = 6, m: int = 12,
     """
     x = np.maximum(0.0, (np.asarray(r_nm, dtype=float) - d0_nm) / r0_nm)
     if m == 2 * n:
-        return 1.0 / (1.0 + x**n)
+        return np.asarray(1.0 / (1.0 + x**n), dtype=float)
     num = sum(x**k for k in range(n))
     den = sum(x**k for k in range(m))
-    return num / den
+    return np.asarray(num / den, dtype=float)
 
 
 

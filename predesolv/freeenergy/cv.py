@@ -101,15 +101,33 @@ def box_lengths(box_nm: Any, n_frames: int | None = None) -> np.ndarray | None:
 
 
 def min_image(d: np.ndarray, length: np.ndarray | None) -> np.ndarray:
-    """Minimum-image displacement ``d - L floor(d/L + 1/2)`` (OpenMM's convention)."""
+    """Minimum-image displacement ``d - L floor(d/L + 1/2)`` (OpenMM's convention), nm.
+
+    ``length`` broadcasts against ``d``; None leaves ``d`` unchanged (no periodicity).
+    """
     if length is None:
         return d
     return d - length * np.floor(d / length + 0.5)
 
 
-def signed_displacement(a: np.ndarray, b: np.ndarray, length: np.ndarray | None,
+def signed_displacement(a: Any, b: Any, length: Any,
                         eps_nm: float = WRAP_EPS_NM) -> np.ndarray:
-    """Signed periodic displacement ``a - b`` along one axis, by the module's eps formula."""
+    """Signed periodic displacement ``a - b`` along one axis (the module's ``sd``), nm.
+
+    Parameters
+    ----------
+    a, b : array_like
+        Coordinates along one axis, nm (broadcast together).
+    length : array_like or None
+        Box length along that axis, nm (broadcast); None: not periodic (returns ``a - b``).
+    eps_nm : float
+        Finite-difference half-width; equal to the minimum image for
+        ``|mi(a - b)| <= L/2 - eps_nm``, continuous everywhere.
+
+    Returns
+    -------
+    ndarray
+    """
     p = np.abs(min_image(a - (b - eps_nm), length))
     q = np.abs(min_image(a - (b + eps_nm), length))
     return (p - q) * (p + q) / (4.0 * eps_nm)
@@ -234,7 +252,7 @@ def _frame_box(box_nm: Any, pos: np.ndarray) -> np.ndarray | None:
     return box
 
 
-def _finish(values: np.ndarray) -> Any:
+def _finish(values: Any) -> Any:
     return float(values) if np.ndim(values) == 0 else np.asarray(values, dtype=float)
 
 
@@ -298,6 +316,8 @@ class PositionCV(_CVBase):
         Centre of the wrapping window (absolute coordinate, nm).
     weights : tuple of float, optional
         Centre weights; default: masses (System masses in the force, ``masses`` in NumPy).
+        Give them explicitly when the two differ (hydrogen mass repartitioning in the
+        System, element masses in analysis: :func:`~predesolv.freeenergy.element_masses`).
     """
 
     group: tuple[int, ...]

@@ -53,14 +53,14 @@ def position_cv(group: GroupSpec, metadata: Metadata | None = None, topology: An
     """
     atoms = resolve_group(group, metadata, topology, field=field)
     ins = None if metadata is None or metadata.geometry is None else metadata.geometry.insertion
-    if ins is None and (axis is None or origin_nm is None):
-        raise ConfigError(f"{field or 'position CV'}: the metadata has no insertion coordinate "
-                          "(geometry.insertion); give axis and origin_nm")
     if ins is not None:
         axis = ins.axis if axis is None else axis
         origin_nm = ins.origin_nm if origin_nm is None else origin_nm
         direction = ins.direction if direction is None else direction
-    return PositionCV(atoms, axis=str(axis), origin_nm=float(origin_nm),  # type: ignore[arg-type]
+    if axis is None or origin_nm is None:
+        raise ConfigError(f"{field or 'position CV'}: the metadata has no insertion coordinate "
+                          "(geometry.insertion); give axis and origin_nm")
+    return PositionCV(atoms, axis=axis, origin_nm=float(origin_nm),
                       direction=1 if direction is None else int(direction), center_nm=center_nm,
                       weights=None if weights is None else tuple(float(w) for w in weights))
 
