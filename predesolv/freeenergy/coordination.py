@@ -82,6 +82,8 @@ class CoordinationCV(_CVBase):
         Atom index of the centre (mobile).
     partners : tuple of int
         Coordinating atoms (e.g. the ``solvent_O:DME`` group); may include frozen atoms.
+        Every partner counts (the analysis skips the cation's own residue, which for a
+        monatomic cation is the same thing).
     r0_nm : float
         Switching length, nm (analysis: the first minimum of the RDF,
         :func:`predesolv.freeenergy.default_r0_nm`).

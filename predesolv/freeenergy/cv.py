@@ -52,8 +52,6 @@ from predesolv.errors import ConfigError
 
 WRAP_EPS_NM = 0.1
 """Half-width (nm) of the finite difference that signs a periodic one-axis displacement."""
-MAX_GROUP_ATOMS = 64
-"""Largest group a centre of mass is computed for (the force expression grows with it)."""
 AXES = {"x": 0, "y": 1, "z": 2}
 
 
@@ -227,9 +225,6 @@ def _weights(atoms: Sequence[int], weights: Sequence[float] | None,
 def _check_group(atoms: Sequence[int], weights: Sequence[float] | None, what: str) -> None:
     if len(atoms) == 0 or len(set(atoms)) != len(atoms) or min(atoms) < 0:
         raise ConfigError(f"{what}: a group needs distinct atom indices >= 0, got {atoms!r:.80}")
-    if len(atoms) > MAX_GROUP_ATOMS:
-        raise ConfigError(f"{what}: {len(atoms)} atoms; a centre of mass is limited to "
-                          f"{MAX_GROUP_ATOMS} atoms (one molecule or a small cluster)")
     if weights is not None and len(weights) != len(atoms):
         raise ConfigError(f"{what}: {len(weights)} weights for {len(atoms)} atoms")
 
@@ -299,15 +294,17 @@ class _CVBase:
 class PositionCV(_CVBase):
     """Centre of mass of a group along one axis, relative to an origin (nm).
 
-    ``value = direction * (c + sd(com_axis, c) - origin_nm)`` with ``c = center_nm`` (default
-    ``origin_nm``): the centre coordinate wrapped into ``[c - L/2, c + L/2)``, measured from
-    the origin (see the module docstring). For cells, origin, axis and direction of the
-    insertion coordinate are ``metadata.geometry.insertion`` (:func:`position_cv`).
+    ``value = direction * (c + sd(x_anchor, c) + offset - origin_nm)`` with
+    ``c = center_nm`` (default ``origin_nm``): the centre coordinate in the image where the
+    anchor (first atom) lies within ``[c - L/2, c + L/2)``, measured from the origin (see
+    the module docstring; for one atom, its coordinate wrapped into that window). For cells,
+    origin, axis and direction of the insertion coordinate are
+    ``metadata.geometry.insertion`` (:func:`position_cv`).
 
     Attributes
     ----------
     group : tuple of int
-        Atom indices (at most :data:`MAX_GROUP_ATOMS`); the first is the unwrapping anchor.
+        Atom indices (spanning less than half a box edge); the first is the anchor.
     axis : {"x", "y", "z"}
     origin_nm : float
         Absolute coordinate of the zero, nm.
@@ -386,10 +383,14 @@ class PositionCV(_CVBase):
 class DistanceCV(_CVBase):
     """Minimum-image distance between the centres of two groups (nm).
 
+    Computed as ``|sd(r_a1, r_b1) + offset_a - offset_b|`` (anchors: the first atoms; see the
+    module docstring): exact while the anchors are less than ``L/2 - eps`` apart along each
+    axis.
+
     Attributes
     ----------
     group_a, group_b : tuple of int
-        Disjoint atom groups (each at most :data:`MAX_GROUP_ATOMS` atoms).
+        Disjoint atom groups (each spanning less than half a box edge).
     weights_a, weights_b : tuple of float, optional
         Centre weights; default: masses.
     """
