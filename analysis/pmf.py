@@ -364,12 +364,20 @@ def _empty_bin_warnings(counts_total: np.ndarray, edges: np.ndarray, cv_unit: st
 
 
 def _half_warning(result: PMFResult, tol_kT: float) -> list[str]:
+    """Warn where |F_first - F_second| exceeds both ``tol_kT`` and 3 x its statistical spread.
+
+    Each half has about twice the variance of the full estimate, so the spread of the
+    difference is ~2 dF; without bootstraps only ``tol_kT`` applies.
+    """
     d = np.abs(result.F_first_half_kJ_per_mol - result.F_second_half_kJ_per_mol)
-    if not np.isfinite(d).any() or np.nanmax(d) <= tol_kT * result.kT_kJ_per_mol:
+    limit = np.fmax(tol_kT * result.kT_kJ_per_mol, 6.0 * result.dF_kJ_per_mol)
+    excess = np.where(np.isfinite(d), d - limit, np.nan)
+    if not np.isfinite(excess).any() or np.nanmax(excess) <= 0.0:
         return []
-    i = int(np.nanargmax(d))
+    i = int(np.nanargmax(excess))
     return [f"first- and second-half PMFs differ by {d[i]:.3g} kJ/mol "
-            f"({d[i] / result.kT_kJ_per_mol:.2f} kT > {tol_kT:g} kT) at the CV = "
+            f"({d[i] / result.kT_kJ_per_mol:.2f} kT > {limit[i] / result.kT_kJ_per_mol:.2f} kT"
+            f" = max({tol_kT:g} kT, 6 dF)) at the CV = "
             f"{result.bin_centers[i]:g}{_sp(result.cv_unit)}: not converged (equilibrate "
             f"longer or extend the windows)"]
 
@@ -401,7 +409,8 @@ def _halves(series, dec: list[DecorrelatedSeries], decorrelate_: bool, windows, 
 def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
                  temperature_K: float, n_bootstraps: int = DEFAULT_BOOTSTRAPS,
                  decorrelate: bool = True, detect_equilibration: bool = False, seed: int = 0,
-                 cv_unit: str = "", convergence_tol_kT: float = 1.0) -> PMFResult:
+                 cv_unit: str = "", convergence_tol_kT: float = 1.0,
+                 half_split: bool = True) -> PMFResult:
     """PMF along a non-periodic CV from umbrella windows (MBAR via :class:`pymbar.FES`).
 
     Parameters
@@ -425,7 +434,9 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
     cv_unit : str
         CV unit for messages (``"nm"``; ``""`` for a dimensionless CV).
     convergence_tol_kT : float
-        Warn when the half-split PMFs differ by more than this anywhere (kT).
+        Warn when the half-split PMFs differ by more than this (and 6 dF) anywhere (kT).
+    half_split : bool
+        Compute the first-half / second-half PMFs (two more FES solves; NaN when False).
 
     Returns
     -------
@@ -457,7 +468,10 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
                       np.random.default_rng(seed)) * kT
     dF = _nanstd(boot)
     diff = mbar.compute_free_energy_differences()
-    first, second, half_msgs = _halves(series, dec, decorrelate, windows, edges, kT)
+    if half_split:
+        first, second, half_msgs = _halves(series, dec, decorrelate, windows, edges, kT)
+    else:
+        first, second, half_msgs = np.full_like(f, np.nan), np.full_like(f, np.nan), []
     result = PMFResult(
         bin_edges=edges, F_kJ_per_mol=f * kT, dF_kJ_per_mol=dF, temperature_K=temperature_K,
         windows=windows,
