@@ -191,22 +191,11 @@ def decorrelate_series(cv_series, *, window_index: int = 0, decorrelate: bool = 
                 detect_equilibration: bool = False) -> DecorrelatedSeries:
     """Statistical inefficiency and uncorrelated subsample of one window's CV series.
 
-    Parameters
-    ----------
-    cv_series : array_like, shape (n_frames,)
-        CV values in time order (equally spaced frames).
-    window_index : int
-        Used only in error messages.
-    decorrelate : bool
-        Subsample with :func:`pymbar.timeseries.subsample_correlated_data` (else keep all
-        frames; ``g`` is still computed and reported).
-    detect_equilibration : bool
-        Drop the initial part found by :func:`pymbar.timeseries.detect_equilibration`.
-
-    Raises
-    ------
-    AnalysisError
-        Fewer than two frames, non-finite values, or a constant series.
+    ``cv_series`` (shape (n_frames,)) is in time order; ``window_index`` is for messages.
+    ``decorrelate`` subsamples with :func:`pymbar.timeseries.subsample_correlated_data` (else
+    all frames are kept; ``g`` is still reported); ``detect_equilibration`` drops the start
+    found by :func:`pymbar.timeseries.detect_equilibration`. Raises :class:`AnalysisError`
+    for < 2 frames, non-finite values or a constant series.
     """
     x = np.asarray(cv_series, dtype=float).ravel()
     if x.size < 2 or not np.isfinite(x).all():
@@ -231,7 +220,9 @@ def decorrelate_series(cv_series, *, window_index: int = 0, decorrelate: bool = 
 
 
 def _check_inputs(series: Sequence, windows: Sequence[UmbrellaWindow],
-                  temperature_K: float) -> None:
+                  temperature_K: float, n_bootstraps: int) -> None:
+    if n_bootstraps < 0 or n_bootstraps == 1 or int(n_bootstraps) != n_bootstraps:
+        raise AnalysisError(f"n_bootstraps must be 0 or an integer >= 2, got {n_bootstraps!r}")
     if len(series) != len(windows) or len(windows) < 1:
         raise AnalysisError(f"umbrella sampling needs one CV series per window: got "
                             f"{len(series)} series and {len(windows)} windows")
@@ -441,18 +432,12 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
     Returns
     -------
     PMFResult
-
-    Raises
-    ------
-    AnalysisError
-        Mismatched inputs, a window with < 10 effectively uncorrelated samples, bad bins or
-        a bin range without samples.
+        Raises :class:`AnalysisError` for mismatched inputs, a window with < 10 effectively
+        uncorrelated samples, bad bins or a bin range without samples.
     """
     windows = tuple(windows)
     series = list(series)
-    _check_inputs(series, windows, temperature_K)
-    if n_bootstraps < 0 or n_bootstraps == 1 or int(n_bootstraps) != n_bootstraps:
-        raise AnalysisError(f"n_bootstraps must be 0 or an integer >= 2, got {n_bootstraps!r}")
+    _check_inputs(series, windows, temperature_K, n_bootstraps)
     dec = [decorrelate_series(s, window_index=i, decorrelate=decorrelate,
                               detect_equilibration=detect_equilibration)
            for i, s in enumerate(series)]
