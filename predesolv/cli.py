@@ -1,4 +1,4 @@
-"""Command line: ``predesolv {validate, schema, platforms, build, export, run, analyze}``.
+"""Command line: ``predesolv {validate, schema, platforms, build, export, run, analyze, pmf}``.
 
 Exit status: 0 success, 2 bad input (config, files, platform, run directory), 1 runtime
 failure (blow-up, interrupted), 130 interrupted by Ctrl-C. Errors are one line on stderr;
@@ -81,6 +81,18 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="replace an existing run")
     r.add_argument("--extend", action="store_true",
                    help="with --resume: allow a longer last stage (nothing else may change)")
+
+    pm = sub.add_parser("pmf", parents=[common],
+                        help="umbrella sampling + MBAR along a CV (start run, pull, windows)")
+    pm.add_argument("config")
+    pm.add_argument("--out", help="override output.directory (the PMF folder)")
+    pm.add_argument("--platform", type=_platform_name,
+                    metavar="{" + ",".join(PLATFORM_NAMES) + "}",
+                    help="override simulation.platform for every run")
+    pm.add_argument("--serial", action="store_true",
+                    help="run the windows one after another in this process (no Dask)")
+    pm.add_argument("--estimate-only", action="store_true",
+                    help="only redo the MBAR estimate from the finished windows")
 
     a = sub.add_parser("analyze", parents=[common],
                        help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
@@ -224,6 +236,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_pmf(args: argparse.Namespace) -> int:
+    from predesolv.config import load_config
+    from predesolv.freeenergy.umbrella import estimate, run_pmf
+
+    cfg = load_config(args.config)
+    t0 = time.perf_counter()
+    if args.estimate_only:
+        if cfg.pmf is None:
+            raise ConfigError("pmf: the config has no 'pmf' block", "pmf")
+        root = Path(args.out or cfg.output.directory).absolute()
+        _, files = estimate(root, cfg)
+    else:
+        files = run_pmf(cfg, out=args.out, serial=args.serial, platform=args.platform).files
+    for name, path in files.items():
+        print(f"{name}: {path}")
+    print(f"pmf complete ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from predesolv.analysis import run_analyses
 
@@ -256,6 +287,7 @@ COMMANDS = {
     "export": _cmd_export,
     "run": _cmd_run,
     "analyze": _cmd_analyze,
+    "pmf": _cmd_pmf,
 }
 
 

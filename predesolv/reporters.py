@@ -69,7 +69,9 @@ class StateCSVReporter:
         For degrees of freedom and total (non-frozen) mass.
     """
 
-    def __init__(self, file: TextIO, interval: int, stage: str, system: openmm.System):
+    def __init__(self, file: TextIO, interval: int, stage: str, system: openmm.System,
+                 extra: Any = None):
+        self._extra = extra  # has .columns and .row(context, state) (a run's bias)
         self._file = file
         self._interval = interval
         self._stage = stage
@@ -85,7 +87,8 @@ class StateCSVReporter:
 
     def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:
         steps = self._interval - simulation.currentStep % self._interval
-        return {"steps": steps, "periodic": None, "include": ["energy"]}
+        include = ["energy", "positions"] if self._extra is not None else ["energy"]
+        return {"steps": steps, "periodic": None, "include": include}
 
     def report(self, simulation: app.Simulation, state: openmm.State) -> None:
         pe = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
@@ -106,9 +109,12 @@ class StateCSVReporter:
         if self._last_wall is not None and self._last_time_ps is not None and now > self._last_wall:
             speed = (t_ps - self._last_time_ps) / 1000.0 / ((now - self._last_wall) / 86400.0)
         self._last_wall, self._last_time_ps = now, t_ps
+        extra = ""
+        if self._extra is not None:
+            extra = "".join(f",{v:.8g}" for v in self._extra.row(simulation.context, state))
         self._file.write(
             f"{step},{t_ps:.6f},{self._stage},{pe:.6f},{ke:.6f},{pe + ke:.6f},{temp:.4f},"
-            f"{vol:.6f},{dens:.6f},{speed:.4g}\n"
+            f"{vol:.6f},{dens:.6f},{speed:.4g}{extra}\n"
         )
         self.rows_written += 1
 

@@ -157,11 +157,14 @@ class Runner:
     def __init__(self, cfg: RunConfig, built: BuiltSystem, run_dir: str | Path | RunDir,
                  platform: str | None = None):
         self._setup(cfg, built, run_dir, platform, prepare_system(built, cfg.simulation))
+        if self.bias is not None:
+            self.bias.add_to(self.system)  # system.xml holds the restraints
         self._resuming = False
 
     @classmethod
     def resume(cls, run_dir: str | Path | RunDir, platform: str | None = None,
-               config: RunConfig | None = None, extend: bool = False) -> Runner:
+               config: RunConfig | None = None, extend: bool = False,
+               device_index: str | None = None) -> Runner:
         """A runner that continues the run in ``run_dir`` with its own config and system.
 
         Parameters
@@ -193,20 +196,25 @@ class Runner:
         built = rd.load_built()
         self = cls.__new__(cls)
         # system.xml already holds the prepared system (masses repartitioned once, at start).
-        self._setup(cfg, built, rd, platform, copy.deepcopy(built.system))
+        self._setup(cfg, built, rd, platform, copy.deepcopy(built.system), device_index)
         self._resuming, self._extended = True, extended
         return self
 
     def _setup(self, cfg: RunConfig, built: BuiltSystem, run_dir: str | Path | RunDir,
-               platform: str | None, system: openmm.System) -> None:
+               platform: str | None, system: openmm.System,
+               device_index: str | None = None) -> None:
+        from predesolv.freeenergy.bias import Bias
+
         self.cfg = cfg
         self.built = built
         self.rundir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
         self.run_dir = self.rundir.path
         sim = cfg.simulation
         self.platform, self.properties = select_platform(
-            platform or sim.platform, sim.precision, sim.device_index, sim.cpu_threads
+            platform or sim.platform, sim.precision, device_index or sim.device_index,
+            sim.cpu_threads
         )
+        self.bias = None if cfg.bias is None else Bias(cfg.bias, built)
         self.dt = sim.timestep
         self.dt_ps = self.dt.value_in_unit(unit.picosecond)
         self.offsets = np.cumsum([0] + [cfg.stage_steps(i) for i in range(len(cfg.stages))])
@@ -234,11 +242,16 @@ class Runner:
                     "n_atoms": self.system.getNumParticles(),
                     "n_frozen": len(self.built.frozen_indices()),
                 }),
-                state_header=",".join(f'"{c}"' for c in STATE_COLUMNS) + "\n")
+                state_header=",".join(f'"{c}"' for c in self.state_columns) + "\n")
         finally:
             if not held:
                 rd.release()
         rd.log(f"run created on platform {self.platform.getName()} {self.properties}")
+
+    @property
+    def state_columns(self) -> list[str]:
+        """Columns of ``state.csv``: the standard ones plus the bias's (CV, centre, ...)."""
+        return list(STATE_COLUMNS) + (self.bias.columns if self.bias is not None else [])
 
     # ------------------------------------------------------------------ run
     def run(self, overwrite: bool = False) -> RunResult:

@@ -59,9 +59,16 @@ class StageOutputs:
         self.frames_base = base.frames if base else 0
         self._csv = open(rd.state, "a")
         self.state = StateCSVReporter(self._csv, cfg.interval_steps("state"),
-                                      cfg.stage_label(i), runner.system)
+                                      cfg.stage_label(i), runner.system, runner.bias)
         self.trajectory: TrajectoryReporter | None = None
-        reporters: list[Any] = [self.state]
+        reporters: list[Any] = []
+        bias = runner.bias
+        if bias is not None and bias.pull is not None and i == len(cfg.stages) - 1:
+            from predesolv.freeenergy.bias import PullReporter
+
+            # the centre moves before the state row of the same step is written
+            reporters.append(PullReporter(bias, first, runner.dt_ps))
+        reporters.append(self.state)
         if isinstance(cfg.stages[i], ProductionStage):
             self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)
             reporters.append(self.trajectory)

@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
 from predesolv.config.base import StrictModel
+from predesolv.config.freeenergy import BiasConfig, PMFConfig, PullConfig
 from predesolv.config.simulation import (
     MinimizeStage,
     OutputConfig,
@@ -63,6 +64,11 @@ class RunConfig(StrictModel):
         ..., description="Protocol stages run in order (minimize, nvt, npt, production)"
     )
     output: OutputConfig
+    bias: BiasConfig | None = Field(
+        None, description="restraints of this run (written by `predesolv pmf` into each "
+        "window and the pull; CV columns are added to state.csv)")
+    pull: PullConfig | None = Field(None, description="steered pull (predesolv pmf)")
+    pmf: PMFConfig | None = Field(None, description="umbrella sampling + MBAR (predesolv pmf)")
     #: Dotted names of the seeds drawn at random on loading (absent from the user's YAML).
     _drawn_seeds: set[str] = PrivateAttr(default_factory=set)
 
@@ -121,7 +127,38 @@ class RunConfig(StrictModel):
             except ValueError as exc:
                 raise PydanticCustomError("config", "{m}", {"m": str(exc)}) from None
         self._check_frames()
+        if self.pmf is not None:
+            self._check_pmf_stages(self.pmf)
         return self
+
+    def _check_pmf_stages(self, pmf: PMFConfig) -> None:
+        """Window stages: production last, whole numbers of steps, a sample per interval."""
+        dt = self.simulation.timestep
+        for i, st in enumerate(pmf.stages):
+            if isinstance(st, ProductionStage) and i != len(pmf.stages) - 1:
+                raise _config_error(f"pmf.stages[{i}].type: production must be the last stage")
+            if not isinstance(st, MinimizeStage):
+                try:
+                    steps_in(st.duration, dt, f"pmf.stages[{i}].duration")
+                except ValueError as exc:
+                    raise _config_error(str(exc)) from None
+            if st.barostat_kind is not None:
+                raise _config_error(f"pmf.stages[{i}]: umbrella windows run at constant volume "
+                                    f"(a barostat would move the frozen electrode and the CV "
+                                    f"origin); use nvt")
+        last = pmf.stages[-1]
+        if not isinstance(last, ProductionStage):
+            raise _config_error("pmf.stages: the last window stage must be 'production' (its "
+                                "CV samples feed MBAR)")
+        try:
+            every = steps_in(pmf.sample_interval, dt, "pmf.sample_interval")
+        except ValueError as exc:
+            raise _config_error(str(exc)) from None
+        n = steps_in(last.duration, dt, "pmf.stages[-1].duration") // every
+        if n < 20:
+            raise _config_error(
+                f"pmf.sample_interval: the window production stage gives {n} CV samples; MBAR "
+                f"needs at least 20 per window (lengthen production or sample more often)")
 
     def _check_frames(self) -> None:
         """A production stage shorter than one trajectory interval would write no frame."""

@@ -1,0 +1,233 @@
+"""A run's restraints as a System transform plus what the runner records about them.
+
+:class:`Bias` turns a :class:`~predesolv.config.freeenergy.BiasConfig` (the ``bias`` block of
+a run's config: one harmonic restraint on a CV, flat-bottom walls, an optional steered pull)
+into CV objects resolved on the built system. :meth:`Bias.add_to` adds the forces to a
+System (like :mod:`predesolv.systems.constant_potential`: the run's ``system.xml`` then holds
+them, so a resumed window needs nothing else); :meth:`Bias.row` gives the ``state.csv``
+columns the runner appends (CV value, centre, bias energy, pull work), evaluated with the
+CV's NumPy definition on the reported positions; :class:`PullReporter` moves the centre.
+
+Global parameters (all in the bias force): ``bias_center`` (CV unit), ``bias_k`` (kJ/mol per
+CV unit squared) and, for a pull, ``bias_work`` (kJ/mol; carried by checkpoints).
+Walls are ``wall<i>_lower/_upper/_k``. Centre-of-mass weights are element masses (so the
+bias and any later analysis of the trajectory agree even after hydrogen mass
+repartitioning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import openmm
+from openmm import unit
+
+from predesolv.config.freeenergy import (
+    BiasConfig,
+    CoordinationCVSpec,
+    DistanceCVSpec,
+    PositionCVSpec,
+)
+from predesolv.errors import ConfigError
+
+from .coordination import CoordinationCV
+from .cv import DistanceCV, PositionCV, SumCV
+from .definitions import SOLVENT_TOTAL, coordination_cvs, position_cv
+from .groups import element_masses, resolve_group
+from .restraints import add_flat_bottom, add_harmonic_bias
+
+#: Force group of the harmonic bias (its energy is read alone for the pull work).
+BIAS_FORCE_GROUP = 30
+NAME = "bias"
+WORK = f"{NAME}_work"
+CENTER = f"{NAME}_center"
+
+
+@dataclass(frozen=True)
+class ResolvedCV:
+    """A CV spec resolved on one system: the CV object, its unit and its table column."""
+
+    cv: Any
+    unit: str
+    column: str
+    atoms: tuple[int, ...]
+
+
+def _weights(atoms: Sequence[int], masses: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(masses[i]) for i in atoms)
+
+
+def resolve_cv(spec: Any, built: Any, field: str, r0_nm: dict[str, float] | None = None
+               ) -> ResolvedCV:
+    """The CV a spec names on ``built`` (a :class:`~predesolv.built.BuiltSystem`).
+
+    Raises
+    ------
+    ConfigError
+        Unknown group, a group on frozen (mass 0) atoms, a coordination CV without ``r0``
+        and no RDF-based default, a position CV without axis/origin on a system whose
+        metadata has no insertion coordinate.
+    """
+    md, top = built.metadata, built.topology
+    masses = element_masses(top)
+    if isinstance(spec, PositionCVSpec):
+        atoms = resolve_group(spec.group, md, top, field=f"{field}.group")
+        cv: Any = position_cv(atoms, md, top, axis=spec.axis, direction=spec.direction,
+                              origin_nm=None if spec.origin is None else
+                              spec.origin.value_in_unit(unit.nanometer),
+                              weights=_weights(atoms, masses), field=field)
+        column = f"{cv.axis}_nm"
+    elif isinstance(spec, DistanceCVSpec):
+        a = resolve_group(spec.group_a, md, top, field=f"{field}.group_a")
+        b = resolve_group(spec.group_b, md, top, field=f"{field}.group_b")
+        cv, atoms, column = (DistanceCV(a, b, _weights(a, masses), _weights(b, masses)),
+                             a + b, "d_nm")
+    elif isinstance(spec, CoordinationCVSpec):
+        cv, atoms = _coordination(spec, built, field, r0_nm)
+        column = "cn"
+    else:  # pragma: no cover - the discriminated union allows nothing else
+        raise ConfigError(f"{field}: unknown CV type", field)
+    _refuse_frozen(built.system, atoms, field, coordination=isinstance(spec, CoordinationCVSpec))
+    return ResolvedCV(cv, spec.unit, column, tuple(atoms))
+
+
+def _coordination(spec: CoordinationCVSpec, built: Any, field: str,
+                  r0_nm: dict[str, float] | None) -> tuple[Any, tuple[int, ...]]:
+    md, top = built.metadata, built.topology
+    cation = resolve_group(spec.cation, md, top, field=f"{field}.cation")
+    if len(cation) != 1:
+        raise ConfigError(f"{field}.cation: {spec.cation!r} names {len(cation)} atoms; a "
+                          f"coordination CV needs one cation (e.g. 'cation[0]')")
+    r0: float | dict[str, float] | None = (
+        None if spec.r0 is None else spec.r0.value_in_unit(unit.nanometer))
+    if spec.partner.strip().startswith("sel:"):
+        partners = resolve_group(spec.partner, md, top, field=f"{field}.partner")
+        if r0 is None:
+            raise ConfigError(f"{field}.r0: a selection partner needs an explicit r0 "
+                              f"(e.g. '0.32 nm')", f"{field}.r0")
+        return CoordinationCV(cation[0], partners, float(r0), n=spec.n, m=spec.m), cation
+    r0 = r0 if r0 is not None else r0_nm
+    if r0 is None:
+        raise ConfigError(
+            f"{field}.r0: not given, and no RDF to take its first minimum from; give r0 "
+            f"(e.g. '0.32 nm') or end the top-level stages with a production stage (its "
+            f"trajectory gives the RDF)", f"{field}.r0")
+    cvs = coordination_cvs(cation, md, r0, top, n=spec.n, m=spec.m, field=field)
+    if spec.partner not in cvs:
+        raise ConfigError(f"{field}.partner: {spec.partner!r} is not a coordinating kind of "
+                          f"this system; choose one of {sorted(cvs)} or 'sel:<selection>'",
+                          f"{field}.partner")
+    return cvs[spec.partner], cation
+
+
+def _refuse_frozen(system: openmm.System, atoms: Sequence[int], field: str,
+                   coordination: bool) -> None:
+    """A biased group must move: frozen (mass 0) atoms cannot respond to a restraint."""
+    check = atoms[:1] if coordination else atoms  # a coordination's partners may be frozen
+    frozen = [i for i in check if system.getParticleMass(int(i)).value_in_unit(unit.dalton) == 0]
+    if frozen:
+        raise ConfigError(f"{field}: the CV acts on frozen (mass 0) atoms {frozen[:5]}; a "
+                          f"restraint cannot move them: choose mobile atoms", field)
+
+
+class Bias:
+    """The restraints of one run, resolved on its built system.
+
+    Parameters
+    ----------
+    cfg : BiasConfig
+    built : BuiltSystem
+        Groups and topology to resolve the CVs on (for a resumed run: the stored one).
+    r0_nm : dict, optional
+        Default coordination switching lengths by kind (nm).
+    """
+
+    def __init__(self, cfg: BiasConfig, built: Any, r0_nm: dict[str, float] | None = None):
+        self.cfg = cfg
+        self.cv = resolve_cv(cfg.cv, built, "bias.cv", r0_nm)
+        self.center = cfg.center_value
+        self.k = cfg.k_value
+        self.walls = [(resolve_cv(w.cv, built, f"bias.walls[{i}].cv", r0_nm), *w.bounds(),
+                       w.cv.force_constant(w.k, f"bias.walls[{i}].k"))
+                      for i, w in enumerate(cfg.walls)]
+        self.pull = cfg.pull
+        u = self.cv.unit or "1"
+        self.columns = [f"cv ({u})", f"bias_center ({u})", "bias_energy (kJ/mol)"]
+        if self.pull is not None:
+            self.columns.append("pull_work (kJ/mol)")
+
+    def add_to(self, system: openmm.System) -> None:
+        """Add the bias (force group :data:`BIAS_FORCE_GROUP`) and the walls to ``system``."""
+        used = {f.getForceGroup() for f in system.getForces()}
+        if BIAS_FORCE_GROUP in used:
+            raise ConfigError(f"bias: force group {BIAS_FORCE_GROUP} is already used by the "
+                              f"System; predesolv keeps it for the bias", "bias")
+        h = add_harmonic_bias(system, self.cv.cv, self.center, self.k, NAME,
+                              force_group=BIAS_FORCE_GROUP)
+        if self.pull is not None:
+            force = system.getForce(h.force_index)
+            assert isinstance(force, openmm.CustomCVForce)
+            force.addGlobalParameter(WORK, 0.0)
+        for i, (rc, lo, hi, k) in enumerate(self.walls):
+            add_flat_bottom(system, rc.cv, lo, hi, k, f"wall{i}")
+
+    def values(self, positions_nm: np.ndarray, box_nm: np.ndarray | None) -> float:
+        """The CV at one frame (NumPy definition; weights are element masses)."""
+        return float(self.cv.cv.from_positions(positions_nm, box_nm))
+
+    def row(self, context: openmm.Context, state: openmm.State) -> list[float]:
+        """``state.csv`` values for :attr:`columns` at a reported state (positions needed)."""
+        pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        box = np.diag(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer))
+        s = self.values(np.asarray(pos), box)
+        c = context.getParameter(CENTER)
+        out = [s, c, 0.5 * self.k * (s - c) ** 2]
+        if self.pull is not None:
+            out.append(context.getParameter(WORK))
+        return out
+
+    def pull_center(self, steps_into_stage: int, dt_ps: float) -> float:
+        """Steered centre after ``steps_into_stage`` steps of the pulling stage."""
+        assert self.pull is not None
+        target = self.cfg.cv.value(self.pull.target, "bias.pull.target")
+        rate = self.cfg.cv.rate(self.pull.rate, "bias.pull.rate")
+        moved = rate * dt_ps * steps_into_stage
+        span = target - self.center
+        return target if moved >= abs(span) else self.center + np.sign(span) * moved
+
+
+class PullReporter:
+    """Moves the bias centre every ``update_interval`` steps of the pulling stage and adds
+    the work ``U(x, c_new) - U(x, c_old)`` of each move to ``bias_work`` (the Jarzynski work
+    of this discrete protocol; read from the bias's own force group)."""
+
+    def __init__(self, bias: Bias, first_step: int, dt_ps: float):
+        assert bias.pull is not None
+        self._bias = bias
+        self._first = first_step
+        self._dt = dt_ps
+        self._every = bias.pull.update_interval
+
+    def describeNextReport(self, simulation: Any) -> dict[str, Any]:
+        steps = self._every - (simulation.currentStep - self._first) % self._every
+        return {"steps": steps, "periodic": None, "include": []}
+
+    def report(self, simulation: Any, state: openmm.State) -> None:
+        ctx = simulation.context
+        new = self._bias.pull_center(int(simulation.currentStep) - self._first, self._dt)
+        old = ctx.getParameter(CENTER)
+        if new == old:
+            return
+        groups = {BIAS_FORCE_GROUP}
+        e_old = ctx.getState(getEnergy=True, groups=groups).getPotentialEnergy()
+        ctx.setParameter(CENTER, new)
+        e_new = ctx.getState(getEnergy=True, groups=groups).getPotentialEnergy()
+        work = (e_new - e_old).value_in_unit(unit.kilojoule_per_mole)
+        ctx.setParameter(WORK, ctx.getParameter(WORK) + work)
+
+
+__all__ = ["BIAS_FORCE_GROUP", "Bias", "PullReporter", "ResolvedCV", "SOLVENT_TOTAL",
+           "SumCV", "PositionCV", "resolve_cv"]

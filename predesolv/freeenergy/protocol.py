@@ -1,0 +1,179 @@
+"""The run directories of a PMF and their configs: start run, steered pull, umbrella windows.
+
+``predesolv pmf CONFIG`` writes, under ``output.directory``::
+
+    start/            the config's own stages (minimise, equilibrate): an ordinary run
+    pull/             steered pull (when a ``pull`` block is given): an ordinary run whose
+                      config holds a ``bias`` with a moving centre; pull.csv beside it
+    windows/w000/ ... one ordinary run per umbrella window (config.yaml holds its ``bias``)
+    pmf.csv, pmf.png, overlap.png, histograms.png, barriers.json, windows.csv, overlap.csv
+
+Every config here is derived from the user's :class:`~predesolv.config.RunConfig` through
+its JSON dump (so it is validated exactly like a user's YAML) and written as the run's
+``config.yaml``; ``predesolv run <dir>/config.yaml --resume`` continues any of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from openmm import unit
+
+from predesolv.config import RunConfig, parse_config
+from predesolv.errors import ConfigError
+
+START, PULL, WINDOWS = "start", "pull", "windows"
+PULL_STAGE = "pull"
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """One umbrella window: index, centre (CV unit), force constant (kJ/mol per unit²)."""
+
+    index: int
+    center: float
+    k: float
+
+    @property
+    def name(self) -> str:
+        return f"w{self.index:03d}"
+
+
+def plan_windows(cfg: RunConfig) -> list[WindowPlan]:
+    """The windows of ``cfg.pmf`` in order."""
+    assert cfg.pmf is not None
+    return [WindowPlan(i, c, k) for i, (c, k) in
+            enumerate(zip(cfg.pmf.centers(), cfg.pmf.force_constants(), strict=True))]
+
+
+def fmt_value(value: float, cv_unit: str) -> Any:
+    """A CV value as the YAML writes it (``"0.35 nm"`` or a number)."""
+    return f"{value:.10g} {cv_unit}" if cv_unit else float(value)
+
+
+def fmt_k(k: float, cv_unit: str) -> str:
+    """A force constant with its unit."""
+    return f"{k:.10g} kJ/mol/{cv_unit}**2" if cv_unit else f"{k:.10g} kJ/mol"
+
+
+def _derived(cfg: RunConfig, out: Path, stages: list[Any], bias: dict | None,
+             seed_offset: int, state_interval: Any = None,
+             trajectory_interval: Any = None) -> RunConfig:
+    """``cfg`` with other stages/bias/output folder, validated like a user's YAML."""
+    data = cfg.model_dump(mode="json")
+    data.pop("pull", None)
+    data.pop("pmf", None)
+    data["bias"] = bias
+    data["stages"] = stages
+    data["output"]["directory"] = str(out)
+    if state_interval is not None:
+        data["output"]["state_interval"] = state_interval
+    if trajectory_interval is not None:
+        data["output"]["trajectory"]["interval"] = trajectory_interval
+    seed = int(cfg.simulation.seed or 0)
+    data["simulation"]["seed"] = (seed + 1_000_003 * seed_offset) % (2**31 - 2) + 1
+    return parse_config(data, source=str(out / "config.yaml"))
+
+
+def start_config(cfg: RunConfig, root: Path) -> RunConfig:
+    """The start run: the user's own stages, no bias."""
+    return _derived(cfg, root / START, [s.model_dump(mode="json") for s in cfg.stages], None, 0)
+
+
+def _steps(q: Any, dt_ps: float) -> int:
+    return max(1, int(round(q.value_in_unit(unit.picosecond) / dt_ps)))
+
+
+def pull_config(cfg: RunConfig, root: Path, start_value: float, n_windows: int) -> RunConfig:
+    """The steered pull from ``start_value`` (the CV at the start structure) to the target.
+
+    Stages: NVT at the starting centre (``pull.equilibration``), then the pulling stage
+    (production) of ``|target - start| / speed`` (whole steps). Frames are written often
+    enough for at least four per window spacing.
+    """
+    pull = cfg.pull
+    assert pull is not None
+    spec = pull.cv
+    dt_ps = cfg.simulation.timestep.value_in_unit(unit.picosecond)
+    target = spec.value(pull.target, "pull.target")
+    speed = spec.rate(pull.speed, "pull.speed")
+    n_pull = max(10, math.ceil(abs(target - start_value) / (speed * dt_ps)))
+    every = max(1, n_pull // max(40, 4 * n_windows))
+    n_pull = every * math.ceil(n_pull / every)
+    stages: list[Any] = []
+    if pull.equilibration is not None:
+        stages.append({"type": "nvt", "name": "equilibrate",
+                       "duration": f"{_steps(pull.equilibration, dt_ps) * dt_ps:.10g} ps"})
+    stages.append({"type": "production", "name": PULL_STAGE,
+                   "duration": f"{n_pull * dt_ps:.10g} ps"})
+    u = spec.unit
+    bias = {"cv": spec.model_dump(mode="json"), "center": fmt_value(start_value, u),
+            "k": pull.k, "walls": [w.model_dump(mode="json") for w in pull.walls],
+            "pull": {"target": pull.target, "rate": pull.speed,
+                     "update_interval": pull.update_interval}}
+    interval = f"{every * dt_ps:.10g} ps"
+    return _derived(cfg, root / PULL, stages, bias, 1, state_interval=interval,
+                    trajectory_interval=interval)
+
+
+def window_config(cfg: RunConfig, root: Path, plan: WindowPlan,
+                  r0_nm: float | None = None) -> RunConfig:
+    """The run config of one umbrella window (``pmf.stages``, bias at the window centre)."""
+    pmf = cfg.pmf
+    assert pmf is not None
+    spec = pmf.cv.model_dump(mode="json")
+    if r0_nm is not None and spec.get("type") == "coordination" and spec.get("r0") is None:
+        spec["r0"] = f"{r0_nm:.10g} nm"
+    u = pmf.cv.unit
+    bias = {"cv": spec, "center": fmt_value(plan.center, u), "k": fmt_k(plan.k, u),
+            "walls": [w.model_dump(mode="json") for w in pmf.walls]}
+    sample = pmf.sample_interval.value_in_unit(unit.picosecond)
+    traj = cfg.output.trajectory.interval.value_in_unit(unit.picosecond)
+    prod = pmf.stages[-1]
+    length = prod.duration.value_in_unit(unit.picosecond)  # type: ignore[union-attr]
+    return _derived(cfg, root / WINDOWS / plan.name,
+                    [s.model_dump(mode="json") for s in pmf.stages], bias, 2 + plan.index,
+                    state_interval=f"{sample:.10g} ps",
+                    trajectory_interval=f"{min(traj, length):.10g} ps")
+
+
+def check_windows(cfg: RunConfig, built: Any, plans: list[WindowPlan]) -> None:
+    """Refuse window centres a position CV cannot reach (beyond half the box from the origin:
+    the CV wraps there) before anything is written.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``pmf.windows`` and the allowed range.
+    """
+    from predesolv.config.freeenergy import PositionCVSpec
+
+    assert cfg.pmf is not None
+    spec = cfg.pmf.cv
+    if not isinstance(spec, PositionCVSpec):
+        return
+    from predesolv.freeenergy.bias import resolve_cv
+
+    cv = resolve_cv(spec, built, "pmf.cv").cv
+    box = built.topology.getPeriodicBoxVectors()
+    if box is None:
+        return
+    axis = "xyz".index(cv.axis)
+    half = box[axis][axis].value_in_unit(unit.nanometer) / 2 - 0.1
+    bad = [p.center for p in plans if abs(p.center) > half]
+    if bad:
+        raise ConfigError(
+            f"pmf.windows: centre {bad[0]:.4g} nm lies more than {half:.3g} nm (half the box "
+            f"along {cv.axis}, less 0.1 nm) from the CV origin, where the position wraps "
+            f"around the periodic box; keep every centre within [-{half:.3g}, {half:.3g}] nm",
+            "pmf.windows")
+
+
+def nearest_frames(values: np.ndarray, centers: list[float]) -> list[int]:
+    """For each centre, the index of the frame whose CV is nearest (``values``: (F,))."""
+    v = np.asarray(values, dtype=float)
+    return [int(np.argmin(np.abs(v - c))) for c in centers]

@@ -1,0 +1,319 @@
+"""``predesolv pmf``: start run → steered pull → umbrella windows (Dask) → MBAR.
+
+:func:`run_pmf` is the Python API of the verb. Each step writes ordinary run directories
+(:mod:`predesolv.freeenergy.protocol`), so a second call resumes whatever is unfinished and
+skips what is complete; :func:`estimate` reads the windows' ``state.csv`` CV columns and
+their ``config.yaml`` biases and hands them to :func:`predesolv.analysis.pmf.estimate_pmf`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openmm import unit
+
+from predesolv.built import BuiltSystem
+from predesolv.config import RunConfig
+from predesolv.errors import ConfigError, RunDirectoryError
+from predesolv.rundir import RunDir, atomic_write_text
+
+from .protocol import (
+    PULL,
+    PULL_STAGE,
+    START,
+    WINDOWS,
+    WindowPlan,
+    check_windows,
+    nearest_frames,
+    plan_windows,
+    pull_config,
+    start_config,
+    window_config,
+)
+
+log = logging.getLogger("predesolv.pmf")
+PULL_CSV = "pull.csv"
+
+
+@dataclass
+class PMFRunResult:
+    """What :func:`run_pmf` made: the PMF folder, the window folders and the output files."""
+
+    root: Path
+    windows: list[Path]
+    files: dict[str, Path]
+    result: Any
+
+
+def _say(text: str) -> None:
+    log.info(text)
+    sys.stderr.write(f"predesolv pmf: {text}\n")
+
+
+def _run_stage_dir(cfg: RunConfig, built: BuiltSystem, platform: str | None) -> RunDir:
+    """Run (or resume, or skip when complete) one ordinary run directory in-process."""
+    from predesolv.runner import Runner, preflight
+
+    rd = RunDir(cfg.output.directory)
+    with rd.locked():
+        if rd.has_inputs():
+            Runner.resume(rd, platform=platform).run()
+        else:
+            preflight(cfg, built)
+            Runner(cfg, built, rd, platform=platform).run(overwrite=True)
+    return rd
+
+
+def _final_positions(rd: RunDir, built: BuiltSystem) -> BuiltSystem:
+    import openmm
+
+    state = openmm.XmlSerializer.deserialize(rd.final_state.read_text())
+    return BuiltSystem(built.system, built.topology, state.getPositions(asNumpy=True),
+                       built.metadata)
+
+
+def _pull(cfg: RunConfig, root: Path, start: BuiltSystem, platform: str | None,
+          n_windows: int) -> RunDir:
+    from predesolv.freeenergy.bias import resolve_cv
+
+    assert cfg.pull is not None
+    cv = resolve_cv(cfg.pull.cv, start, "pull.cv").cv
+    pos = np.asarray(start.positions.value_in_unit(unit.nanometer))
+    box = start.topology.getPeriodicBoxVectors()
+    box_nm = None if box is None else np.diag(np.asarray(box.value_in_unit(unit.nanometer)))
+    s0 = float(cv.from_positions(pos, box_nm))
+    pcfg = pull_config(cfg, root, s0, n_windows)
+    _say(f"pull: {cfg.pull.cv.type} CV from {s0:.4g} to {cfg.pull.target} at {cfg.pull.speed}")
+    rd = _run_stage_dir(pcfg, start, platform)
+    write_pull_csv(rd, cfg.pull.cv.column)
+    return rd
+
+
+def write_pull_csv(rd: RunDir, column: str) -> Path:
+    """``pull.csv`` (time, CV, centre, accumulated work) from the pull's ``state.csv``."""
+    df = pd.read_csv(rd.state)
+    df = df[df["stage"] == PULL_STAGE]
+    cv_col = next(c for c in df.columns if c.startswith("cv ("))
+    center_col = next(c for c in df.columns if c.startswith("bias_center ("))
+    out = pd.DataFrame({"time_ps": df["time (ps)"], "step": df["step"], column: df[cv_col],
+                        f"center_{column}" if column != "cn" else "center_cn": df[center_col],
+                        "work_kJ_per_mol": df["pull_work (kJ/mol)"]})
+    path = rd.path.parent / PULL_CSV
+    atomic_write_text(path, out.to_csv(index=False, float_format="%.10g"))
+    return path
+
+
+def _seeds(cfg: RunConfig, start: BuiltSystem, pull_dir: RunDir | None,
+           plans: list[WindowPlan]) -> list[Any]:
+    """Start positions of every window: pull frames nearest the centres, or the start."""
+    if pull_dir is None:
+        return [start.positions] * len(plans)
+    import MDAnalysis as mda
+
+    from predesolv.freeenergy.bias import resolve_cv
+
+    assert cfg.pmf is not None
+    cv = resolve_cv(cfg.pmf.cv, start, "pmf.cv").cv
+    u = mda.Universe(str(pull_dir.topology), str(pull_dir.trajectory("dcd")))
+    frames, values = [], []
+    for ts in u.trajectory:
+        pos = ts.positions / 10.0
+        frames.append(pos.copy())
+        values.append(cv.from_positions(pos, ts.dimensions[:3] / 10.0))
+    picks = nearest_frames(np.asarray(values), [p.center for p in plans])
+    for p, f in zip(plans, picks, strict=True):
+        if abs(values[f] - p.center) > 0.5 * _spacing(plans):
+            _say(f"warning: window {p.name} (centre {p.center:.4g}) starts from a pull frame "
+                 f"at {values[f]:.4g}; the pull did not pass this centre (extend pull.target)")
+    return [frames[f] * unit.nanometer for f in picks]
+
+
+def _spacing(plans: list[WindowPlan]) -> float:
+    c = np.sort([p.center for p in plans])
+    return float(np.min(np.diff(c))) if len(c) > 1 else float("inf")
+
+
+def _make_windows(cfg: RunConfig, root: Path, start: BuiltSystem, seeds: list[Any],
+                  plans: list[WindowPlan], r0_nm: float | None) -> list[RunDir]:
+    """Write every window's inputs (no MD); keep windows that already exist when their bias
+    is the one asked for."""
+    from predesolv.runner import Runner, preflight
+
+    dirs = []
+    for p, pos in zip(plans, seeds, strict=True):
+        wcfg = window_config(cfg, root, p, r0_nm)
+        rd = RunDir(wcfg.output.directory)
+        if rd.has_inputs():
+            old = rd.load_config().bias
+            assert wcfg.bias is not None
+            if old is None or abs(old.center_value - p.center) > 1e-9 or \
+                    abs(old.k_value - p.k) > 1e-9 * p.k:
+                raise RunDirectoryError(
+                    f"{rd.path} holds a window with another bias; use another "
+                    f"output.directory (or remove {root / WINDOWS}) to change the windows")
+        else:
+            built = BuiltSystem(start.system, start.topology, pos, start.metadata)
+            preflight(wcfg, built)
+            with rd.locked():
+                Runner(wcfg, built, rd).write_inputs(overwrite=True)
+        dirs.append(rd)
+    return dirs
+
+
+def run_window(path: str, platform: str | None, device_index: str | None = None) -> str:
+    """Dask task: run or resume one window directory to completion (module level, so it
+    pickles). Returns the path."""
+    from predesolv.runner import Runner
+
+    Runner.resume(path, platform=platform, device_index=device_index).run()
+    return path
+
+
+def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = False,
+            platform: str | None = None) -> PMFRunResult:
+    """Everything ``predesolv pmf`` does: start run, pull, windows, MBAR estimate.
+
+    Raises
+    ------
+    ConfigError
+        No ``pmf`` block; windows outside the box; a CV on frozen atoms; bad groups.
+    """
+    from predesolv.builder import build_system
+
+    if cfg.pmf is None:
+        raise ConfigError("pmf: the config has no 'pmf' block (CV, windows, k, stages); see "
+                          "docs/free_energy.md", "pmf")
+    root = Path(out or cfg.output.directory).absolute()
+    plans = plan_windows(cfg)
+    built = build_system(cfg.system)
+    check_windows(cfg, built, plans)
+    _check_cvs(cfg, built)
+    _say(f"{len(plans)} windows; folder {root}")
+    start_dir = _run_stage_dir(start_config(cfg, root), built, platform)
+    start = _final_positions(start_dir, built)
+    use_pull = cfg.pull is not None and cfg.pmf.seed_from in ("auto", "pull")
+    if cfg.pmf.seed_from == "pull" and cfg.pull is None:
+        raise ConfigError("pmf.seed_from: 'pull' needs a pull block", "pmf.seed_from")
+    pull_dir = _pull(cfg, root, start, platform, len(plans)) if use_pull else None
+    r0 = _coordination_r0(cfg, start_dir, start)
+    dirs = _make_windows(cfg, root, start, _seeds(cfg, start, pull_dir, plans), plans, r0)
+    _run_windows(cfg, dirs, serial, platform)
+    result, files = estimate(root, cfg)
+    return PMFRunResult(root, [d.path for d in dirs], files, result)
+
+
+def _check_cvs(cfg: RunConfig, built: BuiltSystem) -> None:
+    """Resolve every CV once before anything is written (bad groups, frozen atoms)."""
+    from predesolv.config.freeenergy import CoordinationCVSpec
+    from predesolv.freeenergy.bias import resolve_cv
+
+    assert cfg.pmf is not None
+    specs = [("pmf.cv", cfg.pmf.cv)] + [(f"pmf.walls[{i}].cv", w.cv)
+                                        for i, w in enumerate(cfg.pmf.walls)]
+    if cfg.pull is not None:
+        specs += [("pull.cv", cfg.pull.cv)] + [(f"pull.walls[{i}].cv", w.cv)
+                                               for i, w in enumerate(cfg.pull.walls)]
+    for field, spec in specs:
+        fake_r0 = {k: 0.3 for k in ("DME", "EC", "DMC", "EMC", "PC", "PF6", "ClO4", "anion",
+                                    "solvent")}
+        resolve_cv(spec, built, field, fake_r0 if isinstance(spec, CoordinationCVSpec) else None)
+
+
+def _coordination_r0(cfg: RunConfig, start_dir: RunDir, start: BuiltSystem) -> float | None:
+    """r0 of a coordination CV left without one: first RDF minimum of the start run."""
+    from predesolv.config.freeenergy import CoordinationCVSpec
+
+    assert cfg.pmf is not None
+    spec = cfg.pmf.cv
+    if not isinstance(spec, CoordinationCVSpec) or spec.r0 is not None:
+        return None
+    traj = start_dir.trajectory(cfg.output.trajectory.format)
+    if not traj.is_file():
+        raise ConfigError("pmf.cv.r0: not given, and the start run wrote no trajectory to take "
+                          "the RDF minimum from; give r0 or end stages with a production stage",
+                          "pmf.cv.r0")
+    import MDAnalysis as mda
+
+    from predesolv.freeenergy.definitions import default_r0_nm
+
+    u = mda.Universe(str(start_dir.topology), str(traj))
+    r0 = default_r0_nm(u, start.metadata)
+    kind = spec.partner if spec.partner in r0 else next(iter(r0))
+    _say(f"coordination r0 = {r0[kind]:.4g} nm (first RDF minimum of {kind} in the start run)")
+    return float(r0[kind])
+
+
+def _run_windows(cfg: RunConfig, dirs: list[RunDir], serial: bool,
+                 platform: str | None) -> None:
+    from predesolv.freeenergy.distributed import Task, run_tasks
+
+    assert cfg.pmf is not None
+    todo = [d for d in dirs if not _complete(d)]
+    if len(todo) < len(dirs):
+        _say(f"{len(dirs) - len(todo)} of {len(dirs)} windows already complete: skipped")
+    if not todo:
+        return
+    tasks = [Task(d.path.name, functools.partial(run_window, str(d.path), platform))
+             for d in todo]
+    run_tasks(tasks, cfg.pmf.cluster, serial=serial)
+
+
+def _complete(rd: RunDir) -> bool:
+    p = rd.read_progress() if rd.has_inputs() else None
+    return bool(p is not None and p.completed)
+
+
+def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
+    """A window's production CV samples with its centre, k, temperature (K) and CV column."""
+    cfg = rd.load_config()
+    if cfg.bias is None:
+        raise RunDirectoryError(f"{rd.path}: not an umbrella window (no bias in config.yaml)")
+    df = pd.read_csv(rd.state)
+    df = df[df["stage"] == cfg.stage_label(len(cfg.stages) - 1)]
+    col = next(c for c in df.columns if c.startswith("cv ("))
+    return (df[col].to_numpy(float), cfg.bias.center_value, cfg.bias.k_value,
+            cfg.simulation.temperature.value_in_unit(unit.kelvin), cfg.bias.cv.column)
+
+
+def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
+    """MBAR PMF from the complete windows under ``root/windows`` (outputs into ``root``)."""
+    from predesolv.analysis.pmf import UmbrellaWindow, estimate_pmf
+    from predesolv.analysis.pmf_outputs import write_outputs
+
+    assert cfg.pmf is not None
+    root = Path(root)
+    dirs = [RunDir(p) for p in sorted((root / WINDOWS).glob("w[0-9][0-9][0-9]"))]
+    missing = [d.path.name for d in dirs if not _complete(d)]
+    if missing or not dirs:
+        raise RunDirectoryError(f"{root / WINDOWS}: windows {missing or 'all'} are not "
+                                f"complete; run predesolv pmf again to finish them")
+    data = [window_series(d) for d in dirs]
+    temps = {t for *_, t, _ in data}
+    windows = [UmbrellaWindow(c, k, t) for _, c, k, t, _ in data]
+    est = cfg.pmf.estimator
+    spec = cfg.pmf.cv
+    result = estimate_pmf([s for s, *_ in data], windows, est.bins,
+                          temperature_K=temps.pop(), n_bootstraps=est.bootstraps,
+                          decorrelate=est.decorrelate,
+                          detect_equilibration=est.detect_equilibration, seed=est.seed,
+                          cv_unit=spec.unit)
+    column = data[0][4]
+    name, cv_unit = (column[:-3], "nm") if column.endswith("_nm") else (column, "")
+
+    def rng(d: dict) -> dict:
+        return {k: (spec.value(a, k), spec.value(b, k)) for k, (a, b) in d.items()}
+
+    files = write_outputs(result, root, name, cv_unit, states=rng(est.states) or None,
+                          ranges=rng(est.ranges) or None)
+    return result, files
+
+
+__all__ = ["PMFRunResult", "estimate", "run_pmf", "run_window", "window_series",
+           "write_pull_csv", "START", "PULL"]
