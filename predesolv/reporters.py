@@ -111,7 +111,7 @@ class StateCSVReporter:
         self._last_wall, self._last_time_ps = now, t_ps
         extra = ""
         if self._extra is not None:
-            extra = "".join(f",{v:.8g}" for v in self._extra.row(simulation.context, state))
+            extra = "".join(f",{v:.8g}" for v in self._extra.row(simulation, state))
         self._file.write(
             f"{step},{t_ps:.6f},{self._stage},{pe:.6f},{ke:.6f},{pe + ke:.6f},{temp:.4f},"
             f"{vol:.6f},{dens:.6f},{speed:.4g}{extra}\n"

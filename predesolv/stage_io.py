@@ -63,11 +63,13 @@ class StageOutputs:
         self.trajectory: TrajectoryReporter | None = None
         reporters: list[Any] = []
         bias = runner.bias
-        if bias is not None and bias.pull is not None and i == len(cfg.stages) - 1:
-            from predesolv.freeenergy.bias import PullReporter
+        if bias is not None:
+            bias.puller = None
+            if bias.pull is not None and i == len(cfg.stages) - 1:
+                from predesolv.freeenergy.bias import PullReporter
 
-            # the centre moves before the state row of the same step is written
-            reporters.append(PullReporter(bias, first, runner.dt_ps))
+                bias.puller = PullReporter(bias, first, runner.dt_ps)
+                reporters.append(bias.puller)
         reporters.append(self.state)
         if isinstance(cfg.stages[i], ProductionStage):
             self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)

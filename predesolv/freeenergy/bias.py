@@ -75,10 +75,12 @@ def resolve_cv(spec: Any, built: Any, field: str, r0_nm: dict[str, float] | None
     masses = element_masses(top)
     if isinstance(spec, PositionCVSpec):
         atoms = resolve_group(spec.group, md, top, field=f"{field}.group")
+        origin = (None if spec.origin is None else spec.origin.value_in_unit(unit.nanometer))
+        ins = md.geometry.insertion if md.geometry is not None else None
+        if origin is None and spec.axis is not None and ins is not None and spec.axis != ins.axis:
+            origin = slit_midplane_nm(md, spec.axis, field)
         cv: Any = position_cv(atoms, md, top, axis=spec.axis, direction=spec.direction,
-                              origin_nm=None if spec.origin is None else
-                              spec.origin.value_in_unit(unit.nanometer),
-                              weights=_weights(atoms, masses), field=field)
+                              origin_nm=origin, weights=_weights(atoms, masses), field=field)
         column = f"{cv.axis}_nm"
     elif isinstance(spec, DistanceCVSpec):
         a = resolve_group(spec.group_a, md, top, field=f"{field}.group_a")
@@ -92,6 +94,19 @@ def resolve_cv(spec: Any, built: Any, field: str, r0_nm: dict[str, float] | None
         raise ConfigError(f"{field}: unknown CV type", field)
     _refuse_frozen(built.system, atoms, field, coordination=isinstance(spec, CoordinationCVSpec))
     return ResolvedCV(cv, spec.unit, column, tuple(atoms))
+
+
+def slit_midplane_nm(metadata: Any, axis: str, field: str) -> float:
+    """Mid-plane of the first slit (or orifice) segment across it (default origin of a
+    position CV along the stacking axis: 0 on the mid-plane)."""
+    segs = (metadata.geometry.extra.get("segments") if metadata.geometry else None) or []
+    for seg in segs:
+        z = seg.get("z_nm") if isinstance(seg, dict) else None
+        if axis == "z" and z and len(z) == 2:
+            return 0.5 * (float(z[0]) + float(z[1]))
+    raise ConfigError(f"{field}.origin: no default origin along {axis} for this system (the "
+                      f"default is the slit mid-plane, along z); give origin, e.g. '1.2 nm'",
+                      f"{field}.origin")
 
 
 def _coordination(spec: CoordinationCVSpec, built: Any, field: str,
@@ -154,6 +169,8 @@ class Bias:
                        w.cv.force_constant(w.k, f"bias.walls[{i}].k"))
                       for i, w in enumerate(cfg.walls)]
         self.pull = cfg.pull
+        #: The pull mover of the current stage (set by the runner for the pulling stage).
+        self.puller: PullReporter | None = None
         u = self.cv.unit or "1"
         self.columns = [f"cv ({u})", f"bias_center ({u})", "bias_energy (kJ/mol)"]
         if self.pull is not None:
@@ -178,8 +195,15 @@ class Bias:
         """The CV at one frame (NumPy definition; weights are element masses)."""
         return float(self.cv.cv.from_positions(positions_nm, box_nm))
 
-    def row(self, context: openmm.Context, state: openmm.State) -> list[float]:
-        """``state.csv`` values for :attr:`columns` at a reported state (positions needed)."""
+    def row(self, simulation: Any, state: openmm.State) -> list[float]:
+        """``state.csv`` values for :attr:`columns` at a reported state (positions needed).
+
+        A due move of a pulled centre is made first (moves are idempotent), so the row shows
+        the centre and work of its own step whatever order OpenMM calls reporters in.
+        """
+        if self.puller is not None:
+            self.puller.report(simulation, state)
+        context = simulation.context
         pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         box = np.diag(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer))
         s = self.values(np.asarray(pos), box)
@@ -216,8 +240,10 @@ class PullReporter:
         return {"steps": steps, "periodic": None, "include": []}
 
     def report(self, simulation: Any, state: openmm.State) -> None:
+        """Move the centre to its value at this step (no-op when already there)."""
         ctx = simulation.context
-        new = self._bias.pull_center(int(simulation.currentStep) - self._first, self._dt)
+        n = int(simulation.currentStep) - self._first
+        new = self._bias.pull_center(n - n % self._every, self._dt)
         old = ctx.getParameter(CENTER)
         if new == old:
             return

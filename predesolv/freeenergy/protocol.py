@@ -105,9 +105,10 @@ def pull_config(cfg: RunConfig, root: Path, start_value: float, n_windows: int) 
     every = max(1, n_pull // max(40, 4 * n_windows))
     n_pull = every * math.ceil(n_pull / every)
     stages: list[Any] = []
-    if pull.equilibration is not None:
+    if pull.equilibration is not None:  # whole intervals, so rows fall on the pull's ends
+        n_eq = every * math.ceil(_steps(pull.equilibration, dt_ps) / every)
         stages.append({"type": "nvt", "name": "equilibrate",
-                       "duration": f"{_steps(pull.equilibration, dt_ps) * dt_ps:.10g} ps"})
+                       "duration": f"{n_eq * dt_ps:.10g} ps"})
     stages.append({"type": "production", "name": PULL_STAGE,
                    "duration": f"{n_pull * dt_ps:.10g} ps"})
     u = spec.unit
