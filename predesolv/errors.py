@@ -64,6 +64,10 @@ class RunDirectoryError(InputError, FileExistsError):
         return self.args[0] if self.args else ""
 
 
+class RunDirectoryBusy(RunDirectoryError):
+    """Another live process holds the run directory's lock."""
+
+
 class PredesolvRuntimeError(PredesolvError, RuntimeError):
     """Failure while running (CLI exit status 1)."""
 

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from predesolv import layout
-from predesolv.errors import PredesolvRuntimeError, RunDirectoryError
+from predesolv.errors import PredesolvRuntimeError, RunDirectoryBusy, RunDirectoryError
 
 PROGRESS_VERSION = 2
 
@@ -253,7 +253,7 @@ class RunDir:
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise RunDirectoryError(f"output.directory: cannot lock {self.path} ({exc})"
                                         ) from None
-            raise RunDirectoryError(
+            raise RunDirectoryBusy(
                 f"output.directory: {self.path} is in use by another predesolv process "
                 f"({holder}); wait for it to finish or stop it, or choose another directory"
             ) from None

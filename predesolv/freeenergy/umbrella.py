@@ -262,6 +262,8 @@ def _run_windows(cfg: RunConfig, dirs: list[RunDir], serial: bool,
         return
     tasks = [Task(d.path.name, functools.partial(run_window, str(d.path), platform))
              for d in todo]
+    _say(f"running {len(todo)} windows " + ("serially" if serial else
+                                            f"on Dask ({cfg.pmf.cluster.kind})"))
     run_tasks(tasks, cfg.pmf.cluster, serial=serial)
 
 

@@ -1,0 +1,154 @@
+"""Windows as Dask tasks: same results as serial, errors named, a killed worker's window
+resumes from its checkpoint, a rerun skips finished windows, batch job scripts."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from predesolv.config.cluster import ClusterConfig
+from predesolv.errors import ConfigError, PredesolvRuntimeError
+from predesolv.freeenergy.distributed import Task, make_cluster, run_tasks
+from predesolv.testing import write_double_well
+
+
+def _tasks(n: int) -> list[Task]:
+    return [Task(f"t{i}", functools.partial(str.format, f"{i}-{{}}")) for i in range(n)]
+
+
+def test_local_cluster_equals_serial():
+    serial = run_tasks(_tasks(5), serial=True, progress=False)
+    assert serial == [f"{i}-None" for i in range(5)]
+    cfg = ClusterConfig(n_workers=2, threads_per_worker=1)
+    assert run_tasks(_tasks(5), cfg, progress=False) == serial
+
+
+def test_failing_task_is_named():
+    bad = [Task("good", functools.partial(str.format, "{}")),
+           Task("broken", functools.partial(int, "not a number"))]
+    with pytest.raises(PredesolvRuntimeError, match="'broken'"):
+        run_tasks(bad, serial=True, progress=False)
+    with pytest.raises(PredesolvRuntimeError, match="'broken' failed after 0 retries"):
+        run_tasks(bad, ClusterConfig(n_workers=1, retries=0), progress=False)
+
+
+def test_gpus_give_each_worker_its_device():
+    cfg = ClusterConfig(gpus=["3", "5"])
+    assert cfg.local_layout() == (2, 1)
+    out = run_tasks([Task(f"t{i}", functools.partial(str.format, "{}")) for i in range(6)],
+                    cfg, progress=False)
+    assert set(out) <= {"3", "5"} and out
+
+
+def test_slurm_job_script_without_submitting():
+    cfg = ClusterConfig(kind="slurm", queue="gpu", account="chem123", walltime="01:30:00",
+                        cores=4, memory="8GB", job_directives=["--gres=gpu:1"],
+                        job_script_prologue=["module load cuda"])
+    cluster = make_cluster(cfg)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in ("#SBATCH -p gpu", "#SBATCH -A chem123", "#SBATCH -t 01:30:00",
+                 "#SBATCH --gres=gpu:1", "module load cuda"):
+        assert line in script
+
+
+@pytest.mark.parametrize("data, text", [
+    ({"kind": "slurm", "queue": "q"}, "cores"),
+    ({"kind": "address"}, "address"),
+    ({"kind": "local", "queue": "q"}, "batch-system"),
+    ({"kind": "pbs", "cores": 2, "memory": "1GB", "gpus": ["0"]}, "gpus"),
+])
+def test_cluster_config_errors(data, text):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=text):
+        ClusterConfig(**data)
+
+
+def _kill_config(tmp: Path) -> Path:
+    dw = write_double_well(tmp / "in", mass_amu=10.0)
+    cfg = {
+        "system": {"from_files": {"system_xml": str(dw.system_xml), "pdb": str(dw.pdb)}},
+        "simulation": {"platform": "Reference", "temperature": "300 K", "timestep": "2 fs",
+                       "friction": "3 /ps", "seed": 5},
+        "stages": [{"type": "minimize"}],
+        "output": {"directory": str(tmp / "pmf"), "checkpoint_interval": "20 ps"},
+        "pmf": {"cv": {"type": "position", "group": [0], "axis": "x",
+                       "origin": f"{dw.center_nm} nm"},
+                "windows": {"start": "-0.5 nm", "stop": "0.5 nm", "count": 2},
+                "k": "300 kJ/mol/nm**2",
+                "stages": [{"type": "production", "duration": "500 ps"}],
+                "sample_interval": "0.5 ps",
+                "estimator": {"bins": 20, "bootstraps": 0},
+                "cluster": {"kind": "local", "n_workers": 2, "retries": 3}},
+    }
+    path = tmp / "pmf.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _worker_pid(window: Path, timeout_s: float = 120) -> int:
+    """pid of the process writing ``window`` once it has written a mid-run checkpoint."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            progress = json.loads((window / "progress.json").read_text())
+            pid = int((window / ".lock").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            time.sleep(0.2)
+            continue
+        if progress["checkpoints"] and not progress["completed"]:
+            return pid
+        time.sleep(0.2)
+    raise AssertionError(f"{window} never showed a mid-run checkpoint")
+
+
+def test_killed_worker_window_resumes_and_rerun_skips(tmp_path):
+    path = _kill_config(tmp_path)
+    cmd = [sys.executable, "-m", "predesolv", "pmf", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    window = tmp_path / "pmf" / "windows" / "w000"
+    try:
+        pid = _worker_pid(window)
+        assert pid != proc.pid  # a Dask worker process, not the driver
+        os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert (tmp_path / "pmf" / "pmf.csv").is_file()
+    log = (window / "log.txt").read_text()
+    assert "resuming at stage production0" in log
+    rows = [r for r in (window / "state.csv").read_text().splitlines()[1:]]
+    steps = [int(r.split(",")[0]) for r in rows]
+    assert steps == sorted(set(steps)) and len(steps) == 1000  # 500 ps / 0.5 ps, no duplicate
+    t0 = time.perf_counter()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0
+    assert "2 of 2 windows already complete: skipped" in again.stderr
+    assert time.perf_counter() - t0 < 60
+
+
+def test_config_error_for_cluster_in_yaml(tmp_path, capsys):
+    from predesolv.cli import main
+
+    path = _kill_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["pmf"]["cluster"] = {"kind": "slurm"}
+    path.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(path)]) == 2
+    assert "pmf.cluster" in capsys.readouterr().err
+    assert not (tmp_path / "pmf").exists()
+    assert ConfigError  # the CLI maps it to exit 2
