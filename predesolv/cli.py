@@ -1,4 +1,5 @@
-"""Command line: ``predesolv {validate, schema, platforms, build, export, run, analyze, pmf}``.
+"""Command line: ``predesolv {validate, schema, platforms, build, export, run, analyze, pmf,
+barrier-scan}``.
 
 Exit status: 0 success, 2 bad input (config, files, platform, run directory), 1 runtime
 failure (blow-up, interrupted), 130 interrupted by Ctrl-C. Errors are one line on stderr;
@@ -52,8 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--build", action="store_true",
                    help="also build the system and run the checks that need it")
 
-    sub.add_parser("schema", parents=[common],
-                   help="print the JSON Schema of the YAML config")
+    sc = sub.add_parser("schema", parents=[common],
+                        help="print the JSON Schema of the YAML config")
+    sc.add_argument("--kind", choices=("run", "barrier-scan"), default="run",
+                    help="run configs (run, pmf) or barrier-scan configs")
     sub.add_parser("platforms", parents=[common],
                    help="list OpenMM platforms, devices and load failures")
 
@@ -93,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="run the windows one after another in this process (no Dask)")
     pm.add_argument("--estimate-only", action="store_true",
                     help="only redo the MBAR estimate from the finished windows")
+
+    bs = sub.add_parser("barrier-scan", parents=[common],
+                        help="0 K migration barrier of a bare Na+ between graphene walls")
+    bs.add_argument("config")
+    bs.add_argument("--out", help="override output.directory")
+    bs.add_argument("--overwrite", action="store_true", help="replace an existing scan")
 
     a = sub.add_parser("analyze", parents=[common],
                        help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
@@ -141,7 +150,17 @@ def _parse_cutoffs(text: str) -> dict[str, float]:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from predesolv.config import load_config
+    from predesolv.config.loader import read_config_yaml
 
+    data = read_config_yaml(args.config)
+    if isinstance(data, dict) and "barrier_scan" in data:
+        from predesolv.config.barrier import BarrierScanConfig
+        from predesolv.config.loader import load_model
+
+        scan = load_model(args.config, BarrierScanConfig).barrier_scan
+        print(f"{args.config}: OK (barrier scan, {len(scan.spacings)} spacings x "
+              f"{len(scan.stackings)} stackings)")
+        return EXIT_OK
     cfg = load_config(args.config)
     if args.build:
         from predesolv.builder import build_system
@@ -158,8 +177,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     from predesolv.config import RunConfig
+    from predesolv.config.barrier import BarrierScanConfig
 
-    print(json.dumps(RunConfig.model_json_schema(), indent=2))
+    model = BarrierScanConfig if args.kind == "barrier-scan" else RunConfig
+    print(json.dumps(model.model_json_schema(), indent=2))
     return EXIT_OK
 
 
@@ -255,6 +276,29 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_barrier_scan(args: argparse.Namespace) -> int:
+    from predesolv.config.barrier import BarrierScanConfig
+    from predesolv.config.loader import load_model
+    from predesolv.config.simulation import usable_directory
+    from predesolv.freeenergy.barrier_output import format_table
+    from predesolv.freeenergy.barrier_scan import run_barrier_scan
+
+    cfg = load_model(args.config, BarrierScanConfig)
+    out = None
+    if args.out:
+        try:
+            out = usable_directory(args.out)
+        except ValueError as exc:
+            raise ConfigError(f"--out: {args.out!r} {exc}", "--out") from None
+    t0 = time.perf_counter()
+    table = run_barrier_scan(cfg, out=out, overwrite=args.overwrite)
+    print(format_table(table))
+    for name, path in table.files.items():
+        print(f"{name}: {path}")
+    print(f"barrier scan complete ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from predesolv.analysis import run_analyses
 
@@ -288,6 +332,7 @@ COMMANDS = {
     "run": _cmd_run,
     "analyze": _cmd_analyze,
     "pmf": _cmd_pmf,
+    "barrier-scan": _cmd_barrier_scan,
 }
 
 

@@ -184,8 +184,8 @@ def _read_yaml(p: Path) -> Any:
         loader.dispose()
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a YAML config file.
+def read_config_yaml(path: str | Path) -> Any:
+    """The parsed YAML of a config file, with every reading error as one-line ConfigError.
 
     Raises
     ------
@@ -193,21 +193,39 @@ def load_config(path: str | Path) -> RunConfig:
         The file does not exist.
     ConfigError
         Unreadable, oversized, non-UTF-8 or malformed YAML (duplicate keys, alias bombs,
-        deep nesting), or invalid content.
+        deep nesting).
     """
     p = Path(path)
     if not p.is_file():
         raise MissingFileError(f"config file {str(path)[:200]!r} not found")
     try:
-        data = _read_yaml(p)
+        return _read_yaml(p)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{p}: YAML syntax error{where}: {str(problem)[:120]}") from None
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+        raise ConfigError(f"{p}: cannot be read ({exc.strerror or exc}) ") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML config file (errors: see :func:`read_config_yaml`, plus
+    invalid content as :class:`ConfigError` naming the field)."""
+    p = Path(path)
+    data = read_config_yaml(p)
     return parse_config(data, base_dir=p.resolve().parent, source=str(p))
+
+
+def load_model(path: str | Path, model: Any) -> Any:
+    """Read a YAML file into another pydantic config ``model`` (e.g. the barrier scan's)."""
+    p = Path(path)
+    data = read_config_yaml(p)
+    try:
+        return model.model_validate(data if data is not None else {},
+                                    context={"base_dir": str(p.resolve().parent)})
+    except ValidationError as exc:
+        raise ConfigError(f"{p}: {format_validation_error(exc)}") from None
 
 
 def resolved_yaml(cfg: RunConfig) -> str:
