@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from predesolv import __version__
 from predesolv.config.simulation import PLATFORM_NAMES
@@ -85,23 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--extend", action="store_true",
                    help="with --resume: allow a longer last stage (nothing else may change)")
 
-    pm = sub.add_parser("pmf", parents=[common],
-                        help="umbrella sampling + MBAR along a CV (start run, pull, windows)")
-    pm.add_argument("config")
-    pm.add_argument("--out", help="override output.directory (the PMF folder)")
-    pm.add_argument("--platform", type=_platform_name,
-                    metavar="{" + ",".join(PLATFORM_NAMES) + "}",
-                    help="override simulation.platform for every run")
-    pm.add_argument("--serial", action="store_true",
-                    help="run the windows one after another in this process (no Dask)")
-    pm.add_argument("--estimate-only", action="store_true",
-                    help="only redo the MBAR estimate from the finished windows")
-
-    bs = sub.add_parser("barrier-scan", parents=[common],
-                        help="0 K migration barrier of a bare Na+ between graphene walls")
-    bs.add_argument("config")
-    bs.add_argument("--out", help="override output.directory")
-    bs.add_argument("--overwrite", action="store_true", help="replace an existing scan")
+    _add_free_energy_verbs(sub, common)
 
     a = sub.add_parser("analyze", parents=[common],
                        help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
@@ -119,6 +103,28 @@ def _parser() -> argparse.ArgumentParser:
                                              "'mouth,inside' (default: all)")
     a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
     return p
+
+
+def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
+                           ) -> None:
+    """The ``pmf`` and ``barrier-scan`` verbs."""
+    pm = sub.add_parser("pmf", parents=[common],
+                        help="umbrella sampling + MBAR along a CV (start run, pull, windows)")
+    pm.add_argument("config")
+    pm.add_argument("--out", help="override output.directory (the PMF folder)")
+    pm.add_argument("--platform", type=_platform_name,
+                    metavar="{" + ",".join(PLATFORM_NAMES) + "}",
+                    help="override simulation.platform for every run")
+    pm.add_argument("--serial", action="store_true",
+                    help="run the windows one after another in this process (no Dask)")
+    pm.add_argument("--estimate-only", action="store_true",
+                    help="only redo the MBAR estimate from the finished windows")
+
+    bs = sub.add_parser("barrier-scan", parents=[common],
+                        help="0 K migration barrier of a bare Na+ between graphene walls")
+    bs.add_argument("config")
+    bs.add_argument("--out", help="override output.directory")
+    bs.add_argument("--overwrite", action="store_true", help="replace an existing scan")
 
 
 def _platform_name(text: str) -> str:

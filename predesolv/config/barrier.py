@@ -25,6 +25,11 @@ from predesolv.config.simulation import usable_directory
 from predesolv.config.units import QuantityField
 
 Spacing = Annotated[Any, QuantityField("nm", ge=0.3, le=2.0)]
+StackingName = Literal["AA", "AB"]
+
+
+def _both_stackings() -> list[StackingName]:
+    return ["AA", "AB"]
 
 
 class ScanSettings(StrictModel):
@@ -34,8 +39,8 @@ class ScanSettings(StrictModel):
     spacings: Annotated[list[Spacing], Field(min_length=1, max_length=50)] = Field(
         default_factory=lambda: ["0.40 nm", "0.45 nm", "0.50 nm", "0.55 nm"],
         description="interlayer spacings d (carbon plane to carbon plane)")
-    stackings: Annotated[list[Literal["AA", "AB"]], Field(min_length=1, max_length=2)] = Field(
-        default_factory=lambda: ["AA", "AB"], description="AA, AB or both")
+    stackings: Annotated[list[StackingName], Field(min_length=1, max_length=2)] = Field(
+        default_factory=_both_stackings, description="AA, AB or both")
     edge: Literal["zigzag", "armchair"] = Field(
         "zigzag", description="lattice orientation: the honeycomb direction along x")
     layers_per_wall: Annotated[Int, Field(ge=1, le=4)] = 1

@@ -116,16 +116,7 @@ class RunConfig(StrictModel):
                                        fixed_box=False)
                 if why:
                     raise _config_error(f"stages[{i}].barostat: {why}")
-        out = self.output
-        for field, q in (
-            ("output.trajectory.interval", out.trajectory.interval),
-            ("output.state_interval", out.state_interval),
-            ("output.checkpoint_interval", out.checkpoint_interval),
-        ):
-            try:
-                steps_in(q, sim.timestep, field)
-            except ValueError as exc:
-                raise PydanticCustomError("config", "{m}", {"m": str(exc)}) from None
+        self._check_intervals()
         self._check_frames()
         if self.pmf is not None:
             self._check_pmf_stages(self.pmf)
@@ -159,6 +150,19 @@ class RunConfig(StrictModel):
             raise _config_error(
                 f"pmf.sample_interval: the window production stage gives {n} CV samples; MBAR "
                 f"needs at least 20 per window (lengthen production or sample more often)")
+
+    def _check_intervals(self) -> None:
+        """Output intervals are whole numbers of time steps."""
+        out = self.output
+        for field, q in (
+            ("output.trajectory.interval", out.trajectory.interval),
+            ("output.state_interval", out.state_interval),
+            ("output.checkpoint_interval", out.checkpoint_interval),
+        ):
+            try:
+                steps_in(q, self.simulation.timestep, field)
+            except ValueError as exc:
+                raise PydanticCustomError("config", "{m}", {"m": str(exc)}) from None
 
     def _check_frames(self) -> None:
         """A production stage shorter than one trajectory interval would write no frame."""

@@ -116,15 +116,14 @@ def _coordination(spec: CoordinationCVSpec, built: Any, field: str,
     if len(cation) != 1:
         raise ConfigError(f"{field}.cation: {spec.cation!r} names {len(cation)} atoms; a "
                           f"coordination CV needs one cation (e.g. 'cation[0]')")
-    r0: float | dict[str, float] | None = (
-        None if spec.r0 is None else spec.r0.value_in_unit(unit.nanometer))
+    given = None if spec.r0 is None else float(spec.r0.value_in_unit(unit.nanometer))
     if spec.partner.strip().startswith("sel:"):
         partners = resolve_group(spec.partner, md, top, field=f"{field}.partner")
-        if r0 is None:
+        if given is None:
             raise ConfigError(f"{field}.r0: a selection partner needs an explicit r0 "
                               f"(e.g. '0.32 nm')", f"{field}.r0")
-        return CoordinationCV(cation[0], partners, float(r0), n=spec.n, m=spec.m), cation
-    r0 = r0 if r0 is not None else r0_nm
+        return CoordinationCV(cation[0], partners, given, n=spec.n, m=spec.m), cation
+    r0: float | dict[str, float] | None = given if given is not None else r0_nm
     if r0 is None:
         raise ConfigError(
             f"{field}.r0: not given, and no RDF to take its first minimum from; give r0 "
