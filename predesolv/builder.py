@@ -105,6 +105,13 @@ def build_system(cfg: SystemConfig) -> BuiltSystem:
         f = cfg.from_files
         return load_files(f.system_xml, f.pdb, f.metadata)
     seed = int(cfg.seed if cfg.seed is not None else 0)
+    if cfg.ion_slit is not None:
+        from predesolv.systems.ion_slit import build_ion_slit
+
+        s = cfg.ion_slit
+        return build_ion_slit(s.spacing.value_in_unit(unit.nanometer), s.ions,
+                              stacking=s.stacking, edge=s.edge,
+                              layers_per_wall=s.layers_per_wall, forcefield=cfg.forcefield)
     if cfg.electrode is not None:
         from predesolv.systems.cell import build_cell
 

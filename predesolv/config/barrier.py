@@ -1,6 +1,6 @@
 """YAML of ``predesolv barrier-scan``: a bare ion between rigid graphene walls at 0 K.
 
-Example (the defaults; seed comparison: Tang et al. 2026, Fig. 4e)::
+Example (the defaults; seed comparison: Ren et al., Nano-Micro Lett. 18:382 (2026), Fig. 4e)::
 
     barrier_scan:
       ion: Na

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -11,6 +11,7 @@ from predesolv.config.base import INT_MAX, Int, StrictModel
 from predesolv.config.electrode import ElectrodeConfig
 from predesolv.config.electrolyte import ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.config.units import QuantityField
 
 
 def _resolve_existing(value: str, info: ValidationInfo, what: str) -> str:
@@ -47,6 +48,20 @@ class FilesSystem(StrictModel):
         return _resolve_existing(v, info, info.field_name or "input")
 
 
+class IonSlitConfig(StrictModel):
+    """Rigid graphene walls (periodic in x and y) with only the named ions in the slit: no
+    solvent, no counter-ions (bare-ion migration, 0 K scans). See ``systems/ion_slit.py``."""
+
+    spacing: Annotated[Any, QuantityField("nm", ge=0.3, le=2.0)] = Field(
+        ..., description="carbon plane to carbon plane across the slit")
+    ions: Annotated[list[Literal["Na"]], Field(min_length=1, max_length=16)] = Field(
+        default_factory=lambda: ["Na"], description="ions on the mid-plane")
+    stacking: Literal["AB", "AA"] = "AB"
+    edge: Literal["zigzag", "armchair"] = Field(
+        "zigzag", description="lattice orientation: the honeycomb direction along x")
+    layers_per_wall: Annotated[Int, Field(ge=1, le=4)] = 1
+
+
 class SystemConfig(StrictModel):
     """Exactly one source: ``from_files`` or ``electrolyte`` (optionally with ``electrode``)."""
 
@@ -57,6 +72,7 @@ class SystemConfig(StrictModel):
     forcefield: ForceFieldConfig = Field(default_factory=ForceFieldConfig)
     electrolyte: ElectrolyteConfig | None = None
     electrode: ElectrodeConfig | None = None
+    ion_slit: IonSlitConfig | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> SystemConfig:
@@ -71,9 +87,14 @@ class SystemConfig(StrictModel):
                 "forcefield options apply to predesolv builders only; a from_files system "
                 "is used as serialized (remove the forcefield block)"
             )
-        if self.from_files is None and self.electrolyte is None:
+        if self.ion_slit is not None and (self.from_files is not None
+                                          or self.electrolyte is not None):
+            raise ValueError("ion_slit builds its own system: give it alone (no from_files, "
+                             "electrolyte or electrode)")
+        if self.from_files is None and self.electrolyte is None and self.ion_slit is None:
             raise ValueError(
-                "no system given: add from_files {system_xml, pdb} or an electrolyte block"
+                "no system given: add from_files {system_xml, pdb}, an electrolyte block or "
+                "ion_slit"
             )
         if self.electrode is not None and self.electrolyte is None:
             raise ValueError("an electrode needs an electrolyte block to fill the cell")
@@ -82,4 +103,4 @@ class SystemConfig(StrictModel):
     @property
     def has_electrode(self) -> bool:
         """True when the system contains a (rigid) carbon electrode."""
-        return self.electrode is not None
+        return self.electrode is not None or self.ion_slit is not None

@@ -27,7 +27,7 @@ def format_table(table: Any) -> str:
         seed = "" if r["seed_barrier_eV"] != r["seed_barrier_eV"] else f"{r['seed_barrier_eV']:.2f}"
         lines.append(f"{r['spacing_nm']:>7.3f} {r['stacking']:>8} {r['barrier_eV']:>13.4f} "
                      f"{seed:>14} {r['site_height_nm']:>12.4f} {r['saddle_height_nm']:>14.4f}")
-    lines.append("seed DFT: Tang et al., Nano-Micro Lett. 18:161 (2026), Fig. 4e "
+    lines.append("seed DFT: Ren et al., Nano-Micro Lett. 18:382 (2026), Fig. 4e "
                  "(0.55 / 0.25 / ~0 / ~0 eV at 0.40 / 0.45 / 0.50 / 0.55 nm)")
     return "\n".join(lines)
 
@@ -45,7 +45,7 @@ def write_barrier_files(table: Any, folder: Path) -> dict[str, Path]:
     atomic_write_json(files["barriers.json"], {
         "what": "0 K migration barrier of a bare Na+ between rigid graphene walls",
         "forcefield": table.forcefield, "barriers": clean,
-        "seed": "Tang et al., Nano-Micro Lett. 18:161 (2026), doi 10.1007/s40820-025-02008-4, "
+        "seed": "Ren et al., Nano-Micro Lett. 18:382 (2026), doi 10.1007/s40820-026-02223-7, "
                 "Fig. 4e"})
     atomic_write_bytes(files["barriers.png"], _plot(df))
     return files
@@ -62,7 +62,7 @@ def _plot(df: pd.DataFrame) -> bytes:
         ax.plot(g["spacing_nm"], g["barrier_eV"], "o-", label=f"predesolv 0 K, {st}")
     seed = df.drop_duplicates("spacing_nm").dropna(subset=["seed_barrier_eV"])
     ax.plot(seed["spacing_nm"], seed["seed_barrier_eV"], "ks", mfc="none",
-            label="seed DFT (Tang 2026)")
+            label="seed DFT (Ren 2026)")
     ax.set_xlabel("interlayer spacing d (nm)")
     ax.set_ylabel("migration barrier (eV)")
     ax.legend(frameon=False)

@@ -1,7 +1,7 @@
 """0 K migration barrier of a bare ion between rigid graphene walls (``predesolv barrier-scan``).
 
-The classical analogue of a DFT climbing-image scan (Tang et al., Nano-Micro Lett. 18:161
-(2026), Fig. 4e). For each spacing and stacking, :func:`scan_one` builds the slit with only
+The classical analogue of the DFT migration barriers of Ren et al., Nano-Micro Lett. 18:382
+(2026), Fig. 4e. For each spacing and stacking, :func:`scan_one` builds the slit with only
 the ion (:func:`predesolv.systems.ion_slit.build_ion_slit`) and
 
 1. reads the ion's potential energy off the OpenMM System: with frozen neutral walls it is
@@ -36,7 +36,7 @@ from openmm import unit
 from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
 from predesolv.errors import PredesolvRuntimeError
 
-#: Seed DFT barriers (eV) by spacing (nm): Tang et al. 2026, Fig. 4e (≈ 0 read as 0).
+#: Seed DFT barriers (eV) by spacing (nm): Ren et al. 2026, Fig. 4e (≈ 0 read as 0).
 SEED_BARRIERS_EV = {0.40: 0.55, 0.45: 0.25, 0.50: 0.0, 0.55: 0.0}
 #: Largest allowed misfit of the NumPy energy model against OpenMM (kJ/mol, 1e-4 eV): what
 #: remains is PME's interpolation error for the lone ion's self image energy (measured
