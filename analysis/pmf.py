@@ -235,14 +235,15 @@ def _check_inputs(series: Sequence, windows: Sequence[UmbrellaWindow],
                 f"{temperature_K} K; MBAR from CV data alone needs one common temperature")
 
 
-def _check_sample_sizes(dec: list[DecorrelatedSeries], windows, cv_unit: str) -> None:
+def _check_sample_sizes(dec: list[DecorrelatedSeries], windows, cv_unit: str,
+                        minimum: int = MIN_UNCORRELATED_SAMPLES) -> None:
     for i, (d, w) in enumerate(zip(dec, windows, strict=True)):
-        if d.n_effective < MIN_UNCORRELATED_SAMPLES or d.samples.size < MIN_UNCORRELATED_SAMPLES:
+        if d.n_effective < minimum or d.samples.size < minimum:
             raise AnalysisError(
                 f"umbrella window {i} (centre {w.center:g}{_sp(cv_unit)}): "
                 f"{d.n_effective:.1f} effectively uncorrelated samples ({d.n_frames} frames, "
                 f"g = {d.statistical_inefficiency:.2f}, {d.samples.size} used) < "
-                f"{MIN_UNCORRELATED_SAMPLES}; run this window longer")
+                f"{minimum}; run this window longer")
 
 
 def _sp(unit: str) -> str:
@@ -401,7 +402,8 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
                  temperature_K: float, n_bootstraps: int = DEFAULT_BOOTSTRAPS,
                  decorrelate: bool = True, detect_equilibration: bool = False, seed: int = 0,
                  cv_unit: str = "", convergence_tol_kT: float = 1.0,
-                 half_split: bool = True) -> PMFResult:
+                 half_split: bool = True,
+                 min_effective_samples: int = MIN_UNCORRELATED_SAMPLES) -> PMFResult:
     """PMF along a non-periodic CV from umbrella windows (MBAR via :class:`pymbar.FES`).
 
     Parameters
@@ -428,6 +430,9 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
         Warn when the half-split PMFs differ by more than this (and 6 dF) anywhere (kT).
     half_split : bool
         Compute the first-half / second-half PMFs (two more FES solves; NaN when False).
+    min_effective_samples : int
+        Fewest effectively uncorrelated samples a window may have (default 10; a lower
+        value is reported among the warnings).
 
     Returns
     -------
@@ -441,7 +446,7 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
     dec = [decorrelate_series(s, window_index=i, decorrelate=decorrelate,
                               detect_equilibration=detect_equilibration)
            for i, s in enumerate(series)]
-    _check_sample_sizes(dec, windows, cv_unit)
+    _check_sample_sizes(dec, windows, cv_unit, int(min_effective_samples))
     samples = [d.samples for d in dec]
     x_n = np.concatenate(samples)
     N_k = np.array([s.size for s in samples])
@@ -472,7 +477,11 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
         F_second_half_kJ_per_mol=second, cv_unit=cv_unit)
     result.warnings = (overlap_warnings(result.overlap_matrix, windows, cv_unit)
                        + _empty_bin_warnings(result.counts.sum(axis=0), edges, cv_unit)
-                       + half_msgs + _half_warning(result, convergence_tol_kT))
+                       + half_msgs + _half_warning(result, convergence_tol_kT)
+                       + ([f"min_effective_samples lowered to {min_effective_samples} (default "
+                           f"{MIN_UNCORRELATED_SAMPLES}): uncertainties of sparse windows are "
+                           f"unreliable"] if min_effective_samples < MIN_UNCORRELATED_SAMPLES
+                          else []))
     for msg in result.warnings:
         log.warning(msg)
     return result

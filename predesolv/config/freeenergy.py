@@ -258,6 +258,9 @@ class EstimatorConfig(StrictModel):
     decorrelate: bool = True
     detect_equilibration: bool = False
     seed: Annotated[Int, Field(ge=0, le=INT_MAX)] = 0
+    min_effective_samples: Annotated[Int, Field(ge=2, le=100000)] = Field(
+        10, description="fewest effectively uncorrelated samples per window (lowering it is "
+        "reported as a warning; for demos only)")
     states: dict[str, tuple[Value, Value]] = Field(
         default_factory=dict, description="named CV ranges, e.g. {bulk: ['-0.8 nm', '-0.5 nm']}")
     ranges: dict[str, tuple[Value, Value]] = Field(

@@ -305,7 +305,7 @@ def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
                           temperature_K=temps.pop(), n_bootstraps=est.bootstraps,
                           decorrelate=est.decorrelate,
                           detect_equilibration=est.detect_equilibration, seed=est.seed,
-                          cv_unit=spec.unit)
+                          cv_unit=spec.unit, min_effective_samples=est.min_effective_samples)
     column = data[0][4]
     name, cv_unit = (column[:-3], "nm") if column.endswith("_nm") else (column, "")
 
