@@ -175,6 +175,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
         built = build_system(cfg.system)
         preflight(cfg, built)
+        if cfg.pmf is not None:
+            from predesolv.freeenergy.umbrella import check_pmf
+
+            check_pmf(cfg, built)
         for line in reservoir_warnings(built.metadata):
             sys.stderr.write(f"predesolv: warning: {line}\n")
     print(f"{args.config}: OK ({len(cfg.stages)} stages)")

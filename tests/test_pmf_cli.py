@@ -171,3 +171,48 @@ def test_pmf_verb_in_a_subprocess_help():
     out = subprocess.run([sys.executable, "-m", "predesolv", "pmf", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "--serial" in out and "--estimate-only" in out
+
+
+def test_charged_slit_cell_pmf_mechanics(tmp_path):
+    """The insertion example, shrunk to seconds: 3 windows on the built 0.8 nm charged cell,
+    a mid-plane wall and a coordination wall; pmf.csv + png with uncertainties."""
+    import predesolv
+    from predesolv.freeenergy.umbrella import run_pmf
+
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "examples" / "pmf_slit_0.8nm.yaml").read_text())
+    data.pop("pull")
+    data["simulation"]["platform"] = "CPU"
+    data["stages"] = [{"type": "minimize", "max_iterations": 100}]
+    data["output"]["directory"] = str(tmp_path / "cell")
+    pmf = data["pmf"]
+    pmf["windows"] = {"values": ["-0.9 nm", "-0.8 nm", "-0.7 nm"]}
+    pmf["walls"].append({"cv": {"type": "coordination", "partner": "DME", "r0": "0.30 nm"},
+                         "upper": 8.0, "k": "50 kJ/mol"})
+    pmf["stages"] = [{"type": "minimize", "max_iterations": 50},
+                     {"type": "production", "duration": "0.8 ps"}]
+    pmf["estimator"] = {"bins": 10, "bootstraps": 5, "decorrelate": False,
+                        "min_effective_samples": 2}
+    res = run_pmf(predesolv.load_config(data), serial=True)
+    d = pd.read_csv(res.root / "pmf.csv")
+    dF = d["dF_kJ_per_mol"].to_numpy()
+    assert len(d) >= 3 and np.isfinite(dF).mean() >= 0.8 and np.nanmin(dF) >= 0
+    assert (res.root / "pmf.png").stat().st_size > 0
+    state = pd.read_csv(res.windows[0] / "state.csv")
+    cv = state["cv (nm)"].to_numpy()
+    assert np.all(np.abs(cv + 0.9) < 0.3)  # the restraint holds the ion near its window
+    system = (res.windows[0] / "system.xml").read_text()
+    assert system.count("predesolv_bias_") == 3  # bias + two walls in system.xml
+
+
+def test_window_beyond_the_slit_refused(tmp_path, capsys):
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "examples" / "pmf_slit_0.8nm.yaml").read_text())
+    data["pmf"]["windows"] = {"start": "-0.5 nm", "stop": "1.8 nm", "count": 5}  # slit 1.5 nm
+    data["output"]["directory"] = str(tmp_path / "out")
+    path = _write(tmp_path, data)
+    assert main(["validate", str(path), "--build"]) == 2
+    err = capsys.readouterr().err
+    assert "pmf.windows" in err and "beyond the slit" in err
+    assert main(["pmf", str(path)]) == 2
+    assert not (tmp_path / "out").exists()

@@ -166,12 +166,34 @@ def check_windows(cfg: RunConfig, built: Any, plans: list[WindowPlan]) -> None:
     axis = "xyz".index(cv.axis)
     half = box[axis][axis].value_in_unit(unit.nanometer) / 2 - 0.1
     bad = [p.center for p in plans if abs(p.center) > half]
+    far = _slit_end_nm(built.metadata, cv)
+    beyond = [p.center for p in plans if far is not None and p.center > far]
+    if beyond:
+        raise ConfigError(
+            f"pmf.windows: centre {beyond[0]:.4g} nm lies beyond the slit, whose far end is "
+            f"{far:.4g} nm from the mouth along the insertion coordinate; keep centres <= "
+            f"{far:.4g} nm", "pmf.windows")
     if bad:
         raise ConfigError(
             f"pmf.windows: centre {bad[0]:.4g} nm lies more than {half:.3g} nm (half the box "
             f"along {cv.axis}, less 0.1 nm) from the CV origin, where the position wraps "
             f"around the periodic box; keep every centre within [-{half:.3g}, {half:.3g}] nm",
             "pmf.windows")
+
+
+def _slit_end_nm(metadata: Any, cv: Any) -> float | None:
+    """Far end of the slit on the insertion coordinate (None when ``cv`` is not it)."""
+    geo = metadata.geometry
+    ins = None if geo is None else geo.insertion
+    if ins is None or cv.axis != ins.axis or abs(cv.origin_nm - ins.origin_nm) > 1e-9 \
+            or cv.direction != ins.direction:
+        return None
+    ends = [r.bounds_nm[ins.axis] for r in geo.regions
+            if r.name == "inside" and ins.axis in r.bounds_nm]
+    if not ends:
+        return None
+    lo, hi = ends[0]
+    return float((hi - ins.origin_nm) if ins.direction > 0 else (ins.origin_nm - lo))
 
 
 def nearest_frames(values: np.ndarray, centers: list[float]) -> list[int]:

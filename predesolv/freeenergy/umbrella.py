@@ -193,8 +193,7 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     root = Path(out or cfg.output.directory).absolute()
     plans = plan_windows(cfg)
     built = build_system(cfg.system)
-    check_windows(cfg, built, plans)
-    _check_cvs(cfg, built)
+    check_pmf(cfg, built)
     _say(f"{len(plans)} windows; folder {root}")
     start_dir = _run_stage_dir(start_config(cfg, root), built, platform)
     start = _final_positions(start_dir, built)
@@ -207,6 +206,18 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     _run_windows(cfg, dirs, serial, platform)
     result, files = estimate(root, cfg)
     return PMFRunResult(root, [d.path for d in dirs], files, result)
+
+
+def check_pmf(cfg: RunConfig, built: BuiltSystem) -> None:
+    """The checks of a ``pmf``/``pull`` config that need the built system, before anything
+    is written: windows inside the box and the slit, every CV resolvable and on mobile atoms.
+
+    Raises
+    ------
+    ConfigError
+    """
+    check_windows(cfg, built, plan_windows(cfg))
+    _check_cvs(cfg, built)
 
 
 def _check_cvs(cfg: RunConfig, built: BuiltSystem) -> None:
@@ -317,5 +328,5 @@ def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
     return result, files
 
 
-__all__ = ["PMFRunResult", "estimate", "run_pmf", "run_window", "window_series",
+__all__ = ["PMFRunResult", "check_pmf", "estimate", "run_pmf", "run_window", "window_series",
            "write_pull_csv", "START", "PULL"]
