@@ -48,6 +48,10 @@ class FilesSystem(StrictModel):
         return _resolve_existing(v, info, info.field_name or "input")
 
 
+def _one_sodium() -> list[Literal["Na"]]:
+    return ["Na"]
+
+
 class IonSlitConfig(StrictModel):
     """Rigid graphene walls (periodic in x and y) with only the named ions in the slit: no
     solvent, no counter-ions (bare-ion migration, 0 K scans). See ``systems/ion_slit.py``."""
@@ -55,7 +59,7 @@ class IonSlitConfig(StrictModel):
     spacing: Annotated[Any, QuantityField("nm", ge=0.3, le=2.0)] = Field(
         ..., description="carbon plane to carbon plane across the slit")
     ions: Annotated[list[Literal["Na"]], Field(min_length=1, max_length=16)] = Field(
-        default_factory=lambda: ["Na"], description="ions on the mid-plane")
+        default_factory=_one_sodium, description="ions on the mid-plane")
     stacking: Literal["AB", "AA"] = "AB"
     edge: Literal["zigzag", "armchair"] = Field(
         "zigzag", description="lattice orientation: the honeycomb direction along x")
