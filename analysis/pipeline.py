@@ -34,6 +34,7 @@ from .io import anion_name, coordination_partners, dcd_header_frames, group, loa
 from .io import timestep_ps as _timestep_ps
 from .rdf import compute_rdfs
 from .residence import residence_times
+from .selections import metadata_from_selections
 from .shells import profile, speciation, summary_by_region
 from .tracking import track_ion
 from .transport import density_profiles, msd_by_region
@@ -70,6 +71,8 @@ class AnalysisOptions:
     msd_max_lag: int | None = None
     msd_fit_range: tuple[float, float] = (0.1, 0.5)
     cation: str = "Na"
+    cation_selection: str | None = None
+    partner_selections: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("start", "stop", "step", "ion", "residence_max_lag", "msd_max_lag"):
@@ -346,6 +349,7 @@ def run_analyses(run_dir: str | Path, what: Any = None, **options: Any) -> dict[
     names = parse_what(what)
     explicit = what is not None and not (isinstance(what, str) and what.strip() == "all")
     u, md = load_run(run_dir, opt.trajectory)
+    md = metadata_from_selections(u, md, opt.cation_selection, opt.partner_selections)
     n_frames = len(opt.frames(len(u.trajectory)))
     out = _Output(Path(opt.out_dir) if opt.out_dir else Path(run_dir) / layout.ANALYSIS)
     ctx = _Context(u, md, Geometry.from_metadata(md), opt, out,

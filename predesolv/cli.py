@@ -99,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--cutoffs", help="first-shell cutoffs in nm per partner kind, e.g. "
                                      "'DME=0.30,PF6=0.31' (default: first RDF minimum)")
     a.add_argument("--ion", type=int, help="tracked ion (index within the cation group)")
+    a.add_argument("--cation", help="MDAnalysis selection of the cations (systems without "
+                                    "predesolv metadata), e.g. 'resname NA'")
+    a.add_argument("--partner", action="append", metavar="KIND=SELECTION",
+                   help="coordinating atoms of one partner kind, e.g. "
+                        "'DME=resname DME and name O*' (repeatable)")
     a.add_argument("--profile-regions", help="regions used for the CN profile, e.g. "
                                              "'mouth,inside' (default: all)")
     a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
@@ -151,6 +156,17 @@ def _parse_cutoffs(text: str) -> dict[str, float]:
                 f"--cutoffs: {item!r} is not NAME=NM with a positive number of nm "
                 f"(e.g. 'DME=0.30,PF6=0.31')"
             )
+    return out
+
+
+def _parse_partners(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        kind, sep, sel = item.partition("=")
+        if not sep or not kind.strip() or not sel.strip():
+            raise ConfigError(f"--partner: {item!r} must be KIND=SELECTION, e.g. "
+                              f"'DME=resname DME and name O*'", "--partner")
+        out[kind.strip()] = sel.strip()
     return out
 
 
@@ -319,6 +335,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     }
     if args.cutoffs:
         options["cutoffs_nm"] = _parse_cutoffs(args.cutoffs)
+    if args.cation:
+        options["cation_selection"] = args.cation
+    if args.partner:
+        options["partner_selections"] = _parse_partners(args.partner)
     if args.profile_regions:
         options["profile_regions"] = [r.strip() for r in args.profile_regions.split(",")]
     if args.out:
