@@ -9,6 +9,10 @@ C–C bond counted from the lower slit wall (so the two slit walls are in AB reg
 stacks them on top of each other. Above the stack the box adds twice the nonbonded cutoff
 of empty space, so no atom feels the stack's periodic image along z through LJ.
 
+With a single ion the System skips what cannot change an energy difference (Coulomb of a
+lone ion between neutral walls, carbon–carbon LJ of frozen sheets): energies differ from the
+full PME System by a constant only, and dynamics are identical.
+
 Parameters come from the package force field (``predesolv-carbon.xml`` sheet carbon
 ``CAR_C``, the ion from ``predesolv-electrolytes.xml``), with the config's combining rule,
 cutoff, charge scaling and pair overrides (:func:`predesolv.forcefields.parameterize.
@@ -108,17 +112,45 @@ def build_ion_slit(spacing_nm: float, ions: Sequence[str] = ("Na",), *, stacking
     frozen = list(range(len(pos_c)))
     for i in frozen:
         system.setParticleMass(i, 0.0)
+    # the walls are frozen, so the mobile ions' momentum is not conserved anyway; a
+    # CMMotionRemover would take away all motion of a lone ion
+    for k in reversed(range(system.getNumForces())):
+        if isinstance(system.getForce(k), openmm.CMMotionRemover):
+            system.removeForce(k)
     positions = np.concatenate([pos_c, pos_ion])
     treat_frozen_pairs(system, frozen, positions, box, constant_potential=False)
+    electrostatics = "PME"
+    if len(ions) == 1:
+        electrostatics = _lone_ion_shortcuts(system, len(pos_c))
     metadata = Metadata.from_dict({
         "groups": {"cation": list(range(len(pos_c), len(positions))), "electrode": frozen,
                    "frozen": frozen},
         "geometry": {"kind": "ion_slit", "fixed_axes": ["x", "y", "z"],
                      "midplane_z_nm": mid, "sheet_z_nm": heights, "spacing_nm": spacing_nm,
                      "stacking": stacking, "edge": edge, "cell_nm": [lx, ly],
-                     "n_cells": [n_x, n_y], "bond_nm": CC_BOND_NM, "box_nm": box.tolist()},
+                     "n_cells": [n_x, n_y], "bond_nm": CC_BOND_NM, "box_nm": box.tolist(),
+                     "electrostatics": electrostatics},
     }, "ion slit")
     return BuiltSystem(system, top, positions * unit.nanometer, metadata)
+
+
+def _lone_ion_shortcuts(system: openmm.System, n_carbon: int) -> str:
+    """With one ion and neutral frozen walls, drop the work that cannot change any energy
+    difference: PME (every other charge is 0, so the ion's Coulomb energy is a constant; a
+    plain periodic cutoff gives the same forces) and carbon–carbon LJ (frozen: constant). The LJ force keeps
+    only ion–carbon pairs (an interaction group), with its cutoff and long-range correction.
+    """
+    for force in system.getForces():
+        if isinstance(force, openmm.NonbondedForce):
+            charged = [i for i in range(n_carbon)
+                       if force.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)]
+            if charged:
+                raise BuildError("ion slit: wall atoms carry charges; Coulomb is needed")
+            force.setNonbondedMethod(openmm.NonbondedForce.CutoffPeriodic)
+        elif isinstance(force, openmm.CustomNonbondedForce):
+            force.addInteractionGroup([n_carbon], list(range(n_carbon)))
+    return ("periodic cutoff, no PME: one ion between neutral walls (its Coulomb energy is "
+            "position independent); LJ evaluated for ion-carbon pairs only")
 
 
 def _topology(n_carbon: int, ion_residues: list[str], box: np.ndarray) -> app.Topology:

@@ -118,3 +118,25 @@ def test_cli_writes_table_and_refuses_bad_input(tmp_path, capsys):
         assert field in capsys.readouterr().err
         assert not (tmp_path / "x").exists()
     assert main(["validate", str(path)]) == 2
+
+
+def test_lone_ion_thermalises():
+    """No CMMotionRemover may stop the only mobile particle: its kinetic temperature after a
+    short Langevin run is thermal."""
+    import openmm
+    from openmm import unit
+
+    built = build_ion_slit(0.5, ("Na",))
+    assert not any(isinstance(f, openmm.CMMotionRemover) for f in built.system.getForces())
+    integ = openmm.LangevinMiddleIntegrator(300, 5, 0.002)
+    integ.setRandomNumberSeed(3)
+    ctx = openmm.Context(built.system, integ, openmm.Platform.getPlatformByName("CPU"),
+                         {"Threads": "1"})
+    ctx.setPositions(built.positions)
+    ke = []
+    for _ in range(400):
+        integ.step(5)
+        ke.append(ctx.getState(getEnergy=True).getKineticEnergy().value_in_unit(
+            unit.kilojoule_per_mole))
+    t = 2 * np.mean(ke[50:]) / (3 * 0.00831446261815324)
+    assert 240 < t < 360
