@@ -8,11 +8,10 @@ harmonic bias (:class:`UmbrellaWindow`). The estimator
 2. solves MBAR for the biased states and builds a histogram FES of the *unbiased* state
    through :class:`pymbar.FES` (the unbiased reduced potential is 0: all windows share the
    same temperature and differ only by their bias, so the unknown potential energy cancels),
-3. bootstraps the uncertainty (each window resampled with replacement, one MBAR + FES per
-   replicate; the per-replicate PMFs are kept so that barriers propagate through them),
-4. reports the MBAR overlap matrix and warns, by name, about neighbouring windows whose
-   overlap is below :data:`MIN_OVERLAP`, about empty bins, and when the first-half and
-   second-half PMFs disagree.
+3. bootstraps the uncertainty (windows resampled with replacement, one MBAR + FES per
+   replicate, kept so that barriers propagate through them),
+4. reports the overlap matrix and warns, by name, about neighbouring windows overlapping less
+   than :data:`MIN_OVERLAP`, empty bins, and first-half/second-half disagreement.
 
 Conventions
 -----------
@@ -26,11 +25,9 @@ Conventions
 * kB is ``openmm.unit.MOLAR_GAS_CONSTANT_R`` (0.00831446261815324 kJ/mol/K);
   1 eV = N_A e x 1 V = 96.48533212 kJ/mol.
 
-Why the bootstrap loop is ours: in pymbar 4.0.3 ``FES.generate_fes(n_bootstraps=...)``
-re-solves MBAR once per *window* inside every replicate, seeds the global NumPy generator,
-and fails when a replicate leaves a populated bin empty. Here every replicate is one
-:class:`pymbar.FES` built on the resampled data (public API only), seeded by a local
-:class:`numpy.random.Generator`.
+Why the bootstrap loop is ours: pymbar 4.0.3's ``FES.generate_fes(n_bootstraps=...)`` re-solves
+MBAR per window in every replicate, seeds the global NumPy generator and fails when a replicate
+empties a bin; here each replicate is one :class:`pymbar.FES` on the resampled data, seeded locally.
 """
 
 from __future__ import annotations
@@ -401,8 +398,7 @@ def _halves(series, dec: list[DecorrelatedSeries], decorrelate_: bool, windows, 
 def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
                  temperature_K: float, n_bootstraps: int = DEFAULT_BOOTSTRAPS,
                  decorrelate: bool = True, detect_equilibration: bool = False, seed: int = 0,
-                 cv_unit: str = "", convergence_tol_kT: float = 1.0,
-                 half_split: bool = True,
+                 cv_unit: str = "", convergence_tol_kT: float = 1.0, half_split: bool = True,
                  min_effective_samples: int = MIN_UNCORRELATED_SAMPLES) -> PMFResult:
     """PMF along a non-periodic CV from umbrella windows (MBAR via :class:`pymbar.FES`).
 
@@ -437,7 +433,7 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
     Returns
     -------
     PMFResult
-        Raises :class:`AnalysisError` for mismatched inputs, a window with < 10 effectively
+        Raises :class:`AnalysisError` for mismatched inputs, a window with too few effectively
         uncorrelated samples, bad bins or a bin range without samples.
     """
     windows = tuple(windows)
@@ -458,10 +454,8 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
                       np.random.default_rng(seed)) * kT
     dF = _nanstd(boot)
     diff = mbar.compute_free_energy_differences()
-    if half_split:
-        first, second, half_msgs = _halves(series, dec, decorrelate, windows, edges, kT)
-    else:
-        first, second, half_msgs = np.full_like(f, np.nan), np.full_like(f, np.nan), []
+    first, second, half_msgs = (_halves(series, dec, decorrelate, windows, edges, kT)
+                                if half_split else (np.full_like(f, np.nan),) * 2 + ([],))
     result = PMFResult(
         bin_edges=edges, F_kJ_per_mol=f * kT, dF_kJ_per_mol=dF, temperature_K=temperature_K,
         windows=windows,
@@ -475,16 +469,20 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
         counts=np.stack([_counts(s, edges) for s in samples]),
         bootstrap_F_kJ_per_mol=boot, F_first_half_kJ_per_mol=first,
         F_second_half_kJ_per_mol=second, cv_unit=cv_unit)
-    result.warnings = (overlap_warnings(result.overlap_matrix, windows, cv_unit)
-                       + _empty_bin_warnings(result.counts.sum(axis=0), edges, cv_unit)
-                       + half_msgs + _half_warning(result, convergence_tol_kT)
-                       + ([f"min_effective_samples lowered to {min_effective_samples} (default "
-                           f"{MIN_UNCORRELATED_SAMPLES}): uncertainties of sparse windows are "
-                           f"unreliable"] if min_effective_samples < MIN_UNCORRELATED_SAMPLES
-                          else []))
+    result.warnings = _all_warnings(result, half_msgs, convergence_tol_kT, min_effective_samples)
     for msg in result.warnings:
         log.warning(msg)
     return result
+
+
+def _all_warnings(result: PMFResult, half_msgs: list[str], tol_kT: float,
+                  min_effective_samples: int) -> list[str]:
+    low = min_effective_samples < MIN_UNCORRELATED_SAMPLES
+    return (overlap_warnings(result.overlap_matrix, result.windows, result.cv_unit)
+            + _empty_bin_warnings(result.counts.sum(axis=0), result.bin_edges, result.cv_unit)
+            + half_msgs + _half_warning(result, tol_kT)
+            + [f"min_effective_samples lowered to {min_effective_samples} (default "
+               f"{MIN_UNCORRELATED_SAMPLES}): sparse windows' uncertainties are unreliable"] * low)
 
 
 def _nanstd(a: np.ndarray) -> np.ndarray:
@@ -567,8 +565,7 @@ def barriers(result: PMFResult, states: dict | None = None, ranges: dict | None 
         Named CV ranges; ΔF is reported for every ordered pair (first -> later) in the
         given order.
     ranges : dict of name -> (low, high), optional
-        Ranges for min->max barriers. Without ``states`` and ``ranges`` the whole binned range
-        is used (``{"full": (first edge, last edge)}``).
+        Ranges for min->max barriers (neither given: the whole binned range, named "full").
 
     Returns
     -------

@@ -366,6 +366,15 @@ COMMANDS = {
 }
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A stderr handler that writes to whatever ``sys.stderr`` is at emit time (notebooks and
+    test capture replace it after the handler was made)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise Interrupted("SIGTERM received before MD started; no checkpoint was needed")
 
@@ -374,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``predesolv`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     if not logging.getLogger("predesolv").handlers:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("predesolv: %(levelname)s: %(message)s"))
         logging.getLogger("predesolv").addHandler(handler)
     old = None

@@ -137,8 +137,9 @@ def build_ion_slit(spacing_nm: float, ions: Sequence[str] = ("Na",), *, stacking
 def _lone_ion_shortcuts(system: openmm.System, n_carbon: int) -> str:
     """With one ion and neutral frozen walls, drop the work that cannot change any energy
     difference: PME (every other charge is 0, so the ion's Coulomb energy is a constant; a
-    plain periodic cutoff gives the same forces) and carbon–carbon LJ (frozen: constant). The LJ force keeps
-    only ion–carbon pairs (an interaction group), with its cutoff and long-range correction.
+    plain periodic cutoff gives the same forces) and carbon–carbon LJ (frozen: constant). The
+    LJ force keeps only ion–carbon pairs (an interaction group), with its cutoff and long-range
+    correction.
     """
     for force in system.getForces():
         if isinstance(force, openmm.NonbondedForce):

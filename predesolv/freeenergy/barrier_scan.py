@@ -10,8 +10,7 @@ the ion (:func:`predesolv.systems.ion_slit.build_ion_slit`) and
    switching function if the force field uses one) and ``A``, ``B``, ``C`` are fitted by
    least squares to OpenMM energies at 12 ion positions (so pair overrides, combining rule
    and charge scaling are whatever the System holds; the ion's own Ewald energy is the
-   position-independent part of ``C``); the fit residual is checked (< 0.01 kJ/mol, PME's
-   grid error);
+   position-independent part of ``C``); the fit residual is checked (< 0.01 kJ/mol);
 2. minimises over the ion's height z at every point of an in-plane grid over one lattice
    cell: ``E2(x, y) = min_z E``;
 3. finds the lowest site and the saddle of the minimum-energy path between equivalent
@@ -38,9 +37,9 @@ from predesolv.errors import PredesolvRuntimeError
 
 #: Seed DFT barriers (eV) by spacing (nm): Ren et al. 2026, Fig. 4e (≈ 0 read as 0).
 SEED_BARRIERS_EV = {0.40: 0.55, 0.45: 0.25, 0.50: 0.0, 0.55: 0.0}
-#: Largest allowed misfit of the NumPy energy model against OpenMM (kJ/mol, 1e-4 eV): what
-#: remains is PME's interpolation error for the lone ion's self image energy (measured
-#: ~2e-3 kJ/mol at the default Ewald tolerance), which exact Ewald makes constant.
+#: Largest allowed misfit of the NumPy energy model against OpenMM (kJ/mol, 1e-4 eV). The
+#: single-ion slit has no PME (measured misfit 1e-10 kJ/mol); with PME the grid error of a
+#: lone ion's image energy is ~2e-3 kJ/mol at the default Ewald tolerance.
 MAX_FIT_RESIDUAL_KJ = 1e-2
 #: Closest approach of the ion to a wall plane considered (nm).
 MIN_WALL_GAP_NM = 0.1
