@@ -42,6 +42,10 @@ import pymbar
 from pymbar import timeseries
 from pymbar.utils import ParameterError
 
+from predesolv.analysis.pmf_checks import MIN_OVERLAP as MIN_OVERLAP
+from predesolv.analysis.pmf_checks import all_warnings
+from predesolv.analysis.pmf_checks import overlap_warnings as overlap_warnings
+from predesolv.analysis.pmf_checks import spaced_unit as _sp
 from predesolv.errors import AnalysisError
 
 log = logging.getLogger("predesolv.analysis")
@@ -51,8 +55,6 @@ KB_KJ_PER_MOL_K: float = u.MOLAR_GAS_CONSTANT_R.value_in_unit(u.kilojoule_per_mo
 #: 1 eV per particle expressed in kJ/mol (N_A e x 1 V).
 KJ_PER_MOL_PER_EV: float = (u.AVOGADRO_CONSTANT_NA * u.elementary_charge * u.volt
                             ).value_in_unit(u.kilojoule_per_mole)
-#: Neighbouring windows with an overlap-matrix element below this get a warning.
-MIN_OVERLAP = 0.03
 #: A window with fewer effectively uncorrelated samples than this is an error.
 MIN_UNCORRELATED_SAMPLES = 10
 #: Default number of bootstrap replicates.
@@ -243,10 +245,6 @@ def _check_sample_sizes(dec: list[DecorrelatedSeries], windows, cv_unit: str,
                 f"{minimum}; run this window longer")
 
 
-def _sp(unit: str) -> str:
-    return f" {unit}" if unit else ""
-
-
 # --------------------------------------------------------------------------- binning / MBAR
 def _bin_edges(bins, x_n: np.ndarray) -> np.ndarray:
     """Validated bin edges: ``bins`` edges as given, or that many equal bins over the data."""
@@ -291,7 +289,11 @@ def _fes_bins(u_kn: np.ndarray, N_k: np.ndarray, x_n: np.ndarray, edges: np.ndar
     # pymbar.FES assigns bins with np.digitize (right-open); mirror it for the query points
     idx = np.digitize(x_n, full) - 1
     populated = np.unique(idx[(idx >= 1) & (idx <= edges.size - 1)]) - 1
-    opts = {"initial_f_k": initial_f_k} if initial_f_k is not None else None
+    # "robust" (L-BFGS-B, then adaptive): pymbar's default hybr + adaptive was measured to
+    # run > 10 min on 26 stiff windows with two poorly sampled ones; robust solved it in 5 s
+    opts: dict = {"solver_protocol": "robust"}
+    if initial_f_k is not None:
+        opts["initial_f_k"] = initial_f_k
     fes = pymbar.FES(u_kn, N_k, mbar_options=opts)
     fes.generate_fes(np.zeros(x_n.size), x_n, fes_type="histogram",
                      histogram_parameters={"bin_edges": [full]})
@@ -318,57 +320,6 @@ def _bootstrap(samples: list[np.ndarray], windows, edges, f_k, ref_bin: int,
         f_b, _ = _fes_bins(_u_kn(windows, x_b), N_k, x_b, edges, initial_f_k=f_k)
         out[b] = f_b - f_b[ref_bin]
     return out
-
-
-# --------------------------------------------------------------------------- warnings
-def overlap_warnings(overlap: np.ndarray, windows: Sequence[UmbrellaWindow], cv_unit: str = "",
-                     threshold: float = MIN_OVERLAP) -> list[str]:
-    """One message per pair of neighbouring windows (sorted by centre) with overlap < threshold.
-
-    The pair's overlap is ``min(O[i, j], O[j, i])`` of the MBAR overlap matrix ``O``.
-    """
-    order = np.argsort([w.center for w in windows], kind="stable")
-    msgs = []
-    for a, b in zip(order[:-1], order[1:], strict=True):
-        o = float(min(overlap[a, b], overlap[b, a]))
-        if o < threshold:
-            ca, cb = windows[a].center, windows[b].center
-            msgs.append(
-                f"umbrella windows {a} (centre {ca:g}{_sp(cv_unit)}) and {b} (centre "
-                f"{cb:g}{_sp(cv_unit)}) overlap {o:.3g} < {threshold:g}: add a window between "
-                f"{ca:g} and {cb:g}{_sp(cv_unit)} (e.g. at {0.5 * (ca + cb):g})")
-    return msgs
-
-
-def _empty_bin_warnings(counts_total: np.ndarray, edges: np.ndarray, cv_unit: str) -> list[str]:
-    """Warn about runs of empty bins between populated ones (holes in the PMF)."""
-    full = np.flatnonzero(counts_total > 0)
-    msgs = []
-    for lo_bin, hi_bin in zip(full[:-1], full[1:], strict=True):
-        if hi_bin - lo_bin > 1:
-            a, b = edges[lo_bin + 1], edges[hi_bin]
-            msgs.append(f"no samples for the CV in [{a:g}, {b:g}]{_sp(cv_unit)}: the PMF is "
-                        f"undefined there; add a window centred near {0.5 * (a + b):g}")
-    return msgs
-
-
-def _half_warning(result: PMFResult, tol_kT: float) -> list[str]:
-    """Warn where |F_first - F_second| exceeds both ``tol_kT`` and 3 x its statistical spread.
-
-    Each half has about twice the variance of the full estimate, so the spread of the
-    difference is ~2 dF; without bootstraps only ``tol_kT`` applies.
-    """
-    d = np.abs(result.F_first_half_kJ_per_mol - result.F_second_half_kJ_per_mol)
-    limit = np.fmax(tol_kT * result.kT_kJ_per_mol, 6.0 * result.dF_kJ_per_mol)
-    excess = np.where(np.isfinite(d), d - limit, np.nan)
-    if not np.isfinite(excess).any() or np.nanmax(excess) <= 0.0:
-        return []
-    i = int(np.nanargmax(excess))
-    return [f"first- and second-half PMFs differ by {d[i]:.3g} kJ/mol "
-            f"({d[i] / result.kT_kJ_per_mol:.2f} kT > {limit[i] / result.kT_kJ_per_mol:.2f} kT"
-            f" = max({tol_kT:g} kT, 6 dF)) at the CV = "
-            f"{result.bin_centers[i]:g}{_sp(result.cv_unit)}: not converged (equilibrate "
-            f"longer or extend the windows)"]
 
 
 def _halves(series, dec: list[DecorrelatedSeries], decorrelate_: bool, windows, edges,
@@ -469,20 +420,11 @@ def estimate_pmf(series: Sequence, windows: Sequence[UmbrellaWindow], bins, *,
         counts=np.stack([_counts(s, edges) for s in samples]),
         bootstrap_F_kJ_per_mol=boot, F_first_half_kJ_per_mol=first,
         F_second_half_kJ_per_mol=second, cv_unit=cv_unit)
-    result.warnings = _all_warnings(result, half_msgs, convergence_tol_kT, min_effective_samples)
+    result.warnings = all_warnings(result, half_msgs, convergence_tol_kT, min_effective_samples,
+                                   MIN_UNCORRELATED_SAMPLES)
     for msg in result.warnings:
         log.warning(msg)
     return result
-
-
-def _all_warnings(result: PMFResult, half_msgs: list[str], tol_kT: float,
-                  min_effective_samples: int) -> list[str]:
-    low = min_effective_samples < MIN_UNCORRELATED_SAMPLES
-    return (overlap_warnings(result.overlap_matrix, result.windows, result.cv_unit)
-            + _empty_bin_warnings(result.counts.sum(axis=0), result.bin_edges, result.cv_unit)
-            + half_msgs + _half_warning(result, tol_kT)
-            + [f"min_effective_samples lowered to {min_effective_samples} (default "
-               f"{MIN_UNCORRELATED_SAMPLES}): sparse windows' uncertainties are unreliable"] * low)
 
 
 def _nanstd(a: np.ndarray) -> np.ndarray:

@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="folder for the exported files")
     e.add_argument("--formats", default="gromacs,amber", help="gromacs, amber or both")
     e.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
+    e.add_argument("--no-check", action="store_true",
+                   help="skip reading the files back and comparing energies with OpenMM")
 
     r = sub.add_parser("run", parents=[common],
                        help="build and run the protocol of a config")
@@ -265,9 +267,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise RunDirectoryError(f"--out: {out.path} is not empty; use --overwrite to replace "
                                 f"the exported files, or choose another folder")
     built = build_system(cfg.system)
-    written = export_system(built, out.path, formats=formats)
+    written = export_system(built, out.path, formats=formats, check=not args.no_check)
     for fmt, paths in written.items():
         print(f"{fmt}: {', '.join(str(p) for p in paths)}")
+    if "check" in written:
+        for fmt, r in json.loads(Path(written["check"][0]).read_text()).items():
+            print(f"check {fmt}: export - OpenMM = {r['offset_kJ_per_mol']:.3f} kJ/mol "
+                  f"(changes by {r['offset_change_kJ_per_mol']:.2g} when the electrolyte "
+                  f"moves), max force difference {r['max_force_diff_kJ_per_mol_nm']:.2g} "
+                  f"kJ/mol/nm")
     return EXIT_OK
 
 
@@ -384,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not logging.getLogger("predesolv").handlers:
         handler = _CurrentStderr()
+        handler.setLevel(logging.WARNING)  # run events go to log.txt, not the terminal
         handler.setFormatter(logging.Formatter("predesolv: %(levelname)s: %(message)s"))
         logging.getLogger("predesolv").addHandler(handler)
     old = None

@@ -4,7 +4,7 @@
   the blow-up check (non-finite energy → :class:`SimulationBlowUpError`).
 * :class:`TrajectoryReporter` — DCD or XTC frames, counting what it wrote so that a resume
   can truncate the file to the last checkpoint.
-* :class:`ProgressReporter` — a one-line progress bar with ns/day and ETA on a terminal.
+* :class:`ProgressReporter` — a tqdm progress bar with ns/day and ETA on a terminal.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, TextIO
 
 import openmm
 from openmm import app, unit
+from tqdm import tqdm
 
 from predesolv.errors import ConfigError, SimulationBlowUpError
 
@@ -187,19 +188,22 @@ class TrajectoryReporter:
 
 
 class ProgressReporter:
-    """Progress bar with ns/day and ETA on stderr (silent unless ``enabled``).
+    """Progress bar (tqdm) with steps, ns/day and ETA on stderr (silent unless ``enabled``).
 
     Parameters
     ----------
     stage : str
+        Label shown before the bar.
     first_step, last_step : int
-        Global steps at which the stage starts and ends.
+        Global steps at which the stage starts (or resumes) and ends.
     dt_ps : float
-        Time step in ps.
+        Time step (ps), for ns/day.
     interval : int
         Steps between updates.
     enabled : bool
         Usually ``sys.stderr.isatty()``.
+    stream : TextIO, optional
+        Where the bar is drawn (default: the current ``sys.stderr``).
     """
 
     def __init__(
@@ -211,7 +215,8 @@ class ProgressReporter:
         self._dt_ps = dt_ps
         self._interval = max(1, interval)
         self.enabled = enabled
-        self._stream = stream or sys.stderr
+        self._stream = stream
+        self._bar: tqdm | None = None
         self._t0 = time.perf_counter()
         self._step0: int | None = None
 
@@ -223,22 +228,20 @@ class ProgressReporter:
         if not self.enabled:
             return
         step = simulation.currentStep
-        if self._step0 is None:
+        if self._bar is None:
             self._step0, self._t0 = step, time.perf_counter()
+            self._bar = tqdm(total=self._last - self._first, initial=step - self._first,
+                             desc=self._stage, unit="step", unit_scale=True,
+                             file=self._stream or sys.stderr, dynamic_ncols=True,
+                             leave=True, mininterval=0.5)
             return
         elapsed = time.perf_counter() - self._t0
-        done = step - self._step0
-        frac = (step - self._first) / max(1, self._last - self._first)
+        done = step - (self._step0 or 0)
         nsday = done * self._dt_ps / 1000.0 / (elapsed / 86400.0) if elapsed > 0 else 0.0
-        eta = (self._last - step) * elapsed / done if done > 0 else float("nan")
-        bar = "#" * int(30 * frac)
-        self._stream.write(
-            f"\r{self._stage:<12} [{bar:<30}] {100 * frac:5.1f}%  {nsday:8.2f} ns/day  "
-            f"ETA {eta:6.0f} s"
-        )
-        self._stream.flush()
+        self._bar.set_postfix_str(f"{nsday:.2f} ns/day", refresh=False)
+        self._bar.update(step - self._first - self._bar.n)
 
     def finish(self) -> None:
-        if self.enabled:
-            self._stream.write("\n")
-            self._stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

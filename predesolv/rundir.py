@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from predesolv import layout
+from predesolv import layout, runlog
 from predesolv.errors import PredesolvRuntimeError, RunDirectoryBusy, RunDirectoryError
 
 PROGRESS_VERSION = 2
@@ -170,6 +170,7 @@ class RunDir:
         self.path = Path(os.path.expanduser(str(path)))
         self._lock_fd: int | None = None
         self._created = False
+        self._log_handler: runlog.RunLogHandler | None = None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -262,12 +263,16 @@ class RunDir:
         os.pwrite(fd, f"pid {os.getpid()} on host {socket.gethostname()} since {stamp}\n"
                   .encode(), 0)
         self._lock_fd = fd
+        self._log_handler = runlog.attach(self.log_file, self.path)
 
     def release(self, cleanup: bool = False) -> None:
         """Drop the lock; with ``cleanup``, remove a folder this object created and left empty."""
         if self._lock_fd is None:
             return
         fd, self._lock_fd = self._lock_fd, None
+        if self._log_handler is not None:
+            runlog.detach(self._log_handler)
+            self._log_handler = None
         if cleanup and self._created:
             others = [p for p in self.path.iterdir() if p.name != layout.LOCK]
             if not others:
@@ -430,13 +435,20 @@ class RunDir:
 
     # -------------------------------------------------------------- log
     def log(self, message: str) -> None:
-        """Append a timestamped line to ``log.txt`` (never raises on a full disk)."""
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        """Record a run event in ``log.txt`` through :mod:`logging` (see :mod:`predesolv.runlog`).
+
+        While the lock is held the run's handler writes it, together with any predesolv
+        warning logged meanwhile; otherwise a handler is attached for this one line. A full
+        disk never raises here.
+        """
+        if self._log_handler is not None or runlog.has_handler(self.path):
+            runlog.log_event(self.path, message)
+            return
+        handler = runlog.attach(self.log_file, self.path)
         try:
-            with open(self.log_file, "a") as fh:
-                fh.write(f"{stamp} {message}\n")
-        except OSError:
-            pass  # the message also reaches stderr through the exception that follows
+            runlog.log_event(self.path, message)
+        finally:
+            runlog.detach(handler)
 
     # -------------------------------------------------------------- files cut back on resume
     def truncate_state(self, rows: int) -> None:

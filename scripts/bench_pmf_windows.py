@@ -1,8 +1,16 @@
 """Benchmark: 8 umbrella windows of a small system, serial vs 2 local Dask workers.
 
-System: one Na+ between two rigid AB graphene sheets 0.45 nm apart (481 atoms, PME, CPU
-platform), position CV along x, windows every 0.03 nm, 2 ps NVT + 10 ps production each.
-The same 8 window run directories are written three times and run
+Two systems, each run as the same 8 window run directories written three times:
+
+* ``electrolyte`` (the headline): 1 M NaPF6 in 40 DME, ~670 atoms, PME 0.9 nm, HBonds + HMR,
+  4 fs; distance CV Na+ - PF6- (centres 0.30-0.65 nm, k = 1000 kJ/mol/nm^2);
+  2 ps NVT + 10 ps production per window;
+* ``lone-ion``: one Na+ between rigid AB graphene sheets 0.45 nm apart (481 atoms, the
+  lone-ion model: ion-carbon LJ only, ~0.2 ms/step), position CV along x; 2 ps NVT +
+  60 ps production. So cheap per step that per-window set-up (Context creation, run
+  files) and the Dask workers' start-up weigh in.
+
+Each case is run
 
   A. serially in this process, OpenMM CPU platform with 2 threads,
   B. serially in this process, 1 thread,
@@ -10,11 +18,12 @@ The same 8 window run directories are written three times and run
 
 and the wall times and their ratios are printed side by side.
 
-    .venv/bin/python scripts/bench_pmf_windows.py
+    .venv/bin/python scripts/bench_pmf_windows.py [--cases electrolyte lone-ion]
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import tempfile
 import time
@@ -28,24 +37,45 @@ from predesolv.freeenergy.umbrella import run_window
 from predesolv.rundir import RunDir
 from predesolv.runner import Runner
 
-CONFIG = {
-    "system": {"ion_slit": {"spacing": "0.45 nm", "stacking": "AB"}},
-    "simulation": {"platform": "CPU", "temperature": "300 K", "timestep": "2 fs", "seed": 1},
-    "stages": [{"type": "minimize"}],
-    "output": {"directory": "unused", "trajectory": {"interval": "1 ps"},
-               "state_interval": "1 ps", "checkpoint_interval": "5 ps"},
-    "pmf": {"cv": {"type": "position", "group": "cation[0]", "axis": "x",
-                   "origin": "1.704 nm"},
-            "windows": {"start": "0 nm", "stop": "0.21 nm", "count": 8},
-            "k": "4000 kJ/mol/nm**2",
-            "stages": [{"type": "nvt", "duration": "2 ps"},
-                       {"type": "production", "duration": "10 ps"}],
-            "sample_interval": "0.05 ps"},
+_OUTPUT = {"directory": "unused", "trajectory": {"interval": "1 ps"},
+           "state_interval": "1 ps", "checkpoint_interval": "5 ps"}
+CASES = {
+    "electrolyte": {
+        "system": {"seed": 1,
+                   "forcefield": {"nonbonded_cutoff": "0.9 nm", "constraints": "hbonds"},
+                   "electrolyte": {"salt": "NaPF6", "solvents": {"DME": 1.0},
+                                   "concentration": "1.0 M", "n_solvent": 40,
+                                   "temperature": "298 K"}},
+        "simulation": {"platform": "CPU", "temperature": "298 K", "timestep": "4 fs",
+                       "hydrogen_mass": "3 amu", "seed": 1},
+        "stages": [{"type": "minimize"}],
+        "output": _OUTPUT,
+        "pmf": {"cv": {"type": "distance", "group_a": "cation[0]", "group_b": "anion[0]"},
+                "windows": {"start": "0.30 nm", "stop": "0.65 nm", "count": 8},
+                "k": "1000 kJ/mol/nm**2",
+                "stages": [{"type": "nvt", "duration": "2 ps"},
+                           {"type": "production", "duration": "10 ps"}],
+                "sample_interval": "0.1 ps"},
+    },
+    "lone-ion": {
+        "system": {"ion_slit": {"spacing": "0.45 nm", "stacking": "AB"}},
+        "simulation": {"platform": "CPU", "temperature": "300 K", "timestep": "2 fs",
+                       "seed": 1},
+        "stages": [{"type": "minimize"}],
+        "output": _OUTPUT,
+        "pmf": {"cv": {"type": "position", "group": "cation[0]", "axis": "x",
+                       "origin": "1.704 nm"},
+                "windows": {"start": "0 nm", "stop": "0.21 nm", "count": 8},
+                "k": "4000 kJ/mol/nm**2",
+                "stages": [{"type": "nvt", "duration": "2 ps"},
+                           {"type": "production", "duration": "60 ps"}],
+                "sample_interval": "0.05 ps"},
+    },
 }
 
 
-def _windows(root: Path, threads: int) -> list[Task]:
-    data = {**CONFIG, "simulation": {**CONFIG["simulation"], "cpu_threads": threads}}
+def _windows(case: dict, root: Path, threads: int) -> list[Task]:
+    data = {**case, "simulation": {**case["simulation"], "cpu_threads": threads}}
     cfg = load_config(data)
     built = build(cfg)
     tasks = []
@@ -65,16 +95,23 @@ def _time(tasks: list[Task], **kwargs: object) -> float:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        a = _time(_windows(Path(tmp) / "a", 2), serial=True)
-        b = _time(_windows(Path(tmp) / "b", 1), serial=True)
-        c = _time(_windows(Path(tmp) / "c", 1),
-                  cluster=ClusterConfig(kind="local", n_workers=2, threads_per_worker=1))
-    print("8 windows x (2 ps NVT + 10 ps production), 481 atoms, CPU platform")
-    print(f"A serial, 2 OpenMM threads      : {a:7.1f} s")
-    print(f"B serial, 1 OpenMM thread       : {b:7.1f} s")
-    print(f"C Dask LocalCluster 2 x 1 thread: {c:7.1f} s")
-    print(f"speed-up C vs A: {a / c:.2f}x   C vs B: {b / c:.2f}x")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    args = ap.parse_args()
+    rows = []
+    for name in args.cases:
+        case = CASES[name]
+        with tempfile.TemporaryDirectory() as tmp:
+            a = _time(_windows(case, Path(tmp) / "a", 2), serial=True)
+            b = _time(_windows(case, Path(tmp) / "b", 1), serial=True)
+            c = _time(_windows(case, Path(tmp) / "c", 1),
+                      cluster=ClusterConfig(kind="local", n_workers=2, threads_per_worker=1))
+        rows.append((name, a, b, c))
+    print("8 windows per case, CPU platform; wall time (s)")
+    print(f"{'case':<12} {'A serial 2 thr':>15} {'B serial 1 thr':>15} "
+          f"{'C Dask 2x1':>11} {'C vs A':>7} {'C vs B':>7}")
+    for name, a, b, c in rows:
+        print(f"{name:<12} {a:15.1f} {b:15.1f} {c:11.1f} {a / c:6.2f}x {b / c:6.2f}x")
 
 
 if __name__ == "__main__":

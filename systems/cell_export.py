@@ -3,10 +3,13 @@
 The exported topology carries per-atom LJ types with the force field's **geometric**
 combining rule (GROMACS ``comb-rule 3``; AMBER gets ParmEd's full LJ table), the charges of
 the built System (ionic scaling and electrode charges included) and the real atomic masses.
-Not carried over, because the formats cannot express them: zero masses of the frozen
-electrode (freeze the ``frozen`` group of metadata.json in the other engine, e.g. GROMACS
-``freezegrps``), the zero electrode-electrode LJ (the other engine's energies contain a
-constant frozen C–C term), and a ``ConstantPotentialForce`` (refused). The octahedral
+The frozen electrode (zero masses, no electrode–electrode interaction in OpenMM) is carried
+over as far as each format allows (:mod:`predesolv.systems.export_frozen`): GROMACS gets
+electrode atom types of their own with zero mutual LJ (``[ nonbond_params ]``), an index
+file and an .mdp fragment with ``freezegrps``; AMBER gets the OpenMM exclusions between close
+electrode pairs. A ``ConstantPotentialForce`` cannot be expressed and is refused. Every
+export is read back with ParmEd and compared with the OpenMM System (``<name>_check.json``).
+The octahedral
 ``sin(2 theta)^2`` F–P–F angle of PF6 is written as harmonic angles of the same curvature
 about 90 or 180 degrees.
 """
@@ -24,6 +27,8 @@ from openmm import app, unit
 from predesolv.built import BuiltSystem
 from predesolv.errors import BuildError
 from predesolv.forcefields.parameterize import load_forcefield
+from predesolv.rundir import atomic_write_json
+from predesolv.systems import export_frozen as fz
 from predesolv.systems.charges import nonbonded_force
 
 FORMATS = ("gromacs", "amber")
@@ -67,38 +72,13 @@ def _harmonise_custom_angles(system: openmm.System, positions: unit.Quantity) ->
     return n
 
 
-def export_system(built: BuiltSystem, out_dir: str | Path,
-                  formats: Sequence[str] = FORMATS, name: str = "system") -> dict[str, list[str]]:
-    """Write GROMACS (``.top``/``.gro``) and/or AMBER (``.prmtop``/``.inpcrd``) files.
+def _plain_system(built: BuiltSystem) -> openmm.System:
+    """The cell re-created from the force-field XML with the built System's charges.
 
-    Parameters
-    ----------
-    built : BuiltSystem
-        A cell or bulk electrolyte from predesolv builders (constant charge or uncharged).
-    out_dir : str or Path
-        Directory (created if missing).
-    formats : sequence of {"gromacs", "amber"}
-        Which engines to write for.
-    name : str
-        File stem.
-
-    Returns
-    -------
-    dict
-        Format -> list of written paths.
-
-    Raises
-    ------
-    BuildError
-        Unknown format, or a System with a ``ConstantPotentialForce``.
+    ParmEd needs standard forces (NonbondedForce with per-atom LJ); the built System's LJ
+    lives in a CustomNonbondedForce. Charges (ionic scaling, electrode charges) come from
+    the built System, 1-4 LJ sigma is recomputed with the geometric rule.
     """
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise BuildError(f"export formats {bad} are not allowed; choose from {FORMATS}")
-    if any(isinstance(f, openmm.ConstantPotentialForce) for f in built.system.getForces()):
-        raise BuildError("export_system: constant-potential systems cannot be exported "
-                         "(GROMACS/AMBER files have no ConstantPotentialForce); build with "
-                         "charge.mode constant_charge")
     top = built.topology
     has_carbon = any(r.name.startswith(("GR", "GN")) for r in top.residues())
     ff = load_forcefield([_carbon_xml()] if has_carbon else [])
@@ -124,20 +104,86 @@ def export_system(built: BuiltSystem, out_dir: str | Path,
             qq = scale * q0i * q0j
         nb_plain.setExceptionParameters(k, i, j, qq, s, e)
     _harmonise_custom_angles(plain, built.positions)
-    struct = parmed.openmm.load_topology(top, plain, xyz=built.positions)
+    return plain
+
+
+def _structure(built: BuiltSystem, plain: openmm.System) -> parmed.Structure:
+    struct = parmed.openmm.load_topology(built.topology, plain, xyz=built.positions)
     struct.combining_rule = "geometric"
+    return struct
+
+
+def _write_gromacs(built: BuiltSystem, struct: parmed.Structure, out: Path, name: str,
+                   frozen: list[int]) -> list[str]:
+    """``.top``/``.gro``; with a frozen electrode also ``.ndx`` and ``_frozen.mdp``."""
+    top, gro = out / f"{name}.top", out / f"{name}.gro"
+    types = fz.separate_electrode_types(struct, frozen)
+    struct.save(str(top), overwrite=True)
+    struct.save(str(gro), overwrite=True)
+    if not frozen:
+        return [str(top), str(gro)]
+    fz.add_nonbond_params(top, struct, types)
+    fz.write_index(out / f"{name}.ndx", len(struct.atoms), frozen)
+    fz.write_mdp_fragment(out / f"{name}_frozen.mdp", built.system, f"{name}.ndx", len(frozen))
+    return [str(top), str(gro), str(out / f"{name}.ndx"), str(out / f"{name}_frozen.mdp")]
+
+
+def export_system(built: BuiltSystem, out_dir: str | Path,
+                  formats: Sequence[str] = FORMATS, name: str = "system", *,
+                  check: bool = True) -> dict[str, list[str]]:
+    """Write GROMACS (``.top``/``.gro``) and/or AMBER (``.prmtop``/``.inpcrd``) files.
+
+    Parameters
+    ----------
+    built : BuiltSystem
+        A cell or bulk electrolyte from predesolv builders (constant charge or uncharged).
+    out_dir : str or Path
+        Directory (created if missing).
+    formats : sequence of {"gromacs", "amber"}
+        Which engines to write for.
+    name : str
+        File stem.
+    check : bool
+        Read the files back with ParmEd and compare energies and forces with the OpenMM
+        System (:func:`predesolv.systems.export_frozen.energy_check`); writes
+        ``<name>_check.json``.
+
+    Returns
+    -------
+    dict
+        Format -> list of written paths (GROMACS: ``.top``, ``.gro`` and, with a frozen
+        electrode, ``.ndx`` and ``_frozen.mdp``); ``"check"`` -> the check report.
+
+    Raises
+    ------
+    BuildError
+        Unknown format, or a System with a ``ConstantPotentialForce``.
+    """
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise BuildError(f"export formats {bad} are not allowed; choose from {FORMATS}")
+    if any(isinstance(f, openmm.ConstantPotentialForce) for f in built.system.getForces()):
+        raise BuildError("export_system: constant-potential systems cannot be exported "
+                         "(GROMACS/AMBER files have no ConstantPotentialForce); build with "
+                         "charge.mode constant_charge")
+    plain = _plain_system(built)
+    frozen = list(built.frozen_indices())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[str]] = {}
     if "gromacs" in formats:
-        paths = [str(out / f"{name}.top"), str(out / f"{name}.gro")]
-        struct.save(paths[0], overwrite=True)
-        struct.save(paths[1], overwrite=True)
-        written["gromacs"] = paths
-    if "amber" in formats:
+        written["gromacs"] = _write_gromacs(built, _structure(built, plain), out, name, frozen)
+    if "amber" in formats:  # ParmEd's AMBER conversion alters its input: a Structure of its own
+        amb = parmed.amber.AmberParm.from_structure(_structure(built, plain))
+        fz.exclude_close_pairs(amb, built.system, frozen)
+        amb.remake_parm()  # the exclusions go into EXCLUDED_ATOMS_LIST
         paths = [str(out / f"{name}.prmtop"), str(out / f"{name}.inpcrd")]
-        amb = parmed.amber.AmberParm.from_structure(struct)
         amb.save(paths[0], overwrite=True)
         amb.save(paths[1], format="rst7", overwrite=True)
         written["amber"] = paths
+    if check:
+        report = {fmt: fz.energy_check(built, files[0], files[1])
+                  for fmt, files in written.items()}
+        atomic_write_json(out / f"{name}_check.json", report)
+        written["check"] = [str(out / f"{name}_check.json")]
     return written

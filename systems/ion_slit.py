@@ -136,22 +136,29 @@ def build_ion_slit(spacing_nm: float, ions: Sequence[str] = ("Na",), *, stacking
 
 def _lone_ion_shortcuts(system: openmm.System, n_carbon: int) -> str:
     """With one ion and neutral frozen walls, drop the work that cannot change any energy
-    difference: PME (every other charge is 0, so the ion's Coulomb energy is a constant; a
-    plain periodic cutoff gives the same forces) and carbon–carbon LJ (frozen: constant). The
-    LJ force keeps only ion–carbon pairs (an interaction group), with its cutoff and long-range
-    correction.
+    difference or force. The NonbondedForce is removed: every wall charge and every LJ
+    epsilon in it is zero (checked; the LJ lives in the combining-rule
+    CustomNonbondedForce), so all it held was the lone ion's interaction with its own
+    periodic images and PME's neutralising background, a constant in the ion's position
+    (it cost 90 % of a step on the CPU platform). The LJ force keeps only ion–carbon pairs
+    (an interaction group), with its cutoff and long-range correction. Potential energies
+    of this system therefore differ from the full model by a constant.
     """
-    for force in system.getForces():
+    for k in reversed(range(system.getNumForces())):
+        force = system.getForce(k)
         if isinstance(force, openmm.NonbondedForce):
-            charged = [i for i in range(n_carbon)
-                       if force.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)]
-            if charged:
+            params = [force.getParticleParameters(i) for i in range(force.getNumParticles())]
+            if any(p[0].value_in_unit(unit.elementary_charge) for p in params[:n_carbon]):
                 raise BuildError("ion slit: wall atoms carry charges; Coulomb is needed")
-            force.setNonbondedMethod(openmm.NonbondedForce.CutoffPeriodic)
+            if any(p[2].value_in_unit(unit.kilojoule_per_mole) for p in params):
+                raise BuildError("ion slit: LJ terms found in the NonbondedForce; the "
+                                 "lone-ion shortcut expects them in the CustomNonbondedForce")
+            system.removeForce(k)
         elif isinstance(force, openmm.CustomNonbondedForce):
             force.addInteractionGroup([n_carbon], list(range(n_carbon)))
-    return ("periodic cutoff, no PME: one ion between neutral walls (its Coulomb energy is "
-            "position independent); LJ evaluated for ion-carbon pairs only")
+    return ("no Coulomb term: one ion between neutral walls (its electrostatic energy is "
+            "position independent, so energies differ from the full model by a constant); "
+            "LJ evaluated for ion-carbon pairs only")
 
 
 def _topology(n_carbon: int, ion_residues: list[str], box: np.ndarray) -> app.Topology:

@@ -24,6 +24,7 @@ from predesolv.analysis.pmf import (
     free_energy_difference,
     min_to_max,
 )
+from predesolv.analysis.pmf_checks import slow_window_warnings
 from predesolv.analysis.pmf_outputs import strict_json, write_outputs
 from predesolv.errors import AnalysisError
 
@@ -196,6 +197,27 @@ def test_overlap_warning_names_the_pair_and_the_gap():
     series2, windows2 = umbrella_data(flat, np.arange(0.0, 0.95, 0.1), 1000.0, 300, seed=3)
     res2 = estimate_pmf(series2, windows2, 40, temperature_K=T, n_bootstraps=0, cv_unit="nm")
     assert not [w for w in res2.warnings if "overlap" in w], res2.warnings
+
+
+def test_slow_window_warning_flags_a_hidden_barrier():
+    """One window hops slowly between two basins (a telegraph signal, dwell ~300 frames)
+    while its neighbours decorrelate at once: only that window is named. Uniformly slow
+    windows, or a g below 50 frames, are not flagged."""
+    rng = np.random.default_rng(7)
+    k = 2000.0
+    sd = math.sqrt(KT / k)
+    windows = [UmbrellaWindow(c, k, T) for c in (0.0, 0.03, 0.06, 0.09, 0.12)]
+    series = [w.center + sd * rng.standard_normal(6000) for w in windows]
+    flips = np.cumsum(rng.random(6000) < 1 / 300) % 2  # two states, mean dwell 300 frames
+    series[2] = windows[2].center + 0.01 * (2 * flips - 1) + 0.3 * sd * rng.standard_normal(6000)
+    res = estimate_pmf(series, windows, 30, temperature_K=T, n_bootstraps=0, cv_unit="nm",
+                       min_effective_samples=3)
+    assert res.statistical_inefficiency[2] > 50 * np.median(res.statistical_inefficiency)
+    slow = [w for w in res.warnings if "decorrelates slowly" in w]
+    assert len(slow) == 1 and slow[0].startswith("umbrella window 2 (centre 0.06 nm)"), slow
+    uniform = slow_window_warnings([60.0, 70.0, 80.0, 65.0], windows[:4], "nm")
+    small = slow_window_warnings([1.0, 1.0, 45.0, 1.0], windows[:4], "nm")
+    assert uniform == [] and small == []
 
 
 def test_too_few_samples_names_the_window():

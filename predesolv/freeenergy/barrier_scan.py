@@ -38,7 +38,7 @@ from predesolv.errors import PredesolvRuntimeError
 #: Seed DFT barriers (eV) by spacing (nm): Ren et al. 2026, Fig. 4e (≈ 0 read as 0).
 SEED_BARRIERS_EV = {0.40: 0.55, 0.45: 0.25, 0.50: 0.0, 0.55: 0.0}
 #: Largest allowed misfit of the NumPy energy model against OpenMM (kJ/mol, 1e-4 eV). The
-#: single-ion slit has no PME (measured misfit 1e-10 kJ/mol); with PME the grid error of a
+#: single-ion slit has no Coulomb term (measured misfit 1e-10 kJ/mol); with PME the grid error of a
 #: lone ion's image energy is ~2e-3 kJ/mol at the default Ewald tolerance.
 MAX_FIT_RESIDUAL_KJ = 1e-2
 #: Closest approach of the ion to a wall plane considered (nm).
