@@ -33,6 +33,7 @@ from .geometry import Geometry
 from .io import anion_name, coordination_partners, dcd_header_frames, group, load_run
 from .io import timestep_ps as _timestep_ps
 from .rdf import compute_rdfs
+from .report import write_report
 from .residence import residence_times
 from .selections import metadata_from_selections
 from .shells import profile, speciation, summary_by_region
@@ -333,7 +334,8 @@ def run_analyses(run_dir: str | Path, what: Any = None, **options: Any) -> dict[
     Returns
     -------
     dict of str to Path
-        File name (``"cn_profile.csv"``) to written path, plus ``"summary.json"``.
+        File name (``"cn_profile.csv"``) to written path, plus ``"summary.json"`` and
+        ``"report.html"`` (every figure beside its summary table; open it first).
 
     Raises
     ------
@@ -370,6 +372,7 @@ def run_analyses(run_dir: str | Path, what: Any = None, **options: Any) -> dict[
             REGISTRY[name](ctx)
     ctx.summary["analyses"] = names
     out.summary(ctx.summary)
+    out.written["report.html"] = write_report(out.out_dir)
     return out.written
 
 

@@ -358,6 +358,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     written = run_analyses(args.run_dir, what=what, **options)
     for name, path in written.items():
         print(f"{name}: {path}")
+    if "report.html" in written:
+        print(f"open {written['report.html']} first: every figure with its table")
     return EXIT_OK
 
 

@@ -33,11 +33,44 @@ def test_all_outputs_written(outputs):
         "cn_profile.png", "tracked_ion.csv", "tracked_events.csv", "tracked_ion.png",
         "residence_acf.csv", "residence_times.csv", "residence.png", "density_z.csv",
         "density_x.csv", "density_z.png", "density_x.png", "msd.csv", "diffusion.csv",
-        "msd.png", "summary.json",
+        "msd.png", "summary.json", "report.html",
     }
     assert set(files) == expected
     for p in files.values():
         assert p.parent == run / "analysis" and p.stat().st_size > 0
+
+
+def test_report_shows_every_figure_and_its_table(outputs):
+    """report.html: parses as HTML, every PNG embedded by relative name, the summary tables
+    (cutoffs under the RDF) shown with their values, every CSV reachable."""
+    from html.parser import HTMLParser
+
+    run, files = outputs
+    page = files["report.html"].read_text()
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.imgs, self.links, self.cells = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "img":
+                self.imgs.append(a["src"])
+            if tag == "a":
+                self.links.append(a["href"])
+
+        def handle_data(self, data):
+            self.cells.append(data.strip())
+
+    c = Collect()
+    c.feed(page)
+    pngs = sorted(n for n in files if n.endswith(".png"))
+    assert sorted(c.imgs) == pngs
+    cut = pd.read_csv(files["cutoffs.csv"])
+    assert f"{cut.iloc[0, 1]:.4g}" in c.cells  # first cutoff value, formatted as shown
+    shown_or_linked = set(c.links) | {n for n in files if n.endswith(".csv") and n in page}
+    assert {n for n in files if n.endswith(".csv")} <= shown_or_linked
 
 
 def test_known_answers_in_tables(outputs):
@@ -85,7 +118,7 @@ def test_what_subset_and_frame_slice(tmp_path):
                          cutoffs_nm={"DME": 0.3, "PF6": 0.3})
     assert set(files) == {"cutoffs.csv", "coordination_per_frame.csv",
                           "coordination_by_region.csv", "cn_profile.csv", "cn_profile.png",
-                          "summary.json"}
+                          "summary.json", "report.html"}
     df = pd.read_csv(files["coordination_per_frame.csv"])
     assert sorted(df["frame"].unique()) == list(range(0, 40, 2))
     np.testing.assert_allclose(df["time_ps"], df["frame"] * 1.0, rtol=1e-6)  # DCD dt = 1 ps

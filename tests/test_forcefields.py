@@ -263,3 +263,25 @@ def test_add_lj_exclusions_reaches_override_forces():
     before = [f.getNumExclusions() for f in forces]
     assert add_lj_exclusions(system, [(0, 2), (2, 0), (0, 3)]) == 2
     assert [f.getNumExclusions() for f in forces] == [b + 2 for b in before]
+
+
+def test_package_helper_gives_the_documented_model_and_plain_forcefield_does_not():
+    """``predesolv.forcefields.create_system`` = the builders' model (geometric LJ, ions x
+    0.8); a System from ``app.ForceField`` alone has full ionic charges and LB mixing. The
+    expected charges come from the independent TABLE; the expected LJ from the hand sum."""
+    from predesolv import forcefields
+
+    top, xyz = _merge(("NA", "DME", "PF6"), [(0, 0, 0), (0.0, 0.42, 0.0), (0.36, 0.0, 0.0)])
+    helper = forcefields.create_system(top, constraints="none")
+    plain = app.ForceField("predesolv-electrolytes.xml").createSystem(top)
+    assert _charges(helper)[0] == pytest.approx(0.8 * TABLE["NA_Na"][0], abs=1e-12)
+    assert _charges(plain)[0] == pytest.approx(TABLE["NA_Na"][0], abs=1e-12)
+    assert any(f.getName() == LJ_FORCE_NAME for f in helper.getForces())
+    assert not any(isinstance(f, openmm.CustomNonbondedForce) for f in plain.getForces())
+    e_helper, _ = _lj_energy(top, xyz, ForceFieldConfig(constraints="none"))
+    for f in helper.getForces():
+        f.setForceGroup(1 if f.getName().startswith(LJ_FORCE_NAME) else 0)
+    ctx = openmm.Context(helper, openmm.VerletIntegrator(1e-3), REF)
+    ctx.setPositions(xyz * unit.nanometer)
+    e = ctx.getState(getEnergy=True, groups={1}).getPotentialEnergy()
+    assert e.value_in_unit(unit.kilojoule_per_mole) == pytest.approx(e_helper, rel=1e-9)
