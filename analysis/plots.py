@@ -74,15 +74,37 @@ def plot_speciation(spec: pd.DataFrame, top: int = 6) -> Figure:
     return fig
 
 
+def density_label(column: str) -> str:
+    """Readable legend name of a density column (``rho_DME_coord_nm-3`` -> ``DME (coordinating
+    atoms)``)."""
+    name = column.removeprefix("rho_").removesuffix("_nm-3")
+    return name.replace("_coord", " (coordinating atoms)")
+
+
 def plot_density(dens: pd.DataFrame) -> Figure:
-    """Number-density profiles (first column is the coordinate)."""
-    fig, ax = _fig()
+    """Number-density profiles (first column is the coordinate).
+
+    The electrolyte species share the left axis; the electrode, whose sheet peaks reach
+    ~1000 nm^-3 and would flatten them, is drawn grey on a right axis of its own.
+    """
+    fig, ax = _fig(6.0, 3.8)
     xcol = dens.columns[0]
+    handles = []
+    electrode = [c for c in dens.columns[1:] if c.startswith("rho_electrode")]
     for c in dens.columns[1:]:
-        ax.plot(dens[xcol], dens[c], label=c.removeprefix("rho_").removesuffix("_nm-3"))
+        if c not in electrode:
+            handles += ax.plot(dens[xcol], dens[c], label=density_label(c))
     ax.set_xlabel(xcol.replace("_nm", " (nm)"))
-    ax.set_ylabel("number density (nm$^{-3}$)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("electrolyte number density (nm$^{-3}$)")
+    if electrode:
+        right = ax.twinx()
+        for c in electrode:
+            handles += right.plot(dens[xcol], dens[c], color="0.6", lw=0.8, ls="--",
+                                  label=f"{density_label(c)} (right axis)")
+        right.set_ylabel("electrode number density (nm$^{-3}$)", color="0.4")
+        right.tick_params(axis="y", colors="0.4")
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18),
+              ncol=min(3, max(1, len(handles))), frameon=False)
     return fig
 
 

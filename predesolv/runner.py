@@ -329,9 +329,12 @@ class Runner:
         rd = self.rundir
         progress = rd.read_progress()
         if progress is None or progress.latest is None:
-            # Stopped before the first checkpoint: start over from the stored inputs.
+            # Stopped before the first checkpoint (or never started, e.g. a window whose
+            # inputs were written in advance): start over from the stored inputs.
+            begun = rd.state.exists() and len(rd.state.read_text().splitlines()) > 1
             rd.truncate_state(0)
-            rd.log("resuming before the first checkpoint: starting from stage 0")
+            rd.log("resuming before the first checkpoint: starting from stage 0" if begun
+                   else "starting from stage 0 (inputs written earlier, no MD run yet)")
             return Progress(), 0, _Start()
         if self._extended:
             progress = self._extend_last_stage(progress)

@@ -187,3 +187,20 @@ def test_neat_solvent_run_gets_density_and_msd_only(tmp_path):
     assert set(pd.read_csv(files["diffusion.csv"])["species"]) == {"DME"}
     with pytest.raises(AnalysisError, match="no group 'cation'"):
         run_analyses(run, "coordination")
+
+
+def test_density_plot_puts_the_electrode_on_its_own_axis():
+    """Electrode peaks (~1000 nm^-3) must not flatten the electrolyte curves: the electrolyte
+    axis tops out near the electrolyte maximum, the electrode gets a right axis, and the
+    legend says 'DME (coordinating atoms)', not the column name."""
+    from predesolv.analysis.plots import plot_density
+
+    x = np.linspace(0, 5, 101)
+    dens = pd.DataFrame({"x_nm": x, "rho_cation_nm-3": 0.5 + 0.1 * np.sin(x),
+                         "rho_DME_coord_nm-3": 2.0 + np.cos(x),
+                         "rho_electrode_nm-3": np.where(np.abs(x - 1) < 0.05, 1000.0, 0.0)})
+    fig = plot_density(dens)
+    left, right = fig.axes
+    assert left.get_ylim()[1] < 5.0 and right.get_ylim()[1] > 900.0
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert labels == ["cation", "DME (coordinating atoms)", "electrode (right axis)"]

@@ -131,6 +131,9 @@ def test_killed_worker_window_resumes_and_rerun_skips(tmp_path):
     assert (tmp_path / "pmf" / "pmf.csv").is_file()
     log = (window / "log.txt").read_text()
     assert "resuming at stage production0" in log
+    # the window's first start is not a resume (its inputs were only written in advance)
+    assert "starting from stage 0 (inputs written earlier, no MD run yet)" in log
+    assert "resuming before the first checkpoint" not in log
     rows = [r for r in (window / "state.csv").read_text().splitlines()[1:]]
     steps = [int(r.split(",")[0]) for r in rows]
     assert steps == sorted(set(steps)) and len(steps) == 1000  # 500 ps / 0.5 ps, no duplicate
