@@ -47,12 +47,13 @@ def _table(path: Path) -> str:
     """HTML of one CSV (escaped by pandas), truncated to :data:`MAX_ROWS` rows."""
     df = pd.read_csv(path)
     name = html.escape(path.name)
-    if len(df) <= MAX_ROWS:
-        body = df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–")
+    full = len(df) <= MAX_ROWS
+    body = (df if full else df.head(10)).to_html(
+        index=False, float_format=lambda v: f"{v:.4g}", na_rep="–")
+    if full:
         return f'<p class="files">{name}</p>{body}'
-    head = df.head(10).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–")
     return (f'<p class="files">{name}: first 10 of {len(df)} rows; full table: '
-            f'<a href="{name}">{name}</a></p>{head}')
+            f'<a href="{name}">{name}</a></p>{body}')
 
 
 def _header(folder: Path, summary: dict) -> list[str]:

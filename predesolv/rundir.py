@@ -451,9 +451,10 @@ class RunDir:
             runlog.detach(handler)
 
     # -------------------------------------------------------------- files cut back on resume
-    def truncate_state(self, rows: int) -> None:
-        """Keep the header and the first ``rows`` data rows of ``state.csv``."""
-        truncate_state_csv(self.state, rows)
+    def truncate_state(self, rows: int) -> int:
+        """Keep the header and the first ``rows`` data rows of ``state.csv``; returns the
+        number of data rows it held before."""
+        return truncate_state_csv(self.state, rows)
 
 
 class _PdbBuffer:
@@ -469,8 +470,9 @@ class _PdbBuffer:
         return "".join(self._parts)
 
 
-def truncate_state_csv(path: Path, rows: int) -> None:
-    """Keep the header and the first ``rows`` data rows of ``state.csv``."""
+def truncate_state_csv(path: Path, rows: int) -> int:
+    """Keep the header and the first ``rows`` data rows of ``state.csv``; returns the number
+    of data rows the file held before."""
     lines = path.read_text().splitlines(keepends=True) if path.exists() else []
     if not lines:
         raise RunDirectoryError(f"{path} is missing or empty; cannot resume (rerun with "
@@ -481,6 +483,7 @@ def truncate_state_csv(path: Path, rows: int) -> None:
             f"directory is inconsistent, cannot resume (rerun with --overwrite)"
         )
     atomic_write_text(path, "".join(lines[: rows + 1]))
+    return len(lines) - 1
 
 
 def truncate_dcd(path: Path, frames: int) -> None:

@@ -331,8 +331,7 @@ class Runner:
         if progress is None or progress.latest is None:
             # Stopped before the first checkpoint (or never started, e.g. a window whose
             # inputs were written in advance): start over from the stored inputs.
-            begun = rd.state.exists() and len(rd.state.read_text().splitlines()) > 1
-            rd.truncate_state(0)
+            begun = rd.truncate_state(0) > 0  # state rows written by an earlier attempt
             rd.log("resuming before the first checkpoint: starting from stage 0" if begun
                    else "starting from stage 0 (inputs written earlier, no MD run yet)")
             return Progress(), 0, _Start()

@@ -182,8 +182,6 @@ def export_system(built: BuiltSystem, out_dir: str | Path,
         amb.save(paths[1], format="rst7", overwrite=True)
         written["amber"] = paths
     if check:
-        report = {fmt: fz.energy_check(built, files[0], files[1])
-                  for fmt, files in written.items()}
-        atomic_write_json(out / f"{name}_check.json", report)
+        atomic_write_json(out / f"{name}_check.json", fz.energy_check(built, written))
         written["check"] = [str(out / f"{name}_check.json")]
     return written

@@ -34,6 +34,7 @@ from openmm import app, unit
 
 from predesolv.built import BuiltSystem
 from predesolv.rundir import atomic_write_text
+from predesolv.systems.charges import lj_force, nonbonded_force
 
 ELECTRODE_SUFFIX = "_E"
 
@@ -62,7 +63,7 @@ def exclude_close_pairs(struct: parmed.Structure, system: openmm.System,
                         frozen: Sequence[int]) -> int:
     """Copy the System's zero exceptions between two frozen atoms into ParmEd exclusions."""
     fz = set(int(i) for i in frozen)
-    nb = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    nb = nonbonded_force(system)
     n = 0
     for k in range(nb.getNumExceptions()):
         i, j, qq, _, eps = nb.getExceptionParameters(k)
@@ -103,13 +104,13 @@ def write_index(path: Path, n_atoms: int, frozen: Sequence[int]) -> None:
 
 def _lj_settings(system: openmm.System) -> tuple[float, float | None, bool]:
     """(cutoff nm, switching distance nm or None, long-range correction) of the LJ."""
-    nb = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
-    lj = [f for f in system.getForces() if isinstance(f, openmm.CustomNonbondedForce)]
-    src = lj[0] if lj else nb
+    nb = nonbonded_force(system)
+    lj = lj_force(system)
+    src = lj if lj is not None else nb
     cut = src.getCutoffDistance().value_in_unit(unit.nanometer)
     switch = (src.getSwitchingDistance().value_in_unit(unit.nanometer)
               if src.getUseSwitchingFunction() else None)
-    lrc = lj[0].getUseLongRangeCorrection() if lj else nb.getUseDispersionCorrection()
+    lrc = lj.getUseLongRangeCorrection() if lj is not None else nb.getUseDispersionCorrection()
     return cut, switch, bool(lrc)
 
 
@@ -138,18 +139,23 @@ def write_mdp_fragment(path: Path, system: openmm.System, ndx_name: str, n_froze
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _energy_forces(system: openmm.System, pos: np.ndarray) -> tuple[float, np.ndarray]:
+def _energies_forces(system: openmm.System, positions: Sequence[np.ndarray]
+                     ) -> list[tuple[float, np.ndarray]]:
+    """Potential energy (kJ/mol) and forces (kJ/mol/nm) at each of ``positions`` (Reference)."""
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
                          openmm.Platform.getPlatformByName("Reference"))
-    ctx.setPositions(pos)
-    st = ctx.getState(getEnergy=True, getForces=True)
-    e = st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-    f = st.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+    out = []
+    for pos in positions:
+        ctx.setPositions(pos)
+        st = ctx.getState(getEnergy=True, getForces=True)
+        out.append((float(st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)),
+                    np.asarray(st.getForces(asNumpy=True).value_in_unit(
+                        unit.kilojoule_per_mole / unit.nanometer))))
     del ctx
-    return float(e), np.asarray(f)
+    return out
 
 
-def _read_back(top: str, coords: str) -> parmed.Structure:
+def _read_back(fmt: str, top: str, coords: str) -> parmed.Structure:
     """ParmEd's reading of the files, without ``[ nonbond_params ]`` for GROMACS.
 
     ParmEd (4.3) turns ``[ nonbond_params ]`` under the geometric rule into a second LJ
@@ -157,7 +163,7 @@ def _read_back(top: str, coords: str) -> parmed.Structure:
     left out here and its meaning, zero LJ between two electrode atoms, is applied by
     :func:`_zero_electrode_pair_lj`.
     """
-    if not str(top).endswith(".top"):
+    if fmt != "gromacs":
         return parmed.load_file(top, xyz=coords)
     text = Path(top).read_text()
     if "[ nonbond_params ]" in text:
@@ -177,28 +183,10 @@ def _zero_electrode_pair_lj(system: openmm.System, mobile: np.ndarray) -> None:
             f.addInteractionGroup([int(i) for i in mobile], list(range(n)))
 
 
-def energy_check(built: BuiltSystem, top: str, coords: str, *, seed: int = 0) -> dict:
-    """Compare an exported topology (read back with ParmEd) with the predesolv System.
-
-    Parameters
-    ----------
-    built : BuiltSystem
-    top, coords : str
-        ``.top``/``.gro`` or ``.prmtop``/``.inpcrd`` paths.
-    seed : int
-        Seed of the random displacement (up to 0.002 nm) of the electrolyte atoms.
-
-    Returns
-    -------
-    dict
-        ``offset_kJ_per_mol`` (export minus OpenMM at the built positions),
-        ``offset_change_kJ_per_mol`` (how much that offset moves when the electrolyte moves;
-        ~0 when the export is the same model), ``max_force_diff_kJ_per_mol_nm`` over the
-        electrolyte atoms, ``rms_force_kJ_per_mol_nm`` for scale.
-    """
+def _exported_system(built: BuiltSystem, fmt: str, top: str, coords: str,
+                     mobile: np.ndarray) -> openmm.System:
+    """OpenMM System of the exported files, with the predesolv System's LJ settings."""
     cut, switch, lrc = _lj_settings(built.system)
-    frozen = np.asarray(built.frozen_indices(), dtype=int)
-    struct = _read_back(top, coords)
     # constrained X-H bonds carry no bond term in the predesolv System: leave them out here too
     hbonds = built.system.getNumConstraints() > 0
     kwargs = {"nonbondedMethod": app.PME, "nonbondedCutoff": cut * unit.nanometer,
@@ -206,25 +194,53 @@ def energy_check(built: BuiltSystem, top: str, coords: str, *, seed: int = 0) ->
               "rigidWater": False}
     if switch is not None:
         kwargs["switchDistance"] = switch * unit.nanometer
-    other = struct.createSystem(**kwargs)
+    other = _read_back(fmt, top, coords).createSystem(**kwargs)
     for f in other.getForces():
-        if isinstance(f, (openmm.NonbondedForce, openmm.CustomNonbondedForce)):
-            f.setUseDispersionCorrection(lrc) if isinstance(f, openmm.NonbondedForce) \
-                else f.setUseLongRangeCorrection(lrc)
+        if isinstance(f, openmm.NonbondedForce):
+            f.setUseDispersionCorrection(lrc)
+        elif isinstance(f, openmm.CustomNonbondedForce):
+            f.setUseLongRangeCorrection(lrc)
     other.setDefaultPeriodicBoxVectors(*built.system.getDefaultPeriodicBoxVectors())
-    pos0 = np.asarray(built.positions.value_in_unit(unit.nanometer))
-    mobile = np.setdiff1d(np.arange(len(pos0)), frozen)
-    if str(top).endswith(".top") and frozen.size:
+    if fmt == "gromacs" and mobile.size < other.getNumParticles():
         _zero_electrode_pair_lj(other, mobile)
+    return other
+
+
+def energy_check(built: BuiltSystem, exports: dict[str, Sequence[str]], *,
+                 seed: int = 0) -> dict[str, dict[str, float]]:
+    """Compare exported topologies (read back with ParmEd) with the predesolv System.
+
+    Parameters
+    ----------
+    built : BuiltSystem
+    exports : dict of str -> sequence of str
+        Format (``"gromacs"``, ``"amber"``) -> paths whose first two are the topology and the
+        coordinates (``.top``/``.gro`` or ``.prmtop``/``.inpcrd``).
+    seed : int
+        Seed of the random displacement (up to 0.002 nm) of the electrolyte atoms.
+
+    Returns
+    -------
+    dict
+        Per format: ``offset_kJ_per_mol`` (export minus OpenMM at the built positions),
+        ``offset_change_kJ_per_mol`` (how much that offset moves when the electrolyte moves;
+        ~0 when the export is the same model), ``max_force_diff_kJ_per_mol_nm`` over the
+        electrolyte atoms, ``rms_force_kJ_per_mol_nm`` for scale.
+    """
+    pos0 = np.asarray(built.positions.value_in_unit(unit.nanometer))
+    mobile = np.setdiff1d(np.arange(len(pos0)), np.asarray(built.frozen_indices(), dtype=int))
     pos1 = pos0.copy()
-    rng = np.random.default_rng(seed)
-    pos1[mobile] += rng.uniform(-0.002, 0.002, (mobile.size, 3))
-    offsets, worst, scale = [], 0.0, 0.0
-    for pos in (pos0, pos1):
-        e_ref, f_ref = _energy_forces(built.system, pos)
-        e_exp, f_exp = _energy_forces(other, pos)
-        offsets.append(e_exp - e_ref)
-        worst = max(worst, float(np.abs(f_exp[mobile] - f_ref[mobile]).max()))
-        scale = max(scale, float(np.sqrt(np.mean(f_ref[mobile] ** 2))))
-    return {"offset_kJ_per_mol": offsets[0], "offset_change_kJ_per_mol": offsets[1] - offsets[0],
-            "max_force_diff_kJ_per_mol_nm": worst, "rms_force_kJ_per_mol_nm": scale}
+    pos1[mobile] += np.random.default_rng(seed).uniform(-0.002, 0.002, (mobile.size, 3))
+    ref = _energies_forces(built.system, (pos0, pos1))  # once, shared by every format
+    scale = max(float(np.sqrt(np.mean(f[mobile] ** 2))) for _, f in ref)
+    report = {}
+    for fmt, paths in exports.items():
+        other = _exported_system(built, fmt, paths[0], paths[1], mobile)
+        got = _energies_forces(other, (pos0, pos1))
+        offsets = [e_exp - e_ref for (e_exp, _), (e_ref, _) in zip(got, ref, strict=True)]
+        worst = max(float(np.abs(f_exp[mobile] - f_ref[mobile]).max())
+                    for (_, f_exp), (_, f_ref) in zip(got, ref, strict=True))
+        report[fmt] = {"offset_kJ_per_mol": offsets[0],
+                       "offset_change_kJ_per_mol": offsets[1] - offsets[0],
+                       "max_force_diff_kJ_per_mol_nm": worst, "rms_force_kJ_per_mol_nm": scale}
+    return report

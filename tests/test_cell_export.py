@@ -19,13 +19,18 @@ FF = ForceFieldConfig(nonbonded_cutoff="0.7 nm")
 EL = ElectrolyteConfig(salt="NaPF6", solvents={"DME": 1.0}, n_salt=2, n_solvent=16)
 
 
-def test_export_roundtrip(tmp_path):
-    ec = ElectrodeConfig(kind="slit", edge="armchair", width="1.5 nm", length="1.0 nm",
-                         spacing="0.6 nm", layers_per_wall=2,
+def charged_slit(edge: str, spacing: str, seed: int):
+    """A small constant-charge slit cell (2 sheets per wall, sigma = -0.05 C/m^2)."""
+    ec = ElectrodeConfig(kind="slit", edge=edge, width="1.5 nm", length="1.0 nm",
+                         spacing=spacing, layers_per_wall=2,
                          charge={"mode": "constant_charge", "sigma": "-0.05 C/m**2",
                                  "apply_to": "slit_walls", "neutralize": "counter_electrode"},
                          counter_electrode={"length": "0.5 nm"})
-    b = build_cell(EL, ec, FF, seed=1)
+    return build_cell(EL, ec, FF, seed=seed)
+
+
+def test_export_roundtrip(tmp_path):
+    b = charged_slit("armchair", "0.6 nm", seed=1)
     nb = nonbonded_force(b.system)
     q = np.array([nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
                   for i in range(b.n_atoms)])
@@ -57,12 +62,7 @@ def test_export_keeps_the_frozen_electrode_and_matches_openmm(tmp_path):
     by a constant (electrode-electrode terms only), checked by moving the electrolyte; the
     forces on the electrolyte agree; the index groups and the .mdp fragment say what to
     freeze. Expected values come from ParmEd's own reading of the files."""
-    ec = ElectrodeConfig(kind="slit", edge="zigzag", width="1.5 nm", length="1.0 nm",
-                         spacing="0.8 nm", layers_per_wall=2,
-                         charge={"mode": "constant_charge", "sigma": "-0.05 C/m**2",
-                                 "apply_to": "slit_walls", "neutralize": "counter_electrode"},
-                         counter_electrode={"length": "0.5 nm"})
-    b = build_cell(EL, ec, FF, seed=2)
+    b = charged_slit("zigzag", "0.8 nm", seed=2)
     frozen = list(b.frozen_indices())
     files = export_system(b, tmp_path, ("gromacs", "amber"))
     top, gro, ndx, mdp = files["gromacs"]
