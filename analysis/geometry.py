@@ -175,6 +175,18 @@ class Geometry:
             free &= ~hit
         return codes
 
+    def insertion_extent_nm(self, name: str) -> tuple[float, float] | None:
+        """Range of the insertion coordinate (nm) covered by the regions called ``name``.
+
+        None when there is no insertion axis or no such region bounded along it (e.g. the
+        slit interior, ``"inside"``, gives ``(0, slit length)``).
+        """
+        if self.axis is None:
+            return None
+        ends = [self.direction * (b - self.origin_nm) for r in self.regions
+                if r.name == name and self.axis in r.bounds_nm for b in r.bounds_nm[self.axis]]
+        return (float(min(ends)), float(max(ends))) if ends else None
+
     def insertion_coordinate(self, pos_A: np.ndarray, box: np.ndarray | None = None) -> np.ndarray:
         """Signed distance from the mouth along the insertion axis, in nm (positive inside).
 

@@ -22,6 +22,7 @@ from typing import Any
 import MDAnalysis as mda
 import numpy as np
 import pandas as pd
+from MDAnalysis.exceptions import NoDataError
 
 from predesolv import layout
 from predesolv.errors import AnalysisError
@@ -54,7 +55,10 @@ class AnalysisOptions:
 
     ``start``/``stop``/``step`` slice the stored frames like Python; ``ion`` is an index into
     the cation group; ``profile_regions`` names metadata regions; ``cutoffs_nm`` maps a
-    partner kind (``DME``, ``PF6``) to a first-shell cutoff (else the first RDF minimum).
+    partner kind (``DME``, ``PF6``) to a first-shell cutoff (else the first RDF minimum);
+    ``profile_regions`` defaults to ``mouth`` and ``inside`` where the run has them (ions in
+    the reservoir behind the slit would otherwise be folded onto the insertion axis).
+    ``verbose`` shows a tqdm progress bar for every pass over the trajectory.
     """
 
     out_dir: str | Path | None = None
@@ -74,6 +78,7 @@ class AnalysisOptions:
     cation: str = "Na"
     cation_selection: str | None = None
     partner_selections: dict[str, str] | None = None
+    verbose: bool = False
 
     def __post_init__(self) -> None:
         for name in ("start", "stop", "step", "ion", "residence_max_lag", "msd_max_lag"):
@@ -213,15 +218,33 @@ class _Context:
         return self.dt_stored * (self.opt.step or 1)
 
     @property
+    def labels(self) -> dict[str, str]:
+        """Legend name of each partner kind: what is counted (``{"DME": "Na–O(DME)"}``)."""
+        return {k: f"{self.opt.cation}–{_element(ag)}({k})" for k, ag in self.partners.items()}
+
+    @property
     def need_coord(self) -> Coordination:
         assert self.coord is not None
         return self.coord
 
 
+def _element(ag: mda.AtomGroup) -> str:
+    """Most common element of ``ag`` (from ``elements``, else the letters of the names)."""
+    try:
+        symbols = [str(e).capitalize() for e in ag.elements if str(e).strip()]
+    except (AttributeError, NoDataError):
+        symbols = []
+    if not symbols:
+        symbols = ["".join(c for c in str(n) if c.isalpha())[:1] or "X" for n in ag.names]
+    vals, counts = np.unique(symbols, return_counts=True)
+    return str(vals[np.argmax(counts)])
+
+
 # ----------------------------------------------------------------------------- steps
 def _rdf(ctx: _Context, rdf: pd.DataFrame, cutoffs: dict[str, float]) -> None:
     ctx.out.csv(rdf, "rdf.csv")
-    ctx.out.png(plots.plot_rdf(rdf, {**rdf.attrs["cutoffs_nm"], **cutoffs}), "rdf.png")
+    ctx.out.png(plots.plot_rdf(rdf, {**rdf.attrs["cutoffs_nm"], **cutoffs},
+                               labels=ctx.labels), "rdf.png")
 
 
 def _coordination(ctx: _Context) -> None:
@@ -235,14 +258,20 @@ def _coordination(ctx: _Context) -> None:
 def _speciation(ctx: _Context) -> None:
     spec = speciation(ctx.need_coord, cation=ctx.opt.cation)
     ctx.out.csv(spec, "speciation.csv")
-    ctx.out.png(plots.plot_speciation(spec), "speciation.png")
+    regions = ["all"] + ctx.need_coord.results.region_names
+    ctx.out.png(plots.plot_speciation(spec, regions=regions), "speciation.png")
 
 
 def _profile(ctx: _Context) -> None:
-    prof = profile(ctx.need_coord, bin_nm=ctx.opt.profile_bin_nm,
-                   regions=ctx.opt.profile_regions)
+    regions = ctx.opt.profile_regions
+    if regions is None:
+        regions = [r for r in ("mouth", "inside") if r in ctx.geo.region_names] or None
+    prof = profile(ctx.need_coord, bin_nm=ctx.opt.profile_bin_nm, regions=regions)
     ctx.out.csv(prof, "cn_profile.csv")
-    ctx.out.png(plots.plot_profile(prof, ctx.need_coord.results.kinds), "cn_profile.png")
+    ctx.summary["profile_regions"] = regions or ctx.geo.region_names
+    ctx.out.png(plots.plot_profile(prof, ctx.need_coord.results.kinds, labels=ctx.labels,
+                                   slit_nm=ctx.geo.insertion_extent_nm("inside"),
+                                   regions=regions), "cn_profile.png")
 
 
 def _tracked(ctx: _Context) -> None:
@@ -258,7 +287,7 @@ def _residence(ctx: _Context) -> None:
     acf, taus = residence_times(ctx.need_coord, max_lag=ctx.opt.residence_max_lag)
     ctx.out.csv(acf, "residence_acf.csv")
     ctx.out.csv(taus, "residence_times.csv")
-    ctx.out.png(plots.plot_residence(acf), "residence.png")
+    ctx.out.png(plots.plot_residence(acf, taus), "residence.png")
 
 
 def _density(ctx: _Context) -> None:
@@ -268,7 +297,7 @@ def _density(ctx: _Context) -> None:
         dgroups["electrode"] = group(ctx.u, ctx.md, ELECTRODE)
     for axis in ("z", "x"):
         dens = density_profiles(ctx.u, dgroups, axis=axis, bin_nm=ctx.opt.density_bin_nm,
-                                **ctx.opt.slice_kwargs)
+                                verbose=ctx.opt.verbose, **ctx.opt.slice_kwargs)
         ctx.out.csv(dens, f"density_{axis}.csv")
         ctx.out.png(plots.plot_density(dens), f"density_{axis}.png")
 
@@ -298,7 +327,8 @@ def _msd(ctx: _Context) -> None:
     msds, diffs = [], []
     for sp, ag in species.items():
         m, d = msd_by_region(ctx.u, ag, ctx.geo, dt_ps=ctx.dt, max_lag=ctx.opt.msd_max_lag,
-                             fit_range=tuple(ctx.opt.msd_fit_range), **ctx.opt.slice_kwargs)
+                             fit_range=tuple(ctx.opt.msd_fit_range), verbose=ctx.opt.verbose,
+                             **ctx.opt.slice_kwargs)
         msds.append(m.assign(species=sp))
         diffs.append(d.assign(species=sp))
     msd = pd.concat(msds, ignore_index=True)
@@ -307,7 +337,7 @@ def _msd(ctx: _Context) -> None:
     diff = diff[["species"] + [c for c in diff.columns if c != "species"]]
     ctx.out.csv(msd, "msd.csv")
     ctx.out.csv(diff, "diffusion.csv")
-    ctx.out.png(plots.plot_msd(msd[msd["region"].isin(["all", "inside"])]), "msd.png")
+    ctx.out.png(plots.plot_msd(msd, diff), "msd.png")
 
 
 #: Analysis name → the step that writes its files (``rdf`` is written while cutoffs are set).
@@ -365,7 +395,7 @@ def run_analyses(run_dir: str | Path, what: Any = None, **options: Any) -> dict[
     if set(names) & _NEEDS_COORD:
         ctx.coord = Coordination(ctx.ions, ctx.partners, cutoffs_nm=cutoffs, geometry=ctx.geo,
                                  dt_ps=ctx.dt_stored if opt.dt_ps else None).run(
-            **opt.slice_kwargs)
+            verbose=opt.verbose, **opt.slice_kwargs)
         _write_cutoffs(ctx)
     for name in names:
         if name in REGISTRY:
@@ -440,7 +470,8 @@ def _cutoffs(ctx: _Context, names: list[str]) -> dict[str, float]:
     need_coord = bool(_NEEDS_COORD & set(names))
     if not ("rdf" in names or (need_coord and set(ctx.partners) - set(cutoffs))):
         return cutoffs
-    rdf = compute_rdfs(ctx.ions, ctx.partners, **ctx.opt.slice_kwargs)
+    rdf = compute_rdfs(ctx.ions, ctx.partners, verbose=ctx.opt.verbose,
+                       **ctx.opt.slice_kwargs)
     auto = rdf.attrs["cutoffs_nm"]
     ctx.summary["rdf_first_minimum_nm"] = auto
     missing = {k: v for k, v in auto.items() if k not in cutoffs}

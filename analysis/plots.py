@@ -25,51 +25,94 @@ def _fig(w=5.0, h=3.5):
     return fig, fig.add_subplot(1, 1, 1)
 
 
-def plot_rdf(rdf: pd.DataFrame, cutoffs_nm: dict[str, float] | None = None) -> Figure:
-    """g(r) per kind (columns ``kind``, ``r_nm``, ``g``) with the cutoffs as dashed lines."""
+def pair_label(kind: str, labels: dict[str, str] | None = None) -> str:
+    """Legend name of a partner kind: ``labels[kind]`` (``"Na–O(DME)"``) or ``"Na–<kind>"``."""
+    return (labels or {}).get(kind, f"Na–{kind}")
+
+
+def plot_rdf(rdf: pd.DataFrame, cutoffs_nm: dict[str, float] | None = None,
+             labels: dict[str, str] | None = None) -> Figure:
+    """g(r) per kind (columns ``kind``, ``r_nm``, ``g``); first-shell cutoffs as labelled
+    dashed lines.
+
+    ``labels`` maps a kind to what is counted (``{"DME": "Na–O(DME)"}``).
+    """
     fig, ax = _fig()
     for i, (k, d) in enumerate(rdf.groupby("kind", sort=False)):
-        line = ax.plot(d["r_nm"], d["g"], label=f"Na–{k}", color=f"C{i}")[0]
-        if cutoffs_nm and np.isfinite(cutoffs_nm.get(k, np.nan)):
-            ax.axvline(cutoffs_nm[k], ls="--", color=line.get_color(), lw=0.8)
+        name = pair_label(str(k), labels)
+        line = ax.plot(d["r_nm"], d["g"], label=name, color=f"C{i}")[0]
+        c = (cutoffs_nm or {}).get(str(k), np.nan)
+        if np.isfinite(c):
+            ax.axvline(c, ls="--", color=line.get_color(), lw=0.8,
+                       label=f"{name} shell cutoff {c:.3f} nm")
     ax.set_xlabel("r (nm)")
     ax.set_ylabel("g(r)")
-    ax.legend()
+    ax.legend(fontsize=7)
     return fig
 
 
-def plot_profile(prof: pd.DataFrame, kinds: list[str]) -> Figure:
-    """CN (atoms) per kind vs insertion coordinate, with the mouth at 0."""
-    fig, ax = _fig()
+def plot_profile(prof: pd.DataFrame, kinds: list[str], labels: dict[str, str] | None = None,
+                 slit_nm: tuple[float, float] | None = None,
+                 regions: list[str] | None = None) -> Figure:
+    """CN per kind vs the insertion coordinate (mouth at 0, inside > 0).
+
+    ``slit_nm`` (insertion-coordinate range of the slit interior, nm) is shaded; ``regions``
+    (the regions whose ion-frames were binned) goes into the title. Bins without samples are
+    left out; the legend sits below the axes, off the data.
+    """
+    fig, ax = _fig(5.5, 4.0)
+    d = prof[prof["n_samples"] > 0]
+    if slit_nm is not None:
+        ax.axvspan(slit_nm[0], slit_nm[1], color="0.92", zorder=0, label="slit interior")
     for k in kinds:
-        ax.errorbar(prof["s_mid_nm"], prof[f"cn_{k}_mean"], yerr=prof[f"cn_{k}_sem"],
-                    marker="o", ms=3, capsize=2, label=f"CN Na–{k}")
-    ax.plot(prof["s_mid_nm"], prof["cn_total_mean"], "k-", lw=1, label="total")
-    ax.axvline(0.0, color="grey", ls=":", lw=1)
-    ax.set_xlabel("distance from mouth along insertion axis (nm)  [inside > 0]")
+        ax.errorbar(d["s_mid_nm"], d[f"cn_{k}_mean"], yerr=d[f"cn_{k}_sem"], marker="o",
+                    ms=3, capsize=2, label=f"CN {pair_label(k, labels)}")
+    ax.plot(d["s_mid_nm"], d["cn_total_mean"], "k-", lw=1, label="CN total")
+    ax.axvline(0.0, color="grey", ls=":", lw=1, label="mouth")
+    ax.set_xlabel("distance from the mouth along the insertion axis (nm; inside > 0)")
     ax.set_ylabel("coordination number")
-    ax.legend(fontsize=8)
+    if regions:
+        ax.set_title(f"ion-frames in: {', '.join(regions)}", fontsize=8)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
+              frameon=False)
     return fig
 
 
-def plot_speciation(spec: pd.DataFrame, top: int = 6) -> Figure:
-    """Stacked bars of shell fractions per region (the ``top`` most common shells)."""
-    fig, ax = _fig(6.0, 3.5)
-    if spec.empty:
-        return fig
-    common = (spec[spec["region"] == "all"].nlargest(top, "fraction")["shell"].tolist()
-              or spec["shell"].unique()[:top].tolist())
-    regions = list(dict.fromkeys(spec["region"]))
-    piv = spec.pivot_table(index="region", columns="shell", values="fraction",
-                           aggfunc="sum").reindex(regions).fillna(0.0)
-    bottom = np.zeros(len(regions))
-    for i, s in enumerate(common):
-        v = piv[s].to_numpy() if s in piv else np.zeros(len(regions))
-        ax.bar(regions, v, bottom=bottom, label=s, color=f"C{i}")
-        bottom += v
-    ax.bar(regions, 1.0 - bottom, bottom=bottom, label="other", color="lightgrey")
+def plot_speciation(spec: pd.DataFrame, top: int = 6,
+                    regions: list[str] | None = None) -> Figure:
+    """Stacked bars of shell fractions per region (the ``top`` most common shells).
+
+    Every bar is labelled with its number of ion-frames; a region in ``regions`` that no ion
+    visited is drawn as an empty bar marked "no ions".
+    """
+    fig, ax = _fig(6.5, 3.8)
+    ax.set_xlabel("region")
     ax.set_ylabel("fraction of ion-frames")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.12)
+    seen = list(dict.fromkeys(spec["region"])) if not spec.empty else []
+    regions = list(dict.fromkeys(list(regions or []) + seen)) if regions else seen
+    if not regions:
+        return fig
+    x = np.arange(len(regions))
+    n = (spec.groupby("region")["count"].sum() if not spec.empty else pd.Series(dtype=int)
+         ).reindex(regions).fillna(0).astype(int)
+    bottom = np.zeros(len(regions))
+    if not spec.empty:
+        common = (spec[spec["region"] == "all"].nlargest(top, "fraction")["shell"].tolist()
+                  or spec["shell"].unique()[:top].tolist())
+        piv = spec.pivot_table(index="region", columns="shell", values="fraction",
+                               aggfunc="sum").reindex(regions).fillna(0.0)
+        for i, s in enumerate(common):
+            v = piv[s].to_numpy() if s in piv else np.zeros(len(regions))
+            ax.bar(x, v, bottom=bottom, label=s, color=f"C{i}")
+            bottom += v
+        rest = np.where(n.to_numpy() > 0, 1.0 - bottom, 0.0)
+        ax.bar(x, rest, bottom=bottom, label="other", color="lightgrey")
+    for xi, cnt in zip(x, n.to_numpy(), strict=True):
+        if cnt == 0:
+            ax.bar(xi, 1.0, fill=False, ls="--", edgecolor="0.6")
+        ax.text(xi, 1.02, f"n = {cnt}" if cnt else "no ions", ha="center", fontsize=7)
+    ax.set_xticks(x, regions)
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     return fig
 
@@ -108,30 +151,82 @@ def plot_density(dens: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_msd(msd: pd.DataFrame, species_col: str = "species") -> Figure:
-    """MSD (3D) vs lag per species and region, log–log."""
-    fig, ax = _fig()
-    keys = [species_col, "region"] if species_col in msd else ["region"]
-    for key, d in msd.groupby(keys, sort=False):
-        lab = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
-        ok = d["n_samples"] > 0
-        ax.loglog(d["lag_ps"][ok], d["msd_3d_nm2"][ok], label=lab)
-    ax.set_xlabel("lag (ps)")
-    ax.set_ylabel("MSD (nm$^2$)")
-    ax.legend(fontsize=7)
+def plot_msd(msd: pd.DataFrame, diffusion: pd.DataFrame | None = None,
+             species_col: str = "species") -> Figure:
+    """MSD vs lag, one panel per species and one curve per region.
+
+    With ``diffusion`` (columns ``region``, ``fit_start_ps``, ``fit_end_ps``, ``D_3d_m2_s``,
+    ``D_2d_m2_s``, optionally ``species``) the fit window is shaded and D is in the legend
+    (3D in bulk regions, 2D, in-plane, inside the slit).
+    """
+    species = list(dict.fromkeys(msd[species_col])) if species_col in msd else [None]
+    fig = Figure(figsize=(5.0, 2.6 * len(species) + 0.4))
+    axes = np.atleast_1d(fig.subplots(len(species), 1, squeeze=False)[:, 0])
+    for ax, sp in zip(axes, species, strict=True):
+        part = msd if sp is None else msd[msd[species_col] == sp]
+        for i, (reg, d) in enumerate(part.groupby("region", sort=False)):
+            d = d[d["n_samples"] > 0]
+            ax.plot(d["lag_ps"], d["msd_3d_nm2"], color=f"C{i}",
+                    label=f"{reg}{_d_text(diffusion, sp, str(reg), species_col)}")
+        _shade_fit(ax, diffusion, sp, species_col)
+        ax.set_ylabel("MSD (nm$^2$)")
+        ax.set_title(str(sp) if sp is not None else "", fontsize=8)
+        ax.ticklabel_format(axis="both", style="plain")
+        ax.legend(fontsize=7)
+    axes[-1].set_xlabel("lag (ps)")
+    fig.subplots_adjust(hspace=0.4)
     return fig
 
 
-def plot_residence(acf: pd.DataFrame) -> Figure:
-    """Shell correlation functions C(t) per kind and region."""
-    fig, ax = _fig()
+def _diff_rows(diffusion: pd.DataFrame | None, sp: object, species_col: str) -> pd.DataFrame:
+    if diffusion is None or diffusion.empty:
+        return pd.DataFrame()
+    if sp is not None and species_col in diffusion:
+        return diffusion[diffusion[species_col] == sp]
+    return diffusion
+
+
+def _d_text(diffusion: pd.DataFrame | None, sp: object, region: str, species_col: str) -> str:
+    rows = _diff_rows(diffusion, sp, species_col)
+    if rows.empty or region not in set(rows["region"]):
+        return ""
+    row = rows[rows["region"] == region].iloc[0]
+    col, tag = ("D_2d_m2_s", "2D") if region == "inside" else ("D_3d_m2_s", "3D")
+    v = float(row.get(col, np.nan))
+    return f": D$_{{{tag}}}$ = {v:.2e} m$^2$/s" if np.isfinite(v) else ": D not fitted"
+
+
+def _shade_fit(ax, diffusion: pd.DataFrame | None, sp: object, species_col: str) -> None:
+    rows = _diff_rows(diffusion, sp, species_col)
+    if rows.empty:
+        return
+    lo, hi = float(rows["fit_start_ps"].min()), float(rows["fit_end_ps"].max())
+    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+        ax.axvspan(lo, hi, color="0.92", zorder=0, label="fit window")
+
+
+def plot_residence(acf: pd.DataFrame, taus: pd.DataFrame | None = None) -> Figure:
+    """Shell correlation functions C(t) per kind and region, with the 1/e line labelled.
+
+    With ``taus`` (columns ``region``, ``kind``, ``tau_ps``) each legend entry gives τ, or
+    says that C(t) did not fall below 1/e within the longest lag.
+    """
+    fig, ax = _fig(5.5, 3.8)
     for (reg, k), d in acf.groupby(["region", "kind"], sort=False):
-        if d["C"].notna().any():
-            ax.plot(d["lag_ps"], d["C"], label=f"{k} / {reg}")
-    ax.axhline(1 / np.e, color="grey", ls=":", lw=1)
+        if not d["C"].notna().any():
+            continue
+        label = f"{k} / {reg}"
+        if taus is not None and not taus.empty:
+            t = taus[(taus["region"] == reg) & (taus["kind"] == k)]["tau_ps"]
+            tau = float(t.iloc[0]) if len(t) else np.nan
+            label += (f": τ = {tau:.3g} ps" if np.isfinite(tau)
+                      else f": τ not reached (> {d['lag_ps'].max():.3g} ps)")
+        ax.plot(d["lag_ps"], d["C"], label=label)
+    ax.axhline(1 / np.e, color="grey", ls=":", lw=1, label="C = 1/e (defines τ)")
     ax.set_xlabel("lag (ps)")
     ax.set_ylabel("C(t)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
     return fig
 
 

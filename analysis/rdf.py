@@ -71,6 +71,7 @@ def compute_rdfs(
     start: int | None = None,
     stop: int | None = None,
     step: int | None = None,
+    verbose: bool = False,
 ) -> pd.DataFrame:
     """RDFs of ``center`` against each partner group, with the first-minimum cutoff.
 
@@ -106,7 +107,7 @@ def compute_rdfs(
         if ag.n_atoms == 0:
             raise AnalysisError(f"RDF partner selection {kind!r} is empty")
         rdf = InterRDF(center, ag, nbins=nbins, range=(0.0, rmax_A), exclude_same="residue")
-        rdf.run(start=start, stop=stop, step=step)
+        rdf.run(start=start, stop=stop, step=step, verbose=verbose)
         r, g = rdf.results.bins, rdf.results.rdf
         # mean number of partner atoms within r: integrate count per centre atom per frame
         n_frames = max(rdf.n_frames, 1)

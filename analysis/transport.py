@@ -8,6 +8,7 @@ import MDAnalysis as mda
 import numpy as np
 import pandas as pd
 from MDAnalysis.lib.distances import minimize_vectors
+from tqdm import tqdm
 
 from predesolv.errors import AnalysisError
 
@@ -17,8 +18,10 @@ from .units import A2_PER_PS_IN_M2_PER_S, NM2_PER_A2, angstrom_to_nm, nm_to_angs
 ALL = "all"
 
 
-def _frames(universe: mda.Universe, start, stop, step):
-    return universe.trajectory[slice(start, stop, step)]
+def _frames(universe: mda.Universe, start, stop, step, verbose: bool = False, desc: str = ""):
+    """Iterate the sliced trajectory (a tqdm bar when ``verbose``)."""
+    frames = universe.trajectory[slice(start, stop, step)]
+    return tqdm(frames, desc=desc, disable=not verbose, leave=False)
 
 
 def density_profiles(
@@ -29,6 +32,7 @@ def density_profiles(
     start: int | None = None,
     stop: int | None = None,
     step: int | None = None,
+    verbose: bool = False,
 ) -> pd.DataFrame:
     """Number density of each group along one box axis, averaged over frames.
 
@@ -52,7 +56,7 @@ def density_profiles(
     nb = max(1, int(np.ceil(L0 / nm_to_angstrom(bin_nm))))
     hist = {n: np.zeros(nb) for n in groups}
     n_frames = 0
-    for ts in _frames(universe, start, stop, step):
+    for ts in _frames(universe, start, stop, step, verbose, f"density {axis}"):
         if ts.dimensions is None:
             raise AnalysisError("density profiles need a periodic box; the trajectory has none")
         L = ts.dimensions[:3].astype(float)
@@ -93,7 +97,8 @@ def slit_plane_axes(geometry: Geometry) -> tuple[int, int]:
 
 
 def unwrapped_positions(
-    universe: mda.Universe, atoms: mda.AtomGroup, start=None, stop=None, step=None
+    universe: mda.Universe, atoms: mda.AtomGroup, start=None, stop=None, step=None,
+    verbose: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of single atoms made continuous across periodic boundaries.
 
@@ -109,7 +114,7 @@ def unwrapped_positions(
     boxes : ndarray, shape (n_frames, 6)
     """
     wrapped, boxes = [], []
-    for ts in _frames(universe, start, stop, step):
+    for ts in _frames(universe, start, stop, step, verbose, "MSD positions"):
         wrapped.append(atoms.positions.copy())
         boxes.append(ts.dimensions.copy())
     if not wrapped:
@@ -139,6 +144,7 @@ def msd_by_region(
     start=None,
     stop=None,
     step=None,
+    verbose: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Windowed MSD per region and self-diffusion coefficients.
 
@@ -173,7 +179,7 @@ def msd_by_region(
         raise AnalysisError("MSD atom selection is empty")
     if not 0 <= fit_range[0] < fit_range[1] <= 1:
         raise AnalysisError(f"fit_range must satisfy 0 <= lo < hi <= 1, got {fit_range}")
-    X, W, boxes = unwrapped_positions(universe, atoms, start, stop, step)
+    X, W, boxes = unwrapped_positions(universe, atoms, start, stop, step, verbose)
     n = len(X)
     if n < 3:
         raise AnalysisError("MSD needs at least 3 frames")

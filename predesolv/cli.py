@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--profile-regions", help="regions used for the CN profile, e.g. "
                                              "'mouth,inside' (default: all)")
     a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
+    a.add_argument("--verbose", "-v", action="store_true",
+                   help="progress bars for every pass over the trajectory")
     return p
 
 
@@ -351,6 +353,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         options["profile_regions"] = [r.strip() for r in args.profile_regions.split(",")]
     if args.out:
         options["out_dir"] = args.out
+    if args.verbose:
+        options["verbose"] = True
     if not Path(args.run_dir).is_dir():
         from predesolv.errors import MissingFileError
 

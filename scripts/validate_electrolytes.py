@@ -5,6 +5,7 @@ Systems (``--systems``, comma separated):
 * ``dme``   neat DME, 298 K: density (exp. 0.862-0.868 g/cm3)
 * ``ec``    neat EC, 313 K: density (exp. ~1.32 g/cm3)
 * ``dmc``   neat DMC, 298 K: density (exp. ~1.063 g/cm3)
+* ``emc``   neat EMC, 298 K: density (exp. ~1.006 g/cm3)
 * ``napf6_dme``   1 M NaPF6 in DME, 298 K: Na-O(DME) CN, distinct DME per Na+, Na-F CN,
   D(Na+), D(DME)
 * ``napf6_ecdmc`` 1 M NaPF6 in EC:DMC 1:1 (v/v), 298 K: Na-O(carbonyl) CN and first-shell
@@ -44,6 +45,8 @@ SYSTEMS = {
     "ec": dict(salt="NaPF6", solvents={"EC": 1.0}, n_salt=0, T=313.15, n=150, target=1.3214),
     "dmc": dict(salt="NaPF6", solvents={"DMC": 1.0}, n_salt=0, T=298.15, n=125,
                 target=1.0636),
+    "emc": dict(salt="NaPF6", solvents={"EMC": 1.0}, n_salt=0, T=298.15, n=110,
+                target=1.006),
     "napf6_dme": dict(salt="NaPF6", solvents={"DME": 1.0}, conc="1.0 M", T=298.15, n=100,
                       target=None),
     "napf6_ecdmc": dict(salt="NaPF6", solvents={"EC": 0.5, "DMC": 0.5}, conc="1.0 M",

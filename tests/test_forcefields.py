@@ -29,6 +29,14 @@ TABLE = {
     "EC_C": (0.86, 0.375, 0.43932), "EC_O": (-0.50, 0.296, 0.87864),
     "EC_OS": (-0.45, 0.300, 0.71128), "EC_CT": (0.21, 0.350, 0.276144),
     "EC_H": (0.03, 0.242, 0.06276),
+    # acyclic carbonates: OPLS-AA ester types opls_465-469/490, carbonyl C from neutrality
+    "DMC_C": (0.59, 0.375, 0.43932), "DMC_O": (-0.43, 0.296, 0.87864),
+    "DMC_OS": (-0.33, 0.300, 0.71128), "DMC_CT": (0.16, 0.350, 0.276144),
+    "DMC_H": (0.03, 0.242, 0.06276),
+    "EMC_C": (0.59, 0.375, 0.43932), "EMC_O": (-0.43, 0.296, 0.87864),
+    "EMC_OS": (-0.33, 0.300, 0.71128), "EMC_CM": (0.16, 0.350, 0.276144),
+    "EMC_CE": (0.19, 0.350, 0.276144), "EMC_CT": (-0.18, 0.350, 0.276144),
+    "EMC_H": (0.03, 0.242, 0.06276), "EMC_HT": (0.06, 0.250, 0.12552),
 }
 NET = {"NA": 1, "PF6": -1, "CLO": -1, "DME": 0, "EC": 0, "DMC": 0, "EMC": 0}
 REF = openmm.Platform.getPlatformByName("Reference")
@@ -68,6 +76,22 @@ def test_forcefield_found_by_name_via_entry_point():
     ff = app.ForceField("predesolv-electrolytes.xml")
     top, _ = load_molecule("DME")
     assert ff.createSystem(top).getNumParticles() == 16
+
+
+@pytest.mark.parametrize("res", ["EC", "DMC", "EMC", "DME"])
+def test_solvent_charges_and_lj_match_the_parameter_table(res):
+    """Every atom's charge and geometric-rule LJ coefficients (a = 2 sqrt(eps) sigma^6,
+    b = 2 sqrt(eps) sigma^3) equal the independent TABLE copy of PARAMETERS.md."""
+    top, _ = load_molecule(res)
+    system, types = create_system(top, ForceFieldConfig(charge_scaling=1.0))
+    lj = [f for f in system.getForces() if f.getName() == LJ_FORCE_NAME][0]
+    q = _charges(system)
+    for i, t in enumerate(types):
+        qt, sig, eps = TABLE[t]
+        assert q[i] == pytest.approx(qt, abs=1e-12), t
+        a, b = lj.getParticleParameters(i)
+        assert (a, b) == pytest.approx((2 * eps**0.5 * sig**6, 2 * eps**0.5 * sig**3),
+                                       rel=1e-9), t
 
 
 @pytest.mark.parametrize("res", MOLECULE_RESIDUES)
