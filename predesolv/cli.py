@@ -135,6 +135,15 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
     bs.add_argument("--out", help="override output.directory")
     bs.add_argument("--overwrite", action="store_true", help="replace an existing scan")
 
+    fn = sub.add_parser("fit-na-c", parents=[common],
+                        help="fit the Na–C pair term to the DFT barriers and Na+ height; "
+                             "writes a parameter set a YAML can select")
+    fn.add_argument("--stacking", choices=("AB", "AA"), default="AB",
+                    help="stacking of the fitted slits (default AB, graphite's)")
+    fn.add_argument("--out", default="runs/fit_na_c", help="folder for fit.json, barriers.csv")
+    fn.add_argument("--set-out", help="parameter-set file to write (default OUT/na-c-fit.yaml)")
+    fn.add_argument("--overwrite", action="store_true", help="replace an existing fit")
+
 
 def _platform_name(text: str) -> str:
     """``--platform`` value, matched case-insensitively against the known names."""
@@ -367,6 +376,36 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_fit_na_c(args: argparse.Namespace) -> int:
+    from predesolv.errors import RunDirectoryError
+    from predesolv.freeenergy.na_c_fit import adsorption_check, fit_na_c, verify, write_fit
+
+    out = Path(args.out).absolute()
+    set_out = Path(args.set_out).absolute() if args.set_out else out / "na-c-fit.yaml"
+    if (out / "fit.json").exists() and not args.overwrite:
+        raise RunDirectoryError(f"--out: {out} already holds a fit; use --overwrite to "
+                                f"replace it or choose another --out")
+    t0 = time.perf_counter()
+    fit = fit_na_c(args.stacking)
+    rows = verify(fit)
+    ads = adsorption_check(fit, args.stacking)
+    files = write_fit(fit, rows, ads, out, set_out, "predesolv fit-na-c " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in (("stacking", args.stacking),
+                                                    ("set_out", args.set_out)) if v))
+    b = fit.best
+    print(f"fitted NA_Na–CAR_C ({fit.stacking}): sigma {b.sigma_nm:.4f} nm, "
+          f"epsilon {b.epsilon_kJ_per_mol:.4f} kJ/mol; height {b.height_nm:.4f} nm "
+          f"(target {fit.target_height_nm})")
+    print("forcefield stacking d(nm)  barrier(eV)  DFT(eV)  residual(eV)")
+    for r in rows:
+        print(f"{r['forcefield']:>10} {r['stacking']:>8} {r['spacing_nm']:5.2f} "
+              f"{r['barrier_eV']:12.4f} {r['seed_barrier_eV']:8.2f} {r['residual_eV']:+12.4f}")
+    for name, path in files.items():
+        print(f"{name}: {path}")
+    print(f"fit complete ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK
+
+
 COMMANDS = {
     "validate": _cmd_validate,
     "schema": _cmd_schema,
@@ -377,6 +416,7 @@ COMMANDS = {
     "analyze": _cmd_analyze,
     "pmf": _cmd_pmf,
     "barrier-scan": _cmd_barrier_scan,
+    "fit-na-c": _cmd_fit_na_c,
 }
 
 

@@ -154,7 +154,10 @@ def _lone_ion_shortcuts(system: openmm.System, n_carbon: int) -> str:
                 raise BuildError("ion slit: LJ terms found in the NonbondedForce; the "
                                  "lone-ion shortcut expects them in the CustomNonbondedForce")
             system.removeForce(k)
-        elif isinstance(force, openmm.CustomNonbondedForce):
+        elif isinstance(force, openmm.CustomNonbondedForce) \
+                and force.getNumInteractionGroups() == 0:
+            # a pair-override force already has its own group (ion type x carbon type); a
+            # second group would count its pairs twice
             force.addInteractionGroup([n_carbon], list(range(n_carbon)))
     return ("no Coulomb term: one ion between neutral walls (its electrostatic energy is "
             "position independent, so energies differ from the full model by a constant); "

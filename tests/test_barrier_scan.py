@@ -78,6 +78,35 @@ def test_aa_barrier_matches_an_independent_lattice_sum():
     assert res.openmm_check_kJ_per_mol < 1e-6
 
 
+def test_lone_ion_pair_override_counted_once():
+    """A Na–C pair override in a lone-ion slit: OpenMM energy differences between ion
+    positions equal a hand sum of the override LJ over the carbons (minimum image, plain
+    cutoff), not twice it (regression: the lone-ion shortcut once added a second
+    interaction group to the override force)."""
+    sig, eps, rc = 0.244, 7.2672, 1.0
+    ff = ForceFieldConfig(pair_overrides=[{"type1": "NA_Na", "type2": "CAR_C",
+                                           "sigma": f"{sig} nm", "epsilon": f"{eps} kJ/mol"}],
+                          dispersion_correction=False)
+    built = build_ion_slit(0.45, ("Na",), stacking="AB", forcefield=ff)
+    model = IonEnergy(built)
+    mid = float(built.metadata.geometry.extra["midplane_z_nm"])
+
+    def hand(p):
+        d = model.carbons - p
+        d -= model.box * np.round(d / model.box)
+        r = np.linalg.norm(d, axis=1)
+        r = r[r < rc]
+        return float(np.sum(4 * eps * ((sig / r) ** 12 - (sig / r) ** 6)))
+
+    rng = np.random.default_rng(2)
+    pts = np.column_stack([rng.uniform(0, model.box[0], 5), rng.uniform(0, model.box[1], 5),
+                           rng.uniform(mid - 0.08, mid + 0.08, 5)])
+    got = np.array([model.openmm_energy(p) for p in pts])
+    want = np.array([hand(p) for p in pts])
+    np.testing.assert_allclose(got - got[0], want - want[0], atol=1e-6 * np.ptp(want) + 1e-6)
+    assert np.ptp(want) > 1.0
+
+
 def test_energy_model_equals_openmm_with_a_switch():
     ff = ForceFieldConfig(nonbonded_cutoff="1.0 nm", switch_distance="0.85 nm")
     built = build_ion_slit(0.5, ("Na",), stacking="AB", forcefield=ff)

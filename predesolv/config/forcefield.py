@@ -13,13 +13,14 @@ Example::
       ewald_error_tolerance: 0.0005
       pair_overrides:                # explicit LJ for a pair of atom types
         - {type1: NA_Na, type2: DME_O, sigma: "0.31 nm", epsilon: "0.08 kJ/mol"}
+      parameter_sets: [na-c-ren2026] # named sets of pair terms (forcefields/sets/*.yaml)
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from predesolv.config.base import StrictModel
 from predesolv.config.units import QuantityField
@@ -74,6 +75,10 @@ class ForceFieldConfig(StrictModel):
         PME accuracy.
     pair_overrides : list of PairOverride
         Explicit LJ per pair of atom types.
+    parameter_sets : list of str
+        Named parameter sets (shipped in ``forcefields/sets/``, e.g. ``na-c-ren2026``, or a
+        path to a set file): their pair terms are copied into ``pair_overrides`` at load
+        time; an explicit override of the same pair takes precedence.
     """
 
     files: list[str] = Field(default_factory=list)
@@ -85,3 +90,30 @@ class ForceFieldConfig(StrictModel):
     constraints: Literal["none", "hbonds"] = "hbonds"
     ewald_error_tolerance: float = Field(5e-4, gt=0.0, lt=0.1)
     pair_overrides: list[PairOverride] = Field(default_factory=list)
+    parameter_sets: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_parameter_sets(cls, data: Any) -> Any:
+        """Copy the pair terms of every named set into ``pair_overrides`` (an explicit
+        override of the same pair wins), so the resolved config records the numbers."""
+        if not isinstance(data, dict) or not data.get("parameter_sets"):
+            return data
+        from predesolv.forcefields.parameter_sets import load_set
+
+        names = data["parameter_sets"]
+        if not isinstance(names, list):
+            raise ValueError(f"parameter_sets: {names!r} must be a list of set names or paths")
+        overrides = list(data.get("pair_overrides") or [])
+
+        def key(o: Any) -> frozenset[str]:
+            d = o if isinstance(o, dict) else o.model_dump()
+            return frozenset((str(d.get("type1")), str(d.get("type2"))))
+
+        present = {key(o) for o in overrides}
+        for name in names:
+            for o in load_set(str(name))["pair_overrides"]:
+                if key(o) not in present:
+                    overrides.append(dict(o))
+                    present.add(key(o))
+        return {**data, "pair_overrides": overrides}
