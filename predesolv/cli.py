@@ -144,6 +144,19 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
     fn.add_argument("--set-out", help="parameter-set file to write (default OUT/na-c-fit.yaml)")
     fn.add_argument("--overwrite", action="store_true", help="replace an existing fit")
 
+    st = sub.add_parser("study", parents=[common],
+                        help="run one of the papers' experiments (studies/<ID>) at a size")
+    st.add_argument("study", help="study identifier: E1, E5")
+    st.add_argument("--size", choices=("smoke", "paper"), default="smoke",
+                    help="smoke: mechanics, < 2 min on 2 cores; paper: the reported numbers")
+    st.add_argument("--out", help="output folder (default runs/studies/<ID>-<size>)")
+    st.add_argument("--platform", type=_platform_name,
+                    metavar="{" + ",".join(PLATFORM_NAMES) + "}",
+                    help="override simulation.platform of the MD runs")
+    sg = st.add_mutually_exclusive_group()
+    sg.add_argument("--resume", action="store_true", help="continue an unfinished study")
+    sg.add_argument("--overwrite", action="store_true", help="replace an existing study")
+
 
 def _platform_name(text: str) -> str:
     """``--platform`` value, matched case-insensitively against the known names."""
@@ -406,6 +419,18 @@ def _cmd_fit_na_c(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    from predesolv.studies import run_study
+
+    t0 = time.perf_counter()
+    files = run_study(args.study, args.size, args.out, overwrite=args.overwrite,
+                      resume=args.resume, platform=args.platform)
+    for name, path in files.items():
+        print(f"{name}: {path}")
+    print(f"study {args.study.upper()} ({args.size}) complete ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK
+
+
 COMMANDS = {
     "validate": _cmd_validate,
     "schema": _cmd_schema,
@@ -417,6 +442,7 @@ COMMANDS = {
     "pmf": _cmd_pmf,
     "barrier-scan": _cmd_barrier_scan,
     "fit-na-c": _cmd_fit_na_c,
+    "study": _cmd_study,
 }
 
 

@@ -41,7 +41,7 @@ from predesolv.config.electrode import (
     ElectrodeConfig,
 )
 from predesolv.config.units import to_nm
-from predesolv.errors import BuildError
+from predesolv.errors import BuildError, ConfigError
 from predesolv.forcefields import get_data_dir
 from predesolv.forcefields.parameterize import ELECTROLYTE_XML, create_system
 from predesolv.metadata import (
@@ -242,6 +242,10 @@ def build_cell(electrolyte: Any, electrode: ElectrodeConfig, forcefield: Any,
         Box narrower than twice the cutoff, non-neutral cell, packing failure, impossible
         dopant count.
     """
+    if electrolyte.anion_free:
+        raise ConfigError("electrolyte.anion_free: true is for bulk boxes; an electrode "
+                          "cell must be neutral (remove anion_free or the electrode)",
+                          "electrolyte.anion_free")
     lay = _layout(electrolyte, electrode, forcefield, seed)
     species = electrolyte_species(lay.comp, electrolyte.salt, lay.pack_regions)
     q_req, q_work = _requested_charge(electrode, forcefield, lay.geom, species)

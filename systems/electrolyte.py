@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import openmm
 from openmm import app, unit
 
 from predesolv import __version__
@@ -248,11 +249,12 @@ def _from_solvent_count(electrolyte: ElectrolyteConfig, mix: dict[str, Any], v_s
 
 
 def electrolyte_species(comp: Composition, salt: str,
-                        regions: list | None = None) -> list[Species]:
-    """Packing species (cations, anions, then solvents) for a composition."""
+                        regions: list | None = None, anions: bool = True) -> list[Species]:
+    """Packing species (cations, anions unless ``anions`` is False, then solvents)."""
     sd = SALT_DATA[salt]
     out = []
-    for res, n in [(str(sd["cation"]), comp.n_salt), (str(sd["anion"]), comp.n_salt),
+    for res, n in [(str(sd["cation"]), comp.n_salt),
+                   (str(sd["anion"]), comp.n_salt if anions else 0),
                    *comp.n_solvent.items()]:
         top, xyz = load_molecule(res)
         out.append(Species(res, xyz, [a.element.symbol for a in top.atoms()], int(n),
@@ -262,8 +264,8 @@ def electrolyte_species(comp: Composition, salt: str,
 
 def pack_electrolyte(comp: Composition, salt: str, box_nm: list[float], seed: int,
                      regions: list | None = None, fixed_nm: np.ndarray | None = None,
-                     tolerance_nm: float = 0.2, packer: str = "packmol"
-                     ) -> tuple[list[Species], np.ndarray]:
+                     tolerance_nm: float = 0.2, packer: str = "packmol",
+                     anions: bool = True) -> tuple[list[Species], np.ndarray]:
     """Pack the molecules of ``comp`` into ``regions`` of a periodic box around fixed atoms.
 
     Parameters
@@ -293,7 +295,7 @@ def pack_electrolyte(comp: Composition, salt: str, box_nm: list[float], seed: in
     xyz : numpy.ndarray
         Coordinates (nm) in the same order.
     """
-    species = electrolyte_species(comp, salt, regions)
+    species = electrolyte_species(comp, salt, regions, anions)
     xyz = pack_molecules(species, box_nm, seed=seed, tolerance=tolerance_nm, fixed=fixed_nm,
                          packer=packer)
     return species, xyz
@@ -383,21 +385,25 @@ def build_electrolyte(electrolyte: ElectrolyteConfig, forcefield: ForceFieldConf
                          "forcefield.nonbonded_cutoff")
     tol = electrolyte.packing_tolerance.value_in_unit(unit.nanometer)
     species, xyz = pack_electrolyte(comp, electrolyte.salt, [L, L, L], seed,
-                                    tolerance_nm=tol, packer=packer)
+                                    tolerance_nm=tol, packer=packer,
+                                    anions=not electrolyte.anion_free)
     top = app.Topology()
     add_molecules(top, species)
     top.setPeriodicBoxVectors(np.eye(3) * L * unit.nanometer)
     system, types = create_system(top, forcefield)
     q = _net_charge(system)
-    if abs(q) > 1e-6:
-        raise BuildError(f"internal error: built electrolyte has net charge {q:.6f} e")
+    q_want = comp.n_salt * forcefield.charge_scaling if electrolyte.anion_free else 0.0
+    if abs(q - q_want) > 1e-6:
+        raise BuildError(f"internal error: built electrolyte has net charge {q:.6f} e "
+                         f"(expected {q_want:g})")
     sd = SALT_DATA[electrolyte.salt]
     metadata = Metadata(
         species=SpeciesInfo("Na", ANION_SPECIES[str(sd["anion"])], tuple(comp.n_solvent)),
         groups=Groups(electrolyte_groups(top)),
         composition={"n_salt": comp.n_salt, "n_solvent": comp.n_solvent,
-                     "box_length_nm": L, "initial_density_g_cm3": comp.density_g_cm3,
-                     "molarity_M": comp.n_salt / AVOGADRO / (comp.volume_nm3 * 1e-24)},
+                     "box_length_nm": L, "initial_density_g_cm3": _density(system, L),
+                     "molarity_M": comp.n_salt / AVOGADRO / (comp.volume_nm3 * 1e-24),
+                     "anion_free": electrolyte.anion_free, "net_charge_e": q},
         forcefield={"charge_scaling": forcefield.charge_scaling,
                     "combining_rule": forcefield.combining_rule,
                     "atom_types": sorted(set(types))},
@@ -407,6 +413,13 @@ def build_electrolyte(electrolyte: ElectrolyteConfig, forcefield: ForceFieldConf
     )
     return BuiltSystem(system=system, topology=top, positions=xyz * unit.nanometer,
                        metadata=metadata)
+
+
+def _density(system: openmm.System, box_nm: float) -> float:
+    """Mass density (g/cm3) of the System's particles in a cubic box of edge ``box_nm``."""
+    mass = sum(system.getParticleMass(i).value_in_unit(unit.dalton)
+               for i in range(system.getNumParticles()))
+    return mass / AVOGADRO / (box_nm**3 * 1e-21)
 
 
 def count_summary(built: BuiltSystem) -> Mapping[str, int]:

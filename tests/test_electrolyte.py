@@ -187,3 +187,24 @@ def test_impossible_concentration_and_small_box():
     with pytest.raises(BuildError, match="2 x nonbonded_cutoff"):
         build_electrolyte(ElectrolyteConfig(concentration="1 M", box_length="1.8 nm"),
                           ForceFieldConfig(nonbonded_cutoff="1.0 nm"), seed=1)
+
+
+def test_anion_free_box_carries_the_cations_charge_and_no_anion():
+    """E1's like-for-like box (Na+ in DME, no anion): net charge is the scaled cation charge
+    (2 x 0.8 e), there is no anion, and the recorded density is the mass of what was packed
+    (element masses, independent of the builder) over the box volume."""
+    cfg = ElectrolyteConfig(solvents={"DME": 1.0}, n_salt=2, n_solvent=30, anion_free=True)
+    built = build_electrolyte(cfg, ForceFieldConfig(nonbonded_cutoff="0.8 nm"), seed=3)
+    counts = count_summary(built)
+    assert counts == {"NA": 2, "DME": 30}
+    nb = [f for f in built.system.getForces() if f.__class__.__name__ == "NonbondedForce"][0]
+    q = sum(nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+            for i in range(nb.getNumParticles()))
+    assert q == pytest.approx(1.6, abs=1e-9)
+    assert built.metadata.groups["anion"] == []
+    mass = {"Na": 22.98977, "C": 12.011, "O": 15.9994, "H": 1.008}
+    grams = sum(mass[a.element.symbol] for a in built.topology.atoms()) / 6.02214076e23
+    L = built.metadata.composition["box_length_nm"]
+    assert built.metadata.composition["initial_density_g_cm3"] == pytest.approx(
+        grams / (L**3 * 1e-21), rel=1e-6)
+    assert built.metadata.composition["anion_free"] is True

@@ -48,6 +48,11 @@ class ElectrolyteConfig(StrictModel):
         Temperature at which the experimental solvent densities are evaluated.
     packing_tolerance : Quantity
         Minimum distance between atoms of different molecules asked of the packer.
+    anion_free : bool
+        Pack the cations of ``n_salt`` / ``concentration`` without their anions (bulk boxes
+        only): the box then carries a net charge, which PME offsets with a uniform
+        neutralising background, as a periodic DFT cell with net charge does. For
+        like-for-like comparisons with anion-free AIMD boxes (Na+ in DME).
     """
 
     salt: str = "NaPF6"
@@ -59,6 +64,7 @@ class ElectrolyteConfig(StrictModel):
     n_solvent: Annotated[Int, Field(ge=1, le=1_000_000)] | None = None
     temperature: Annotated[Any, QuantityField("K", gt=0)] = "298 K"
     packing_tolerance: Annotated[Any, QuantityField("nm", gt=0, le=0.3)] = "0.2 nm"
+    anion_free: bool = False
 
     @field_validator("salt")
     @classmethod

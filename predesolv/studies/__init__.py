@@ -1,0 +1,130 @@
+"""The papers' computational experiments as runnable studies (``predesolv study ID``).
+
+Each study has a folder ``studies/<ID>/`` in the repository (its README: question, command,
+cost; one subfolder of configs per size) and a runner here that executes the configs of one
+size into an output folder and writes the study's own small outputs (CSV/JSON/PNG) beside
+the ordinary run directories. Sizes: ``smoke`` (mechanics only, < 2 min on 2 CPU cores, run
+in CI) and ``paper`` (the size whose numbers are reported in ``docs/paper_comparison.md``).
+
+Study runs are resumable: an interrupted ``paper`` study picks up every run directory where
+it stopped (``--resume``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from predesolv.errors import ConfigError, RunDirectoryError
+
+SIZES = ("smoke", "paper")
+
+
+@dataclass(frozen=True)
+class Study:
+    """One experiment: identifier, question, and the function that runs one size."""
+
+    id: str
+    title: str
+    runner: Callable[[Path, Path, dict[str, Any]], dict[str, Path]]
+
+
+def studies_root() -> Path:
+    """The ``studies/`` folder of the repository this package was installed from.
+
+    Raises
+    ------
+    ConfigError
+        Not found (a non-editable install without the repository).
+    """
+    root = Path(__file__).resolve().parents[2] / "studies"
+    if not root.is_dir():
+        raise ConfigError(f"the studies folder was not found at {root}; run studies from a "
+                          f"clone of the repository (pip install -e .)", "study")
+    return root
+
+
+def registry() -> dict[str, Study]:
+    """Every study by identifier."""
+    from .e1 import run_e1
+    from .e5 import run_e5
+
+    return {s.id: s for s in (
+        Study("E1", "Na+ solvation in DME: anion-free box vs 1 M NaPF6/DME", run_e1),
+        Study("E5", "Na+ migration barriers across 0.40-0.55 nm: default and fitted Na-C, "
+                    "AA and AB", run_e5),
+    )}
+
+
+def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None, *,
+              overwrite: bool = False, resume: bool = False,
+              platform: str | None = None) -> dict[str, Path]:
+    """Run one size of a study and return the files it wrote.
+
+    Parameters
+    ----------
+    study_id : str
+        ``E1``, ``E5``, ... (case-insensitive).
+    size : {"smoke", "paper"}
+    out : path, optional
+        Output folder (default ``runs/studies/<ID>-<size>``).
+    overwrite, resume : bool
+        Replace an existing output folder, or continue its unfinished runs.
+    platform : str, optional
+        OpenMM platform for the MD runs (default: each config's ``simulation.platform``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown study or size (the message lists what exists).
+    RunDirectoryError
+        ``out`` holds a study and neither ``overwrite`` nor ``resume`` was given.
+    """
+    studies = registry()
+    key = study_id.upper()
+    if key not in studies:
+        raise ConfigError(f"study: {study_id!r} is not a study; available: "
+                          f"{', '.join(studies)}", "study")
+    if size not in SIZES:
+        raise ConfigError(f"--size: {size!r}; choose {' or '.join(SIZES)}", "--size")
+    folder = studies_root() / key / size
+    folder_out = Path(out or Path("runs") / "studies" / f"{key}-{size}").absolute()
+    if (folder_out / "study.json").exists() and not (overwrite or resume):
+        raise RunDirectoryError(f"--out: {folder_out} already holds study {key} ({size}); use "
+                                f"--resume to continue it or --overwrite to replace it")
+    opts = {"size": size, "overwrite": overwrite, "resume": resume, "platform": platform}
+    files = studies[key].runner(folder, folder_out, opts)
+    return files
+
+
+def configs(folder: Path) -> list[Path]:
+    """The YAML configs of one study size, sorted by name."""
+    found = sorted(folder.glob("*.yaml"))
+    if not found:
+        raise ConfigError(f"study folder {folder} holds no .yaml configs", "study")
+    return found
+
+
+def run_config(path: Path, out: Path, opts: dict[str, Any]) -> Path:
+    """Run one MD config of a study into ``out`` (resuming or replacing as asked)."""
+    import predesolv
+
+    cfg = predesolv.load_config(path)
+    resume = bool(opts.get("resume")) and (out / "config.yaml").is_file()
+    predesolv.run(cfg, out=out, resume=resume, overwrite=bool(opts.get("overwrite")),
+                  platform=opts.get("platform"))
+    return out
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    """Strict JSON (NaN → null), written atomically."""
+    import json
+
+    from predesolv.analysis.pipeline import strict_json
+    from predesolv.rundir import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(strict_json(data), indent=1, allow_nan=False) + "\n")
+    return path
