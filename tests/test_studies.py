@@ -62,3 +62,24 @@ def test_unknown_study_and_size_are_input_errors(capsys):
     assert main(["study", "E9"]) == 2
     err = capsys.readouterr().err
     assert "E9" in err and all(k in err for k in registry())
+
+
+def test_e7_smoke_rows_follow_eq1_from_the_minima(tmp_path):
+    """The step energies are recomputed here from e7_minima.csv (lowest fully bound minimum
+    per cluster size) and E[EC] in study.json: eq. 1 of Tang et al., independently."""
+    out = tmp_path / "e7"
+    assert main(["study", "E7", "--size", "smoke", "--out", str(out)]) == 0
+    rows = pd.read_csv(out / "e7_static.csv")
+    minima = pd.read_csv(out / "e7_minima.csv")
+    e_ec = json.loads((out / "study.json").read_text())["E_EC_kJ_per_mol"]
+    assert set(rows.surface) == {"gas", "n_oxide (zigzag edge, face-on)"}
+    for _, r in rows.iterrows():
+        before, after = 7 - r.n, 6 - r.n
+        m = minima[(minima.surface == r.surface)]
+        eb = m[(m.n_EC == before) & (m.n_bound == before)].energy_kJ_per_mol.min()
+        ea = m[(m.n_EC == after) & (m.n_bound == after)].energy_kJ_per_mol.min()
+        want = (ea + e_ec - eb) / 96.48533212
+        if np.isfinite(want):
+            assert r.E_desolv_eV == pytest.approx(want, abs=1e-5)
+        else:
+            assert np.isnan(r.E_desolv_eV)

@@ -50,11 +50,14 @@ def registry() -> dict[str, Study]:
     """Every study by identifier."""
     from .e1 import run_e1
     from .e5 import run_e5
+    from .e7 import run_e7
 
     return {s.id: s for s in (
         Study("E1", "Na+ solvation in DME: anion-free box vs 1 M NaPF6/DME", run_e1),
         Study("E5", "Na+ migration barriers across 0.40-0.55 nm: default and fitted Na-C, "
                     "AA and AB", run_e5),
+        Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
+                    "carbon edges", run_e7),
     )}
 
 
