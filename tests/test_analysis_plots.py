@@ -120,3 +120,18 @@ def test_profile_defaults_to_mouth_and_inside(tmp_path):
     sampled = prof[prof["n_samples"] > 0]
     # the mouth is 0.5 nm deep and the slit 2 nm long: nothing binned outside [-0.5, 2)
     assert sampled["s_lo_nm"].min() >= -0.5 - 1e-9 and sampled["s_hi_nm"].max() <= 2.0 + 1e-9
+
+
+def test_verbose_shows_progress_on_every_trajectory_pass(tmp_path, capsys):
+    """verbose=True: a tqdm bar for the coordination pass (MDAnalysis), the RDFs, each
+    density axis and the MSD positions; verbose=False: none."""
+    run = tmp_path / "run"
+    shutil.copytree(RUN, run)
+    run_analyses(run, "rdf,coordination,density,msd", cutoffs_nm={"DME": 0.30, "PF6": 0.30},
+                 verbose=True, out_dir=tmp_path / "a")
+    err = capsys.readouterr().err
+    for desc in ("density z", "density x", "MSD positions"):
+        assert desc in err
+    assert err.count("it/s") + err.count("s/it") >= 5
+    run_analyses(run, "density", out_dir=tmp_path / "b")
+    assert "density z" not in capsys.readouterr().err

@@ -58,7 +58,7 @@ def test_slab_is_frozen_and_cluster_relaxes():
                          openmm.Platform.getPlatformByName("CPU"))
     start = np.vstack([slab.positions_nm, *mols])
     ctx.setPositions(start * unit.nanometer)
-    openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 2000)
+    openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 300)
     end = ctx.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(
         unit.nanometer)
     assert np.max(np.abs(end[:n_slab] - start[:n_slab])) == 0.0
