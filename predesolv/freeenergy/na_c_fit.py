@@ -25,7 +25,6 @@ cases with the fitted pair override, AA and AB.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +254,7 @@ def write_fit(fit: NaCFit, rows: list[dict[str, Any]], adsorption: dict[str, flo
 
     import pandas as pd
 
+    from predesolv.analysis.pipeline import strict_json
     from predesolv.forcefields.parameter_sets import write_set
     from predesolv.rundir import atomic_write_text
 
@@ -266,7 +266,8 @@ def write_fit(fit: NaCFit, rows: list[dict[str, Any]], adsorption: dict[str, flo
              "barriers.csv": folder / "barriers.csv", "fit.png": folder / "fit.png"}
     summary = {"fit": asdict(fit.best), "residuals_eV": fit.residuals_eV,
                "stacking": fit.stacking, "adsorption": adsorption, "provenance": prov}
-    atomic_write_text(files["fit.json"], json.dumps(_finite(summary), indent=1) + "\n")
+    atomic_write_text(files["fit.json"],
+                      json.dumps(strict_json(summary), indent=1, allow_nan=False) + "\n")
     scan = pd.DataFrame([{k: v for k, v in asdict(p).items() if k != "barriers_eV"}
                          | {f"barrier_{d:.2f}nm_eV": b
                             for d, b in zip(fit.spacings_nm, p.barriers_eV, strict=True)}
@@ -282,12 +283,3 @@ def write_fit(fit: NaCFit, rows: list[dict[str, Any]], adsorption: dict[str, flo
         prov, [fit.pair_override()])
     return files
 
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
