@@ -3,6 +3,8 @@ carbon edges and in the gas phase, Tang et al. eq. 1, with the classical force f
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,7 +54,9 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     cfg = StaticDesolvationConfig(**yaml.safe_load(path.read_text()))
     e_ec = isolated_ec_energy(platform=opts.get("platform") or "CPU")
     rows, minima_rows = [], []
+    wall: dict[str, float] = {}
     for i, spec in enumerate(cfg.surfaces):
+        t0 = time.perf_counter()
         slab = _slab(spec, cfg.seed + i)
         minima = {k: minimise_cluster(slab, k, cfg.n_starts, seed=cfg.seed + 100 * k + i,
                                       platform=opts.get("platform") or "CPU")
@@ -61,6 +65,9 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
         minima_rows += [{"surface": slab.label, "n_EC": k, "start": m.start,
                          "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
                         for k, ms in minima.items() for m in ms]
+        wall[slab.label] = time.perf_counter() - t0
+        sys.stderr.write(f"predesolv: E7 {slab.label}: {7 * cfg.n_starts} minimisations, "
+                         f"{wall[slab.label]:.0f} s\n")
     out.mkdir(parents=True, exist_ok=True)
     files = {"e7_static.csv": out / "e7_static.csv", "e7_minima.csv": out / "e7_minima.csv",
              "e7_static.png": out / "e7_static.png"}
@@ -69,7 +76,7 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     _plot(rows).savefig(files["e7_static.png"], dpi=120, bbox_inches="tight")
     files["study.json"] = write_json(out / "study.json", {
         "study": "E7", "part": "0 K stepwise desolvation", "size": opts["size"],
-        "n_starts": cfg.n_starts, "E_EC_kJ_per_mol": e_ec, "rows": rows,
+        "n_starts": cfg.n_starts, "E_EC_kJ_per_mol": e_ec, "rows": rows, "wall_s": wall,
         "definition": "E_desolv(n) = E[slab + Na+(EC)_(6-n)] + E[EC] - E[slab + "
                       "Na+(EC)_(7-n)] (Tang et al. 2026, eq. 1), lowest minimum with every EC "
                       "bound (carbonyl O within 0.30 nm of Na+); spread = max - min of those "
