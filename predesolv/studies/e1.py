@@ -49,6 +49,14 @@ def metrics(name: str, run_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
     out["bidentate_fraction"], out["bidentate_fraction_sem"] = block_mean(bi.to_numpy())
     if "nmol_PF6" in per:
         out["PF6_per_Na"], out["PF6_per_Na_sem"] = block_mean(frames["nmol_PF6"].mean().to_numpy())
+    spec = pd.read_csv(files["speciation.csv"])
+    top = spec[(spec["region"] == "all") & (spec["shell"] == "Na(DME)3")]["fraction"]
+    out["NaDME3_fraction"] = float(top.iloc[0]) if len(top) else 0.0
+    tau = pd.read_csv(files["residence_times.csv"])
+    tau = tau[(tau["region"] == "all") & (tau["kind"] == "DME")]
+    acf = pd.read_csv(files["residence_acf.csv"])
+    out["DME_residence_ps"] = float(tau["tau_ps"].iloc[0]) if len(tau) else float("nan")
+    out["residence_max_lag_ps"] = float(acf["lag_ps"].max())
     rdf = pd.read_csv(files["rdf.csv"])
     dme = rdf[rdf["kind"] == "DME"]
     out["NaO_peak_nm"] = float(dme.loc[dme["g"].idxmax(), "r_nm"])
@@ -65,7 +73,7 @@ def run_e1(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     rows = []
     for path in configs(folder):
         run_dir = run_config(path, out / path.stem, opts)
-        files = predesolv.analyze(run_dir, "rdf,coordination")
+        files = predesolv.analyze(run_dir, "rdf,coordination,speciation,residence")
         rows.append(metrics(path.stem, run_dir, files))
     table = out / "e1_table.csv"
     pd.DataFrame(rows).to_csv(table, index=False, float_format="%.6g")
