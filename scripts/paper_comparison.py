@@ -173,23 +173,31 @@ def e7_section() -> list[str]:
 
 def _e7_verdict(rows: list[dict]) -> list[str]:
     """One sentence per geometry and N-oxide edge: does it lower the 3->2 step (n = 4)
-    against the pristine surface of the same geometry, and against the gas phase?"""
-    def step32(label: str) -> float | None:
+    against the pristine surface of the same geometry, and is the difference larger than the
+    spread of the minima behind either number?"""
+    def step32(label: str) -> tuple[float, float] | None:
         r = next((r for r in rows if r["surface"] == label and r["n"] == 4), None)
-        return None if r is None else r["E_desolv_eV"]
+        if r is None or r["E_desolv_eV"] is None:
+            return None
+        return r["E_desolv_eV"], max(r["spread_before_eV"] or 0, r["spread_after_eV"] or 0)
 
     gas = step32("gas")
     lines = []
     for geom in ("face-on", "edge-on"):
         pristine = step32(f"pristine (zigzag edge, {geom})")
         for edge in ("zigzag", "armchair"):
-            e = step32(f"n_oxide ({edge} edge, {geom})")
-            if e is None or pristine is None:
+            ox = step32(f"n_oxide ({edge} edge, {geom})")
+            if ox is None or pristine is None:
                 continue
-            verdict = "lowers" if e < pristine else "does not lower"
-            gas_txt = "" if gas is None else f"; gas phase {gas:.2f} eV"
-            lines.append(f"* 3→2 step, {geom}: N-oxide at a {edge} edge {verdict} it against "
-                         f"pristine carbon ({e:.2f} vs {pristine:.2f} eV{gas_txt}).")
+            verdict = "lowers" if ox[0] < pristine[0] else "does not lower"
+            sig = ("larger than the spread of the minima" if abs(ox[0] - pristine[0])
+                   > max(ox[1], pristine[1]) else "within the spread of the minima "
+                   f"(up to {max(ox[1], pristine[1]):.2f} eV): not significant")
+            gas_txt = "" if gas is None else f"; gas phase {gas[0]:.2f} eV"
+            article = "an" if edge[0] in "aeiou" else "a"
+            lines.append(f"* 3→2 step, {geom}: N-oxide at {article} {edge} edge {verdict} it "
+                         f"against pristine carbon ({ox[0]:.2f} vs {pristine[0]:.2f} eV"
+                         f"{gas_txt}); the difference is {sig}.")
     return [""] + lines if lines else []
 
 

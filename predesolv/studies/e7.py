@@ -101,5 +101,5 @@ def _plot(rows: list[dict[str, Any]]) -> Any:
     ax.set_xticks(range(1, 7), [f"{7 - n}→{6 - n}" for n in range(1, 7)])
     ax.set_xlabel("step (EC bound before → after)")
     ax.set_ylabel("E$_{desolv}$ (eV), 0 K classical")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     return fig
