@@ -83,3 +83,13 @@ def test_e7_smoke_rows_follow_eq1_from_the_minima(tmp_path):
             assert r.E_desolv_eV == pytest.approx(want, abs=1e-5)
         else:
             assert np.isnan(r.E_desolv_eV)
+
+
+def test_bad_e7_config_names_the_field(tmp_path):
+    from predesolv.errors import ConfigError
+    from predesolv.studies.e7 import run_e7
+
+    (tmp_path / "static.yaml").write_text("surfaces:\n  - {kind: moon}\nn_starts: 1\n")
+    with pytest.raises(ConfigError, match=r"surfaces\.0\.kind: Input should be 'gas'"):
+        run_e7(tmp_path, tmp_path / "out", {"size": "smoke"})
+    assert not (tmp_path / "out").exists()

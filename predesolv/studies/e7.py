@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic
 from pydantic import Field
 
 from predesolv.config.base import StrictModel
+from predesolv.errors import ConfigError
 
 from . import configs, write_json
 
@@ -51,7 +53,13 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     from predesolv.freeenergy.stepwise import isolated_ec_energy, minimise_cluster, stepwise_table
 
     (path,) = configs(folder)
-    cfg = StaticDesolvationConfig(**yaml.safe_load(path.read_text()))
+    try:
+        cfg = StaticDesolvationConfig(**(yaml.safe_load(path.read_text()) or {}))
+    except pydantic.ValidationError as exc:
+        what = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(what, str(path)) from None
+    except (TypeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"not a static-desolvation config ({exc})", str(path)) from None
     e_ec = isolated_ec_energy(platform=opts.get("platform") or "CPU")
     rows, minima_rows = [], []
     wall: dict[str, float] = {}
