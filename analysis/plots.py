@@ -90,7 +90,7 @@ def plot_speciation(spec: pd.DataFrame, top: int = 6,
     ax.set_ylabel("fraction of ion-frames")
     ax.set_ylim(0, 1.12)
     seen = list(dict.fromkeys(spec["region"])) if not spec.empty else []
-    regions = list(dict.fromkeys(list(regions or []) + seen)) if regions else seen
+    regions = list(dict.fromkeys([*(regions or []), *seen]))
     if not regions:
         return fig
     x = np.arange(len(regions))

@@ -146,7 +146,7 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
 
     st = sub.add_parser("study", parents=[common],
                         help="run one of the papers' experiments (studies/<ID>) at a size")
-    st.add_argument("study", help="study identifier: E1, E5")
+    st.add_argument("study", help="study identifier: E1, E5, E7")
     st.add_argument("--size", choices=("smoke", "paper"), default="smoke",
                     help="smoke: mechanics, < 2 min on 2 cores; paper: the reported numbers")
     st.add_argument("--out", help="output folder (default runs/studies/<ID>-<size>)")
@@ -401,7 +401,7 @@ def _cmd_fit_na_c(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     fit = fit_na_c(args.stacking)
     rows = verify(fit)
-    ads = adsorption_check(fit, args.stacking)
+    ads = adsorption_check(fit)
     files = write_fit(fit, rows, ads, out, set_out, "predesolv fit-na-c " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in (("stacking", args.stacking),
                                                     ("set_out", args.set_out)) if v))

@@ -44,11 +44,20 @@ def _pm(x: float | None, e: float | None, fmt: str = ".2f") -> str:
     return f"{x:{fmt}}" if e is None else f"{x:{fmt}} ± {e:{fmt}}"
 
 
-def e1_section() -> list[str]:
-    st = _load(RESULTS / "studies" / "E1-paper" / "study.json")
-    out = ["## E1 — Na⁺ solvation in DME (Ren, AIMD: 2 Na⁺ + 18 DME)", ""]
+def _study(study: str, title: str) -> tuple[dict | None, list[str]]:
+    """A study's committed paper-size ``study.json`` (None if absent) and the opening lines of
+    its section (with a "not run yet" line when there is no output)."""
+    st = _load(RESULTS / "studies" / f"{study}-paper" / "study.json")
+    out = [f"## {study} — {title}", ""]
     if st is None:
-        return out + ["Not run yet (`predesolv study E1 --size paper`).", ""]
+        out += [f"Not run yet (`predesolv study {study} --size paper`).", ""]
+    return st, out
+
+
+def e1_section() -> list[str]:
+    st, out = _study("E1", "Na⁺ solvation in DME (Ren, AIMD: 2 Na⁺ + 18 DME)")
+    if st is None:
+        return out
     aimd = st["aimd"]
     out += ["| quantity | paper (AIMD) | " + " | ".join(
         f"ours: {r['system']} ({r['n_Na']} Na⁺, {r['n_DME']} DME, {r['production_ps']:.0f} ps)"
@@ -83,10 +92,9 @@ def e1_section() -> list[str]:
 
 
 def e5_section() -> list[str]:
-    st = _load(RESULTS / "studies" / "E5-paper" / "study.json")
-    out = ["## E5 — Na⁺ migration barriers at d = 0.40–0.55 nm (Ren, DFT, Fig. 4e)", ""]
+    st, out = _study("E5", "Na⁺ migration barriers at d = 0.40–0.55 nm (Ren, DFT, Fig. 4e)")
     if st is None:
-        return out + ["Not run yet (`predesolv study E5 --size paper`).", ""]
+        return out
     rows = st["rows"]
     keys = sorted({(r["forcefield"], r["stacking"]) for r in rows})
     out += ["0 K, bare Na⁺ between rigid neutral graphene sheets (eV):", "",
@@ -143,10 +151,9 @@ def _pmf_lines() -> list[str]:
 
 
 def e7_section() -> list[str]:
-    st = _load(RESULTS / "studies" / "E7-paper" / "study.json")
-    out = ["## E7 — stepwise EC desolvation at 0 K (Tang, DFT, eq. 1)", ""]
+    st, out = _study("E7", "stepwise EC desolvation at 0 K (Tang, DFT, eq. 1)")
     if st is None:
-        return out + ["Not run yet (`predesolv study E7 --size paper`).", ""]
+        return out
     rows = st["rows"]
     surfaces = list(dict.fromkeys(r["surface"] for r in rows))
     out += [f"E_desolv(n) in eV from the lowest of {st['n_starts']} minimisations per cluster "

@@ -419,7 +419,7 @@ def _density(system: openmm.System, box_nm: float) -> float:
     """Mass density (g/cm3) of the System's particles in a cubic box of edge ``box_nm``."""
     mass = sum(system.getParticleMass(i).value_in_unit(unit.dalton)
                for i in range(system.getNumParticles()))
-    return mass / AVOGADRO / (box_nm**3 * 1e-21)
+    return mass / AVOGADRO / (box_nm**3 / NM3_PER_CM3)
 
 
 def count_summary(built: BuiltSystem) -> Mapping[str, int]:

@@ -328,15 +328,22 @@ class BarrierTable:
         return out
 
 
-def forcefield_summary(cfg: Any, spacing_nm: float = 0.5) -> dict[str, Any]:
-    """What the scan's energies come from: the effective Na–C pair and the settings."""
+def effective_pair(forcefield: Any = None, edge: str = "zigzag", spacing_nm: float = 0.5
+                   ) -> tuple[float, float]:
+    """The Na–C Lennard-Jones pair (sigma nm, epsilon kJ/mol) a force field gives: ``A`` and
+    ``B`` fitted to OpenMM energies of a lone Na+ near the mid-plane of a rigid slit."""
     from predesolv.systems.ion_slit import build_ion_slit
 
-    model = IonEnergy(build_ion_slit(spacing_nm, ("Na",), forcefield=cfg.forcefield,
-                                     stacking="AA", edge=cfg.barrier_scan.edge))
+    model = IonEnergy(build_ion_slit(spacing_nm, ("Na",), forcefield=forcefield,
+                                     stacking="AA", edge=edge))
     mid = float(model.built.metadata.geometry.extra["midplane_z_nm"])
     model.fit(np.random.default_rng(1), (mid - 0.1, mid + 0.1))
-    sigma, eps = pair_parameters(model)
+    return pair_parameters(model)
+
+
+def forcefield_summary(cfg: Any, spacing_nm: float = 0.5) -> dict[str, Any]:
+    """What the scan's energies come from: the effective Na–C pair and the settings."""
+    sigma, eps = effective_pair(cfg.forcefield, cfg.barrier_scan.edge, spacing_nm)
     ff = cfg.forcefield
     return {
         "ion_type": "NA_Na (predesolv-electrolytes.xml)",

@@ -198,24 +198,20 @@ def verify(fit: NaCFit, stackings: tuple[str, ...] = ("AA", "AB"),
     return rows
 
 
-def adsorption_check(fit: NaCFit, stacking: str = "AB", grid_nm: float = 0.01
-                     ) -> dict[str, float]:
+def adsorption_check(fit: NaCFit, grid_nm: float = 0.01) -> dict[str, float]:
     """Na+ on one sheet with the default and with the fitted term: height (nm) and energy
-    (eV) of the lowest site. The default pair (sigma, eps) is read off the OpenMM System of a
-    0.5 nm slit (:func:`~predesolv.freeenergy.barrier_scan.pair_parameters`)."""
-    from predesolv.freeenergy.barrier_scan import pair_parameters
+    (eV) of the lowest site. The fitted values are the fit's own (same one-sheet scan); the
+    default pair is read off the OpenMM System
+    (:func:`~predesolv.freeenergy.barrier_scan.effective_pair`)."""
+    from predesolv.freeenergy.barrier_scan import effective_pair
 
-    one = SlitScan.build(ONE_SHEET_SPACING_NM, stacking, grid_nm, z_above_wall=0.6)
-    h_fit, e_fit = one.adsorption(fit.best.sigma_nm)
-    probe = SlitScan.build(0.5, stacking, grid_nm)
-    mid = probe.wall_z + 0.25
-    probe.model.fit(np.random.default_rng(0), (mid - 0.1, mid + 0.1))
-    sigma0, eps0 = pair_parameters(probe.model)
+    sigma0, eps0 = effective_pair()
+    one = SlitScan.build(ONE_SHEET_SPACING_NM, fit.stacking, grid_nm, z_above_wall=0.6)
     h0, e0 = one.adsorption(sigma0)
     return {"default_sigma_nm": sigma0, "default_epsilon_kJ_per_mol": eps0,
             "default_height_nm": h0, "default_adsorption_eV": eps0 * e0 / KJ_PER_MOL_PER_EV,
-            "fitted_height_nm": h_fit,
-            "fitted_adsorption_eV": fit.best.epsilon_kJ_per_mol * e_fit / KJ_PER_MOL_PER_EV,
+            "fitted_height_nm": fit.best.height_nm,
+            "fitted_adsorption_eV": fit.best.adsorption_eV,
             "target_height_nm": fit.target_height_nm}
 
 
@@ -250,13 +246,11 @@ def provenance(fit: NaCFit, rows: list[dict[str, Any]], command: str) -> dict[st
 def write_fit(fit: NaCFit, rows: list[dict[str, Any]], adsorption: dict[str, float],
               folder: Path, set_path: Path, command: str) -> dict[str, Path]:
     """fit.json, fit_scan.csv, barriers.csv, fit.png in ``folder``; the parameter set file."""
-    import json
-
     import pandas as pd
 
     from predesolv.analysis.pipeline import strict_json
     from predesolv.forcefields.parameter_sets import write_set
-    from predesolv.rundir import atomic_write_text
+    from predesolv.rundir import atomic_write_json
 
     from .na_c_fit_plot import plot_fit
 
@@ -266,8 +260,7 @@ def write_fit(fit: NaCFit, rows: list[dict[str, Any]], adsorption: dict[str, flo
              "barriers.csv": folder / "barriers.csv", "fit.png": folder / "fit.png"}
     summary = {"fit": asdict(fit.best), "residuals_eV": fit.residuals_eV,
                "stacking": fit.stacking, "adsorption": adsorption, "provenance": prov}
-    atomic_write_text(files["fit.json"],
-                      json.dumps(strict_json(summary), indent=1, allow_nan=False) + "\n")
+    atomic_write_json(files["fit.json"], strict_json(summary))
     scan = pd.DataFrame([{k: v for k, v in asdict(p).items() if k != "barriers_eV"}
                          | {f"barrier_{d:.2f}nm_eV": b
                             for d, b in zip(fit.spacings_nm, p.barriers_eV, strict=True)}

@@ -162,7 +162,7 @@ def cluster_start(slab: Slab, n_ec: int, rng: np.random.Generator,
             m = ec @ _align(np.array([1.0, 0, 0]), d).T
             m = m @ _about(d, float(rng.uniform(0, 2 * np.pi))).T
             mols.append(na + START_NA_O_NM * d + m)
-        if _clear(np.vstack(mols), mols, slab):
+        if _clear(mols, slab):
             return mols
     return None
 
@@ -183,10 +183,10 @@ def _about(axis: np.ndarray, angle: float) -> np.ndarray:
     return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
 
 
-def _clear(atoms: np.ndarray, mols: list[np.ndarray], slab: Slab) -> bool:
+def _clear(mols: list[np.ndarray], slab: Slab) -> bool:
     """No atom within ``MIN_START_GAP_NM`` of the slab or of another molecule."""
     if len(slab.positions_nm):
-        d = slab.positions_nm[None, :, :] - atoms[:, None, :]
+        d = slab.positions_nm[None, :, :] - np.vstack(mols)[:, None, :]
         d -= slab.box_nm * np.round(d / slab.box_nm)
         if np.min(np.sum(d * d, axis=2)) < MIN_START_GAP_NM**2:
             return False

@@ -98,8 +98,7 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
         raise RunDirectoryError(f"--out: {folder_out} already holds study {key} ({size}); use "
                                 f"--resume to continue it or --overwrite to replace it")
     opts = {"size": size, "overwrite": overwrite, "resume": resume, "platform": platform}
-    files = studies[key].runner(folder, folder_out, opts)
-    return files
+    return studies[key].runner(folder, folder_out, opts)
 
 
 def configs(folder: Path) -> list[Path]:
@@ -122,12 +121,10 @@ def run_config(path: Path, out: Path, opts: dict[str, Any]) -> Path:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
-    """Strict JSON (NaN → null), written atomically."""
-    import json
-
+    """Strict JSON (NaN → null, numpy → Python), written atomically."""
     from predesolv.analysis.pipeline import strict_json
-    from predesolv.rundir import atomic_write_text
+    from predesolv.rundir import atomic_write_json
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(strict_json(data), indent=1, allow_nan=False) + "\n")
+    atomic_write_json(path, strict_json(data))
     return path
