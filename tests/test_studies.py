@@ -93,3 +93,103 @@ def test_bad_e7_config_names_the_field(tmp_path):
     with pytest.raises(ConfigError, match=r"surfaces\.0\.kind: Input should be 'gas'"):
         run_e7(tmp_path, tmp_path / "out", {"size": "smoke"})
     assert not (tmp_path / "out").exists()
+
+
+def _shell_by_hand(run_dir, cutoffs):
+    """First shell of cation[0] recomputed with plain NumPy: every coordinating atom within
+    the cutoff (minimum image), molecules counted once, molecule centroids of heavy atoms
+    made whole around the ion."""
+    from predesolv.analysis.io import load_run
+
+    u, md = load_run(run_dir)
+    ins = md.geometry.insertion
+    ion = md.groups["cation"][0]
+    kinds = {"DME": md.groups["solvent_O:DME"], "PF6": md.groups.get("anion_coord", [])}
+    rows = []
+    for ts in u.trajectory:
+        box = ts.dimensions[:3] / 10.0
+        x = u.atoms.positions / 10.0
+        row = {"insertion_nm": ((x[ion, 0] - ins.origin_nm) * ins.direction + box[0] / 2)
+               % box[0] - box[0] / 2}
+        for k, idx in kinds.items():
+            idx = np.asarray(idx, dtype=int)
+            d = x[idx] - x[ion]
+            d -= box * np.round(d / box)
+            close = idx[np.linalg.norm(d, axis=1) <= cutoffs[k]]
+            res = {int(u.atoms[i].resindex) for i in close}
+            row[f"cn_{k}"], row[f"nmol_{k}"] = len(close), len(res)
+            if k == "DME":
+                n_in = 0
+                for r in res:
+                    heavy = [a.ix for a in u.residues[r].atoms if a.mass > 1.5]
+                    dd = x[heavy] - x[ion]
+                    dd -= box * np.round(dd / box)
+                    c = (x[ion] + dd).mean(axis=0)
+                    s = ((c[0] - ins.origin_nm) * ins.direction + box[0] / 2) % box[0] \
+                        - box[0] / 2
+                    n_in += int(s >= 0)
+                row["inside_DME"] = n_in
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_e2_smoke_shell_path_matches_a_hand_count(tmp_path):
+    """E2 smoke runs from one command; the window-averaged shell in insertion_path.csv is
+    recomputed here frame by frame with NumPy, and the verdict row uses the PMF's own file."""
+    from predesolv.studies.insertion import PATH_CUTOFFS_NM
+
+    out = tmp_path / "e2"
+    assert main(["study", "E2", "--size", "smoke", "--out", str(out)]) == 0
+    path = pd.read_csv(out / "insertion_path.csv")
+    assert len(path) == 4 and set(path.spacing_nm) == {0.6}
+    for _, w in path.iterrows():
+        hand = _shell_by_hand(out / "slit_0.6nm" / "windows" / w.window, PATH_CUTOFFS_NM)
+        for col in ("cn_DME", "nmol_DME", "cn_PF6", "nmol_PF6", "inside_DME"):
+            assert w[col] == pytest.approx(hand[col].mean(), abs=1e-9), (w.window, col)
+        assert w.insertion_nm == pytest.approx(hand.insertion_nm.mean(), abs=1e-4)
+    study = json.loads((out / "study.json").read_text())
+    (row,) = study["rows"]
+    pmf = pd.read_csv(out / "slit_0.6nm" / "pmf.csv").dropna(subset=["F_kJ_per_mol"])
+    assert row["deepest_sampled_nm"] == pytest.approx(pmf.x_nm.max())
+    assert row["F_reservoir_kJ_per_mol"] == pytest.approx(
+        pmf[pmf.x_nm <= -0.6].F_kJ_per_mol.mean())
+    assert row["pull_start_nm"] < 0 and study["study"] == "E2"
+    assert row["sentence"].startswith("0.6 nm")
+
+
+@pytest.mark.parametrize("study,configs", [("E3", ["slit_0.8nm", "slit_1.0nm"]),
+                                           ("E4", ["lone_dme_0.6nm"])])
+def test_e3_e4_smoke(tmp_path, study, configs):
+    out = tmp_path / study
+    assert main(["study", study, "--size", "smoke", "--out", str(out)]) == 0
+    rows = json.loads((out / "study.json").read_text())["rows"]
+    assert [r["config"] for r in rows] == configs
+    assert all(r["pull_start_nm"] < 0 for r in rows)
+    pmf = pd.read_csv(out / "insertion_pmf.csv")
+    assert set(pmf.config) == set(configs)
+    if study == "E4":
+        assert rows[0]["pulled"] == "solvent" and "lone DME" in rows[0]["sentence"]
+
+
+def test_insertion_verdicts_follow_the_seed_table():
+    """Hand-made PMFs and shell averages: the verdict compares DME kept inside with the
+    seed's count (+/- 0.5) and a lone molecule's free-energy rise with 5 kT."""
+    from predesolv.studies.insertion import verdict
+
+    x = np.linspace(-0.9, 0.7, 17)
+    pmf = pd.DataFrame({"x_nm": x, "F_kJ_per_mol": np.where(x < 0, 0.0, 40.0 * x)})
+    windows = [{"center_nm": c, "insertion_nm": c, "nmol_DME": 3.0 if c < 0 else n_in,
+                "cn_DME": 6.0 if c < 0 else 2 * n_in, "inside_DME": 0.0 if c < 0 else 1.0,
+                "nmol_PF6": 0.0, "planar_fraction": 1.0}
+               for c in x for n_in in [1.2]]
+    row = verdict("a", "cation", 0.6, pmf, windows, 298.0)
+    assert row["DME_reservoir"] == 3.0 and row["DME_inside"] == pytest.approx(1.2)
+    assert row["dF_inside_kJ_per_mol"] == pytest.approx(40 * x[x >= 0.3 - 1e-9].mean())
+    assert row["reproduced"] is True and "reproduced" in row["sentence"]
+    # at 1.0 nm the seed keeps the whole shell: 1.2 of 3 DME is a failure
+    assert verdict("b", "cation", 1.0, pmf, windows, 298.0)["reproduced"] is False
+    # a lone DME: 40 kJ/mol/nm x 0.5 nm = 20 kJ/mol ~ 8 kT >= 5 kT -> does not enter
+    lone = verdict("c", "solvent", 0.6, pmf, [], 298.0)
+    assert lone["reproduced"] is True and lone["sentence"].startswith("0.6 nm, lone DME")
+    flat = pmf.assign(F_kJ_per_mol=0.0)
+    assert verdict("d", "solvent", 0.6, flat, [], 298.0)["reproduced"] is False

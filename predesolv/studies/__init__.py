@@ -51,9 +51,15 @@ def registry() -> dict[str, Study]:
     from .e1 import run_e1
     from .e5 import run_e5
     from .e7 import run_e7
+    from .insertion import run_insertion
 
     return {s.id: s for s in (
         Study("E1", "Na+ solvation in DME: anion-free box vs 1 M NaPF6/DME", run_e1),
+        Study("E2", "Na+ with its DME shell into a charged 0.6 nm slit: insertion PMF, shell "
+                    "along the path", run_insertion),
+        Study("E3", "the same at 0.8 and 1.0 nm", run_insertion),
+        Study("E4", "a lone DME (no Na+) into a neutral 0.6 nm slit: insertion PMF",
+              run_insertion),
         Study("E5", "Na+ migration barriers across 0.40-0.55 nm: default and fitted Na-C, "
                     "AA and AB", run_e5),
         Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
@@ -97,7 +103,8 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
     if (folder_out / "study.json").exists() and not (overwrite or resume):
         raise RunDirectoryError(f"--out: {folder_out} already holds study {key} ({size}); use "
                                 f"--resume to continue it or --overwrite to replace it")
-    opts = {"size": size, "overwrite": overwrite, "resume": resume, "platform": platform}
+    opts = {"study": key, "size": size, "overwrite": overwrite, "resume": resume,
+            "platform": platform}
     return studies[key].runner(folder, folder_out, opts)
 
 

@@ -1,0 +1,267 @@
+"""E2/E3/E4: insertion free energies into charged or neutral graphitic slits.
+
+Every config of a study size is an ordinary ``predesolv pmf`` config (steered pull, umbrella
+windows, MBAR) whose CV is the position of one group along the insertion coordinate: a
+cation (``"cation[i]"``, E2/E3: Na⁺ with its DME shell) or one solvent molecule
+(``"solvent:DME#k"``, E4: a lone DME). The study runs each PMF into ``out/<stem>/``, follows
+the cation's first shell through every window (:func:`predesolv.analysis.shell_path`) and
+writes ``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png`` and ``study.json``
+with one verdict sentence per config, generated from the numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openmm import unit
+
+from . import configs, write_json
+
+#: First-shell cutoffs (nm) for the path analysis: the first minima of g(r) in bulk 1 M
+#: NaPF6/DME with this force field (docs/results/studies/E1-paper: Na–O 0.31, Na–F 0.30).
+PATH_CUTOFFS_NM = {"DME": 0.31, "PF6": 0.30}
+#: Windows whose centre lies at or beyond this depth (nm) describe "inside the slit";
+#: windows at or before RESERVOIR_NM describe the reservoir.
+INSIDE_NM, RESERVOIR_NM = 0.3, -0.6
+#: Ren et al. (2026) outcomes per (what is pulled, spacing in nm): (text, DME kept inside).
+#: ``None`` for DME kept means "as many as in the reservoir" (no desolvation).
+SEED: dict[tuple[str, float], tuple[str, float | None]] = {
+    ("cation", 0.6): ("one DME co-intercalates with Na+ (planar); the other two are "
+                      "stripped at the mouth", 1.0),
+    ("cation", 0.8): ("pre-desolvation plus single-DME intercalation", 1.0),
+    ("cation", 1.0): ("the solvated Na+ deforms and enters without desolvation", None),
+    ("solvent", 0.6): ("DME alone does not intercalate", None),
+}
+SEED_SOURCE = ("Ren et al., Nano-Micro Lett. 18:382 (2026), AIMD of Na+ in DME at charged "
+               "graphitic slits, d = 0.6, 0.8 and 1.0 nm, and of DME alone at 0.6 nm")
+#: Free-energy rise (in kT) above which "does not enter" counts as reproduced.
+STRONG_KT = 5.0
+
+
+def pulled(cfg: Any) -> tuple[str, int]:
+    """What the PMF pulls: ``("cation", i)`` or ``("solvent", k)`` from its CV group."""
+    group = str(cfg.pmf.cv.group)
+    m = re.fullmatch(r"cation\[(\d+)\]", group)
+    if m:
+        return "cation", int(m.group(1))
+    m = re.fullmatch(r"solvent:\w+#(\d+)", group)
+    if m:
+        return "solvent", int(m.group(1))
+    return "other", -1
+
+
+def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
+    """Run every PMF config of ``folder`` into ``out/<stem>`` and write the study outputs."""
+    import predesolv
+    from predesolv.freeenergy.umbrella import run_pmf
+
+    pmfs, paths, rows = [], [], []
+    for path in configs(folder):
+        cfg = predesolv.load_config(path)
+        root = out / path.stem
+        if opts.get("overwrite") and root.exists():
+            shutil.rmtree(root)
+        run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
+        spacing = _spacing_nm(cfg, path)
+        pmf = pd.read_csv(root / "pmf.csv")
+        pmfs.append(pmf.assign(config=path.stem, spacing_nm=spacing))
+        kind, index = pulled(cfg)
+        path_rows = shell_path_rows(root, index) if kind == "cation" else window_cv_rows(root)
+        paths.append(pd.DataFrame(path_rows).assign(config=path.stem, spacing_nm=spacing))
+        rows.append(verdict(path.stem, kind, spacing, pmf, path_rows,
+                            cfg.simulation.temperature.value_in_unit(unit.kelvin)))
+        rows[-1]["pull_start_nm"] = _pull_start(root)
+        rows[-1]["production_ps_per_window"] = _production_ps(cfg)
+        rows[-1]["n_windows"] = len(path_rows)
+    return write_outputs(out, opts, pmfs, paths, rows)
+
+
+def _spacing_nm(cfg: Any, path: Path) -> float:
+    """The slit spacing of an insertion config (nm)."""
+    from predesolv.errors import ConfigError
+
+    electrode = cfg.system.electrode
+    if electrode is None or electrode.spacing is None or cfg.pmf is None:
+        raise ConfigError("an insertion study config needs an electrode slit with a spacing "
+                          "and a pmf block", str(path))
+    return float(electrode.spacing.value_in_unit(unit.nanometer))
+
+
+def _pull_start(root: Path) -> float:
+    """The CV where the steered pull began (nm; NaN without a pull). A value > 0 means the
+    pulled group started inside or behind the slit, and the windows in front of the mouth
+    were not reached from the reservoir: pick another group."""
+    path = root / "pull.csv"
+    if not path.is_file():
+        return float("nan")
+    start = float(pd.read_csv(path).iloc[0, 2])
+    if start > 0:
+        import sys
+
+        sys.stderr.write(f"predesolv: warning: {root.name}: the pulled group started at "
+                         f"x = {start:.2f} nm, inside or behind the slit; choose a group in "
+                         "the front reservoir (x < 0) for an insertion PMF\n")
+    return start
+
+
+def _production_ps(cfg: Any) -> float:
+    return float(cfg.pmf.stages[-1].duration.value_in_unit(unit.picosecond))
+
+
+def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
+    """Window-averaged first shell of cation ``ion`` in every window of the PMF ``root``."""
+    from predesolv.analysis.shell_path import shell_along_path, window_means
+    from predesolv.rundir import RunDir
+
+    rows = []
+    for w in sorted((root / "windows").glob("w[0-9][0-9][0-9]")):
+        frames = shell_along_path(w, ion, PATH_CUTOFFS_NM)
+        rows.append({"window": w.name, "center_nm": RunDir(w).load_config().bias.center_value,
+                     **window_means(frames),
+                     "planar_fraction": float((frames["shell_z_extent_nm"] < 0.1).mean())})
+    pull = root / "pull"
+    if pull.is_dir():
+        shell_along_path(pull, ion, PATH_CUTOFFS_NM).to_csv(root / "pull_shell.csv",
+                                                            index=False, float_format="%.6g")
+    return rows
+
+
+def window_cv_rows(root: Path) -> list[dict[str, Any]]:
+    """Mean and spread of the CV in every window (no shell to follow)."""
+    from predesolv.freeenergy.umbrella import window_series
+    from predesolv.rundir import RunDir
+
+    rows = []
+    for w in sorted((root / "windows").glob("w[0-9][0-9][0-9]")):
+        s, centre, *_ = window_series(RunDir(w))
+        rows.append({"window": w.name, "center_nm": centre, "insertion_nm": float(np.mean(s)),
+                     "insertion_max_nm": float(np.max(s)), "n_frames": float(len(s))})
+    return rows
+
+
+def _f_at(pmf: pd.DataFrame, lo: float, hi: float) -> float:
+    """Mean F (kJ/mol) of the sampled bins with ``lo <= x <= hi`` (NaN when none)."""
+    sel = pmf[(pmf["x_nm"] >= lo) & (pmf["x_nm"] <= hi)]["F_kJ_per_mol"].dropna()
+    return float(sel.mean()) if len(sel) else float("nan")
+
+
+def verdict(name: str, kind: str, spacing: float, pmf: pd.DataFrame,
+            path_rows: list[dict[str, Any]], temperature_K: float) -> dict[str, Any]:
+    """The numbers of one insertion PMF and one sentence comparing them with the seed."""
+    kt = 0.0083144626 * temperature_K
+    sampled = pmf.dropna(subset=["F_kJ_per_mol"])
+    deepest = float(sampled["x_nm"].max())
+    f_res = _f_at(pmf, -np.inf, RESERVOIR_NM)
+    f_in = _f_at(pmf, INSIDE_NM, np.inf)
+    row: dict[str, Any] = {"config": name, "pulled": kind, "spacing_nm": spacing,
+                           "deepest_sampled_nm": deepest, "F_reservoir_kJ_per_mol": f_res,
+                           "F_inside_kJ_per_mol": f_in, "dF_inside_kJ_per_mol": f_in - f_res,
+                           "F_max_kJ_per_mol": float(sampled["F_kJ_per_mol"].max()) - f_res}
+    seed = SEED.get((kind, round(spacing, 2)))
+    row["seed"] = seed[0] if seed else None
+    if kind == "cation":
+        row.update(_shell_numbers(path_rows))
+    row["reproduced"], row["sentence"] = _sentence(row, seed, kt)
+    return row
+
+
+def _shell_numbers(path_rows: list[dict[str, Any]]) -> dict[str, float]:
+    df = pd.DataFrame(path_rows)
+    res = df[df["center_nm"] <= RESERVOIR_NM + 1e-9]
+    ins = df[(df["center_nm"] >= INSIDE_NM - 1e-9) & (df["insertion_nm"] >= 0.2)]
+
+    def mean(d: pd.DataFrame, col: str) -> float:
+        return float(d[col].mean()) if len(d) and col in d else float("nan")
+
+    return {"DME_reservoir": mean(res, "nmol_DME"), "CN_reservoir": mean(res, "cn_DME"),
+            "DME_inside": mean(ins, "nmol_DME"), "CN_inside": mean(ins, "cn_DME"),
+            "DME_in_slit_inside": mean(ins, "inside_DME"),
+            "PF6_inside": mean(ins, "nmol_PF6"),
+            "planar_fraction_inside": mean(ins, "planar_fraction"),
+            "n_windows_inside": float(len(ins))}
+
+
+def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
+              kt: float) -> tuple[bool | None, str]:
+    d = f"{row['spacing_nm']:.2g} nm"
+    df_in = row["dF_inside_kJ_per_mol"]
+    if row["pulled"] == "solvent":
+        if np.isfinite(df_in):
+            said = f"the PMF {df_in:+.0f} kJ/mol ({df_in / kt:+.1f} kT) at x >= {INSIDE_NM} nm"
+            ok = df_in >= STRONG_KT * kt
+        else:
+            said = (f"the molecule was not sampled beyond x = {row['deepest_sampled_nm']:.2f} "
+                    f"nm, {row['F_max_kJ_per_mol']:+.0f} kJ/mol above the reservoir there")
+            ok = row["F_max_kJ_per_mol"] >= STRONG_KT * kt
+        verdict = "reproduced" if ok else "NOT reproduced"
+        return ok, (f"{d}, lone DME: {said}; the seed's '{seed[0] if seed else '?'}' is "
+                    f"{verdict} (threshold {STRONG_KT:g} kT).")
+    if row.get("n_windows_inside", 0) == 0:
+        return None, (f"{d}: the ion was not sampled at x >= 0.2 nm inside the slit, so the "
+                      f"seed's outcome is not tested.")
+    kept, res = row["DME_inside"], row["DME_reservoir"]
+    text = (f"{d}: inside (x >= {INSIDE_NM} nm) Na+ keeps {kept:.1f} DME ({row['CN_inside']:.1f} "
+            f"O; {row['DME_in_slit_inside']:.1f} of them inside the mouth; shell planar in "
+            f"{100 * row['planar_fraction_inside']:.0f} % of frames) against {res:.1f} DME in "
+            f"the reservoir, at {df_in:+.0f} kJ/mol")
+    if seed is None:
+        return None, text + "."
+    want = res if seed[1] is None else seed[1]
+    ok = bool(abs(kept - want) <= 0.5)
+    return ok, (text + f"; the seed's '{seed[0]}' is "
+                f"{'reproduced' if ok else 'NOT reproduced'} (DME kept {kept:.1f}, "
+                f"expected {want:.1f} +/- 0.5).")
+
+
+def write_outputs(out: Path, opts: dict[str, Any], pmfs: list[pd.DataFrame],
+                  paths: list[pd.DataFrame], rows: list[dict[str, Any]]) -> dict[str, Path]:
+    """``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png``, ``study.json``."""
+    files = {"insertion_pmf.csv": out / "insertion_pmf.csv",
+             "insertion_path.csv": out / "insertion_path.csv",
+             "insertion.png": out / "insertion.png"}
+    pmf = pd.concat(pmfs, ignore_index=True)
+    path = pd.concat(paths, ignore_index=True)
+    pmf.to_csv(files["insertion_pmf.csv"], index=False, float_format="%.6g")
+    path.to_csv(files["insertion_path.csv"], index=False, float_format="%.6g")
+    plot_insertion(pmf, path).savefig(files["insertion.png"], dpi=120, bbox_inches="tight")
+    files["study.json"] = write_json(out / "study.json", {
+        "study": opts.get("study"), "size": opts["size"], "rows": rows, "seed_source": SEED_SOURCE,
+        "path_cutoffs_nm": PATH_CUTOFFS_NM, "inside_from_nm": INSIDE_NM,
+        "reservoir_to_nm": RESERVOIR_NM,
+        "note": "F is the MBAR PMF along the insertion coordinate x (0 at the mouth, positive "
+                "inside) with the pulled group held within 0.1 nm of the slit mid-plane by a "
+                "flat-bottom wall; the reference is the mean F over x <= -0.6 nm. Shell "
+                "numbers are window averages of the first shell (cutoffs above)."})
+    return files
+
+
+def plot_insertion(pmf: pd.DataFrame, path: pd.DataFrame) -> Any:
+    """PMF (top) and DME in the shell (bottom) against the insertion coordinate."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 6.0))
+    ax_f, ax_n = fig.subplots(2, 1, sharex=True)
+    for i, (name, part) in enumerate(pmf.groupby("config", sort=False)):
+        ok = part.dropna(subset=["F_kJ_per_mol"])
+        ax_f.errorbar(ok["x_nm"], ok["F_kJ_per_mol"], yerr=ok["dF_kJ_per_mol"].fillna(0),
+                      color=f"C{i}", marker=".", capsize=2, label=str(name))
+        sub = path[path["config"] == name]
+        if "nmol_DME" in sub:
+            ax_n.plot(sub["insertion_nm"], sub["nmol_DME"], "o-", color=f"C{i}",
+                      label=f"{name}: DME in shell")
+            ax_n.plot(sub["insertion_nm"], sub["inside_DME"], "s--", color=f"C{i}", alpha=0.6,
+                      label=f"{name}: shell DME inside the mouth")
+    for ax in (ax_f, ax_n):
+        ax.axvline(0.0, color="0.5", lw=0.8, ls=":")
+    ax_f.set_ylabel("F (kJ/mol)")
+    ax_f.legend(fontsize=7)
+    ax_n.set_xlabel("insertion coordinate x (nm; 0 = mouth, > 0 inside)")
+    ax_n.set_ylabel("molecules")
+    if ax_n.get_legend_handles_labels()[0]:
+        ax_n.legend(fontsize=7)
+    return fig
