@@ -146,7 +146,7 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
 
     st = sub.add_parser("study", parents=[common],
                         help="run one of the papers' experiments (studies/<ID>) at a size")
-    st.add_argument("study", help="study identifier: E1, E2, E3, E4, E5, E7")
+    st.add_argument("study", help="study identifier: E1, E2, E3, E4, E5, E7, E7-300K")
     st.add_argument("--size", choices=("smoke", "paper"), default="smoke",
                     help="smoke: mechanics, < 2 min on 2 cores; paper: the reported numbers")
     st.add_argument("--out", help="output folder (default runs/studies/<ID>-<size>)")

@@ -252,8 +252,9 @@ def not_run(ids: list[tuple[str, str]]) -> list[str]:
 
 def render() -> str:
     todo = [("E6", "co-intercalation potential (optional)"),
-            ("E7 at 300 K", "free energy vs Na–O(EC) coordination near each surface "
-                            "(coordination CV, umbrella + MBAR)")]
+            ("E7 at 300 K", "free energy vs Na–O(EC) coordination near pristine and N-oxide "
+                            "edges: `predesolv study E7-300K` (smoke in CI; the paper size, "
+                            "2–3 h per surface on one CPU thread, was not run)")]
     parts = [HEADER, *e1_section(), *insertion_section(), *e5_section(), *e7_section(),
              *not_run(todo)]
     return "\n".join(parts).rstrip() + "\n"

@@ -378,6 +378,33 @@ def test_frozen_atoms_refused():
     with pytest.raises(ConfigError, match="frozen"):
         CoordinationCV(3, (0, 2), 0.3).to_force(system)
     CoordinationCV(0, (1, 3), 0.3).to_force(system)  # frozen partners are fine
+    with pytest.raises(ConfigError, match="both groups are frozen"):
+        DistanceCV((1,), (3,)).to_force(system)
+
+
+def test_distance_to_a_frozen_reference_point():
+    """A wholly frozen group is a fixed point: a harmonic bias on the distance from it moves
+    the mobile atom with force -k (d - d0) along the line, the frozen atom not at all."""
+    system = make_system([23.0, 0.0], [3.0, 3.0, 3.0])
+    pos = np.array([[1.0, 1.0, 1.0], [1.3, 1.4, 1.0]])  # d = 0.5 nm
+    force = openmm.CustomCVForce("0.5*k*(d-d0)^2")
+    force.addGlobalParameter("k", 1000.0)
+    force.addGlobalParameter("d0", 0.4)
+    force.addCollectiveVariable("d", DistanceCV((0,), (1,)).inner_force(system))
+    system.addForce(force)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(pos)
+    st = ctx.getState(getEnergy=True, getForces=True)
+    f = st.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+    assert st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole) == pytest.approx(
+        0.5 * 1000 * 0.1**2, rel=1e-6)
+    # F_0 = -k (d - d0) * (r0 - r1)/d = -100 * (-0.6, -0.8, 0)
+    assert f[0] == pytest.approx([60.0, 80.0, 0.0], abs=1e-4)
+    ctx.getIntegrator().step(10)
+    moved = ctx.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(
+        unit.nanometer)
+    assert moved[1] == pytest.approx(pos[1], abs=0)
 
 
 def test_invalid_definitions_refused():

@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from openmm import unit
 
 from predesolv.cli import main
 from predesolv.freeenergy.barrier_scan import SEED_BARRIERS_EV
-from predesolv.studies import registry
+from predesolv.studies import registry, studies_root
 from predesolv.studies.e1 import block_mean
 
 
@@ -193,3 +194,73 @@ def test_insertion_verdicts_follow_the_seed_table():
     assert lone["reproduced"] is True and lone["sentence"].startswith("0.6 nm, lone DME")
     flat = pmf.assign(F_kJ_per_mol=0.0)
     assert verdict("d", "solvent", 0.6, flat, [], 298.0)["reproduced"] is False
+
+
+def test_e7_300k_steps_from_a_hand_made_pmf():
+    """F(CN) = 10 (CN - 3)^2 kJ/mol, sampled on a grid that misses the whole numbers: the
+    steps are F(n-1) - F(n) of the interpolated curve, computed here by hand."""
+    from predesolv.studies.e7_300k import step_rows, three_to_two, whole_number_free_energies
+
+    cn = np.arange(0.55, 5.6, 0.1)
+    pmf = pd.DataFrame({"cn": cn, "F_kJ_per_mol": 10 * (cn - 3) ** 2})
+    f = whole_number_free_energies(pmf)
+    assert sorted(f) == [1, 2, 3, 4, 5]
+    exact = {n: 10 * (n - 3) ** 2 for n in f}
+    for n in f:  # linear interpolation of a parabola on a 0.1 grid: error <= 10 * 0.05^2
+        assert abs(f[n] - exact[n]) <= 10 * 0.05**2 + 1e-9
+    rows = step_rows("pristine_zigzag", f)
+    assert [r["step"] for r in rows] == ["5→4", "4→3", "3→2", "2→1"]
+    r32 = next(r for r in rows if r["n_from"] == 3)
+    assert r32["dG_kJ_per_mol"] == pytest.approx(f[2] - f[3])
+    assert r32["dG_eV"] == pytest.approx((f[2] - f[3]) / 96.48533212)
+    ox = [dict(r, surface="n_oxide_zigzag", dG_eV=r["dG_eV"] - 0.05) for r in rows]
+    assert "n_oxide_zigzag" in three_to_two(rows + ox) and "(lower)" in three_to_two(rows + ox)
+    assert "needs a pristine" in three_to_two(ox)
+
+
+def test_e7_300k_smoke(tmp_path):
+    out = tmp_path / "e7h"
+    assert main(["study", "e7-300k", "--size", "smoke", "--out", str(out)]) == 0
+    study = json.loads((out / "study.json").read_text())
+    assert study["study"] == "E7-300K"
+    pmf = pd.read_csv(out / "e7_300k_pmf.csv")
+    assert set(pmf.surface) == {"n_oxide_zigzag"}
+    steps = pd.read_csv(out / "e7_300k_steps.csv")
+    for _, r in steps.iterrows():
+        assert r.step == f"{r.n_from}→{r.n_from - 1}"
+    # the wall (0.55 nm, 2000 kJ/mol/nm2) kept the ion at the frozen N in every window:
+    # the minimum-image Na-N distance measured on the trajectories, not the CV's own record
+    from predesolv.analysis.io import load_run
+
+    for w in sorted((out / "n_oxide_zigzag" / "windows").glob("w*")):
+        u, md = load_run(w)
+        na, n = md.groups["cation"][1], md.groups["dopant_site:n_oxide"][0]  # cation[1]
+        for ts in u.trajectory:
+            d = (u.atoms.positions[na] - u.atoms.positions[n]) / 10.0
+            box = ts.dimensions[:3] / 10.0
+            d -= box * np.round(d / box)
+            assert np.linalg.norm(d) < 0.55 + 0.15, w.name
+
+
+@pytest.mark.parametrize("path", sorted(
+    str(p.relative_to(studies_root())) for sid in ("E2", "E3", "E4", "E7-300K")
+    for p in (studies_root() / sid / "paper").glob("*.yaml")))
+def test_paper_configs_build_and_pull_from_the_front(path):
+    """Every paper-size PMF config builds and passes the pmf checks without MD, and the group
+    it pulls is built in front of the electrode face (x < 0): a group behind the slab would
+    be dragged through the graphite."""
+    import predesolv
+    from predesolv.freeenergy.groups import resolve_group
+    from predesolv.freeenergy.umbrella import check_pmf
+
+    cfg = predesolv.load_config(studies_root() / path)
+    built = predesolv.build(cfg)
+    check_pmf(cfg, built)
+    cv = cfg.pmf.cv
+    spec = cv.cation if cv.type == "coordination" else cv.group
+    atoms = resolve_group(spec, built.metadata, built.topology)
+    ins = built.metadata.geometry.insertion
+    x_box = built.topology.getPeriodicBoxVectors()[0][0].value_in_unit(unit.nanometer)
+    x = built.positions.value_in_unit(unit.nanometer)[atoms[0]][0]
+    s = ((x - ins.origin_nm) * ins.direction + x_box / 2) % x_box - x_box / 2
+    assert -2.0 < s < 0.0, (path, spec, s)

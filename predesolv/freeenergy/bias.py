@@ -34,7 +34,7 @@ from predesolv.config.freeenergy import (
 from predesolv.errors import ConfigError
 
 from .coordination import CoordinationCV
-from .cv import DistanceCV, PositionCV, SumCV
+from .cv import DistanceCV, PositionCV, SumCV, check_distance_groups
 from .definitions import SOLVENT_TOTAL, coordination_cvs, position_cv
 from .groups import element_masses, resolve_group
 from .restraints import add_flat_bottom, add_harmonic_bias
@@ -87,6 +87,8 @@ def resolve_cv(spec: Any, built: Any, field: str, r0_nm: dict[str, float] | None
         b = resolve_group(spec.group_b, md, top, field=f"{field}.group_b")
         cv, atoms, column = (DistanceCV(a, b, _weights(a, masses), _weights(b, masses)),
                              a + b, "d_nm")
+        check_distance_groups(built.system, a, b, field)
+        return ResolvedCV(cv, spec.unit, column, tuple(atoms))
     elif isinstance(spec, CoordinationCVSpec):
         cv, atoms = _coordination(spec, built, field, r0_nm)
         column = "cn"

@@ -203,6 +203,35 @@ def _check_atoms(system: openmm.System, atoms: Sequence[int], what: str) -> None
             "reference point is an origin, e.g. PositionCV.origin_nm)")
 
 
+def check_distance_groups(system: openmm.System, group_a: Sequence[int],
+                          group_b: Sequence[int], what: str) -> None:
+    """The groups of a distance: each wholly mobile or wholly frozen, not both frozen.
+
+    A wholly frozen group is a fixed reference point (a dopant site of a frozen electrode);
+    the restraint then acts on the other group alone.
+
+    Raises
+    ------
+    ConfigError
+        A group mixing frozen (mass 0) and mobile atoms, both groups frozen, or an atom
+        index beyond the System.
+    """
+    n = system.getNumParticles()
+    if max(list(group_a) + list(group_b)) >= n:
+        raise ConfigError(f"{what}: atom {max(list(group_a) + list(group_b))} does not exist "
+                          f"(the System has {n})")
+    n_frozen = {name: int((_masses(system, g) == 0.0).sum())
+                for name, g in (("group_a", group_a), ("group_b", group_b))}
+    for name, g in (("group_a", group_a), ("group_b", group_b)):
+        if 0 < n_frozen[name] < len(g):
+            raise ConfigError(f"{what}.{name}: the group mixes frozen (mass 0) and mobile "
+                              "atoms, so its centre cannot follow a restraint: choose a group "
+                              "that is wholly mobile or wholly frozen")
+    if n_frozen["group_a"] == len(group_a) and n_frozen["group_b"] == len(group_b):
+        raise ConfigError(f"{what}: atoms of both groups are frozen (mass 0); a restraint "
+                          "cannot move them: make at least one group mobile")
+
+
 def _weights(atoms: Sequence[int], weights: Sequence[float] | None,
              masses: np.ndarray | None, what: str) -> np.ndarray:
     """Normalised centre-of-mass weights of ``atoms``."""
@@ -412,7 +441,7 @@ class DistanceCV(_CVBase):
     def cv_terms(self, system: openmm.System, name: str = "cv", periodic: bool | None = None
                  ) -> tuple[str, list[tuple[str, openmm.Force]]]:
         """``|sd(anchor_a, anchor_b) + offset_a - offset_b|``: per-axis compound-bond forces."""
-        _check_atoms(system, self.group_a + self.group_b, "DistanceCV")
+        check_distance_groups(system, self.group_a, self.group_b, "DistanceCV")
         pbc = _periodic(system, periodic)
         _system_box(system, pbc)
         masses = _masses(system, range(system.getNumParticles()))

@@ -51,6 +51,7 @@ def registry() -> dict[str, Study]:
     from .e1 import run_e1
     from .e5 import run_e5
     from .e7 import run_e7
+    from .e7_300k import run_e7_300k
     from .insertion import run_insertion
 
     return {s.id: s for s in (
@@ -64,6 +65,8 @@ def registry() -> dict[str, Study]:
                     "AA and AB", run_e5),
         Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
                     "carbon edges", run_e7),
+        Study("E7-300K", "free energy vs Na-O(EC) coordination near pristine and N-oxide "
+                         "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k),
     )}
 
 

@@ -1,0 +1,104 @@
+"""E7 at 300 K: free energy of Na⁺ against its Na–O(EC) coordination number next to pristine
+and N-doped carbon edges in EC/DMC, and the stepwise desolvation free energies it gives.
+
+Every config of a size is an ordinary ``predesolv pmf`` config: a steered pull brings
+``cation[0]`` to the surface (or to a dopant site), umbrella windows on a coordination CV
+(``partner: EC``) hold it there with a wall, MBAR gives F(CN). The study reads F at whole
+coordination numbers and writes ΔG(n → n−1) = F(n−1) − F(n), the 300 K counterpart of the
+0 K steps of ``predesolv study E7`` (Tang et al., eq. 1).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import configs, write_json
+
+KJ_PER_EV = 96.48533212
+SEED = ("Tang et al., Nano-Micro Lett. 18:161 (2026): DFT stepwise desolvation of "
+        "Na+(EC)n on carbon; oxidised N (zigzag and armchair N-O) lowers the 3->2 step")
+
+
+def whole_number_free_energies(pmf: pd.DataFrame) -> dict[int, float]:
+    """F (kJ/mol) at every whole coordination number inside the sampled range of ``pmf``
+    (linear interpolation between sampled bins; ``pmf`` columns ``cn``, ``F_kJ_per_mol``)."""
+    ok = pmf.dropna(subset=["F_kJ_per_mol"]).sort_values("cn")
+    if ok.empty:
+        return {}
+    lo, hi = float(ok["cn"].min()), float(ok["cn"].max())
+    return {n: float(np.interp(n, ok["cn"], ok["F_kJ_per_mol"]))
+            for n in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)}
+
+
+def step_rows(surface: str, f_at: dict[int, float]) -> list[dict[str, Any]]:
+    """ΔG(n → n−1) = F(n−1) − F(n) for every step with both ends sampled."""
+    return [{"surface": surface, "step": f"{n}→{n - 1}", "n_from": n,
+             "dG_kJ_per_mol": f_at[n - 1] - f_at[n],
+             "dG_eV": (f_at[n - 1] - f_at[n]) / KJ_PER_EV}
+            for n in sorted(f_at, reverse=True) if n - 1 in f_at]
+
+
+def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
+    """Run every coordination-PMF config of ``folder`` into ``out/<stem>`` and write
+    ``e7_300k_steps.csv``, ``e7_300k_pmf.csv``, ``e7_300k.png`` and ``study.json``."""
+    import predesolv
+    from predesolv.freeenergy.umbrella import run_pmf
+
+    pmfs, rows = [], []
+    for path in configs(folder):
+        cfg = predesolv.load_config(path)
+        root = out / path.stem
+        if opts.get("overwrite") and root.exists():
+            shutil.rmtree(root)
+        run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
+        pmf = pd.read_csv(root / "pmf.csv")
+        pmfs.append(pmf.assign(surface=path.stem))
+        rows += step_rows(path.stem, whole_number_free_energies(pmf))
+    files = {"e7_300k_steps.csv": out / "e7_300k_steps.csv",
+             "e7_300k_pmf.csv": out / "e7_300k_pmf.csv", "e7_300k.png": out / "e7_300k.png"}
+    pd.DataFrame(rows, columns=["surface", "step", "n_from", "dG_kJ_per_mol", "dG_eV"]).to_csv(
+        files["e7_300k_steps.csv"], index=False, float_format="%.6g")
+    allpmf = pd.concat(pmfs, ignore_index=True)
+    allpmf.to_csv(files["e7_300k_pmf.csv"], index=False, float_format="%.6g")
+    _plot(allpmf).savefig(files["e7_300k.png"], dpi=120, bbox_inches="tight")
+    files["study.json"] = write_json(out / "study.json", {
+        "study": opts.get("study"), "size": opts["size"], "rows": rows,
+        "three_to_two": three_to_two(rows), "seed": SEED,
+        "definition": "F(CN) from MBAR along the Na-O(EC) coordination CV (rational switch, "
+                      "r0 in each config) with the ion held at the surface; dG(n->n-1) = "
+                      "F(n-1) - F(n), F read at whole CN by linear interpolation"})
+    return files
+
+
+def three_to_two(rows: list[dict[str, Any]]) -> str:
+    """One sentence: does an N-oxide surface lower the 3→2 step against the pristine one?"""
+    step = {r["surface"]: r["dG_eV"] for r in rows if r["n_from"] == 3}
+    pristine = {k: v for k, v in step.items() if k.startswith("pristine")}
+    oxides = {k: v for k, v in step.items() if k.startswith("n_oxide")}
+    if not pristine or not oxides:
+        return ("3→2 step: needs a pristine and an n_oxide surface with CN 2 and 3 sampled; "
+                f"have {sorted(step) or 'none'}")
+    ref_name, ref = next(iter(pristine.items()))
+    parts = [f"{k} {v:+.2f} eV ({'lower' if v < ref else 'not lower'})"
+             for k, v in oxides.items()]
+    return f"3→2 step at 300 K: {ref_name} {ref:+.2f} eV; " + "; ".join(parts) + "."
+
+
+def _plot(pmf: pd.DataFrame) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.8, 3.8))
+    ax = fig.add_subplot(1, 1, 1)
+    for i, (name, part) in enumerate(pmf.groupby("surface", sort=False)):
+        ok = part.dropna(subset=["F_kJ_per_mol"])
+        ax.errorbar(ok["cn"], ok["F_kJ_per_mol"], yerr=ok["dF_kJ_per_mol"].fillna(0),
+                    marker=".", capsize=2, color=f"C{i}", label=str(name))
+    ax.set_xlabel("Na–O(EC) coordination number")
+    ax.set_ylabel("F (kJ/mol), 300 K")
+    ax.legend(fontsize=7)
+    return fig
