@@ -251,7 +251,10 @@ def not_run(ids: list[tuple[str, str]]) -> list[str]:
 
 
 def render() -> str:
-    todo = [("E6", "co-intercalation potential (optional)"),
+    todo = [("E6", "co-intercalation potential (optional): not attempted. A potential vs "
+                   "Na/Na⁺ needs the free energy of Na metal → Na⁺(solvated) + e⁻(electrode), "
+                   "which a fixed-charge force field does not contain; the insertion ΔF of "
+                   "E2/E3 is only the ion's part"),
             ("E7 at 300 K", "free energy vs Na–O(EC) coordination near pristine and N-oxide "
                             "edges: `predesolv study E7-300K` (smoke in CI; the paper size, "
                             "2–3 h per surface on one CPU thread, was not run)")]

@@ -76,6 +76,7 @@ def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
         rows.append(verdict(path.stem, kind, spacing, pmf, path_rows,
                             cfg.simulation.temperature.value_in_unit(unit.kelvin)))
         rows[-1]["pull_start_nm"] = _pull_start(root)
+        rows[-1].update(measured_speed(root))
         rows[-1]["production_ps_per_window"] = _production_ps(cfg)
         rows[-1]["n_windows"] = len(path_rows)
     return write_outputs(out, opts, pmfs, paths, rows)
@@ -107,6 +108,25 @@ def _pull_start(root: Path) -> float:
                          f"x = {start:.2f} nm, inside or behind the slit; choose a group in "
                          "the front reservoir (x < 0) for an insertion PMF\n")
     return start
+
+
+def measured_speed(root: Path) -> dict[str, Any]:
+    """Median ns/day of the windows of a PMF (their ``state.csv`` speed column), with the
+    platform and thread count from the first window's provenance: the cost as measured."""
+    import json
+
+    speeds, platform, threads = [], None, None
+    for w in sorted((root / "windows").glob("w[0-9][0-9][0-9]")):
+        df = pd.read_csv(w / "state.csv")
+        col = next((c for c in df.columns if c.startswith("speed")), None)
+        if col is not None:
+            speeds += [float(v) for v in df[col].dropna() if v > 0]
+        if platform is None and (w / "provenance.json").is_file():
+            prov = json.loads((w / "provenance.json").read_text())
+            platform = prov.get("platform")
+            threads = (prov.get("platform_properties_used") or {}).get("Threads")
+    return {"ns_per_day_median": float(np.median(speeds)) if speeds else float("nan"),
+            "platform": platform, "threads": threads}
 
 
 def _production_ps(cfg: Any) -> float:
