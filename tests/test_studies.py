@@ -264,3 +264,11 @@ def test_paper_configs_build_and_pull_from_the_front(path):
     x = built.positions.value_in_unit(unit.nanometer)[atoms[0]][0]
     s = ((x - ins.origin_nm) * ins.direction + x_box / 2) % x_box - x_box / 2
     assert -2.0 < s < 0.0, (path, spec, s)
+
+
+def test_planar_fraction_counts_only_frames_with_a_shell():
+    from predesolv.studies.insertion import planar_fraction
+
+    frames = pd.DataFrame({"shell_z_extent_nm": [np.nan, 0.05, 0.2, 0.09]})
+    assert planar_fraction(frames) == pytest.approx(2 / 3)
+    assert np.isnan(planar_fraction(frames.iloc[:1]))

@@ -64,10 +64,10 @@ def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
     for path in configs(folder):
         cfg = predesolv.load_config(path)
         root = out / path.stem
+        spacing = _spacing_nm(cfg, path)
         if opts.get("overwrite") and root.exists():
             shutil.rmtree(root)
         run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
-        spacing = _spacing_nm(cfg, path)
         pmf = pd.read_csv(root / "pmf.csv")
         pmfs.append(pmf.assign(config=path.stem, spacing_nm=spacing))
         kind, index = pulled(cfg)
@@ -143,12 +143,19 @@ def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
         frames = shell_along_path(w, ion, PATH_CUTOFFS_NM)
         rows.append({"window": w.name, "center_nm": RunDir(w).load_config().bias.center_value,
                      **window_means(frames),
-                     "planar_fraction": float((frames["shell_z_extent_nm"] < 0.1).mean())})
+                     "planar_fraction": planar_fraction(frames)})
     pull = root / "pull"
     if pull.is_dir():
         shell_along_path(pull, ion, PATH_CUTOFFS_NM).to_csv(root / "pull_shell.csv",
                                                             index=False, float_format="%.6g")
     return rows
+
+
+def planar_fraction(frames: pd.DataFrame, limit_nm: float = 0.1) -> float:
+    """Share of the frames with a non-empty shell whose coordinating atoms all lie within
+    ``limit_nm`` of the ion's plane (NaN when the shell is always empty)."""
+    ext = frames["shell_z_extent_nm"].dropna()
+    return float((ext < limit_nm).mean()) if len(ext) else float("nan")
 
 
 def window_cv_rows(root: Path) -> list[dict[str, Any]]:
@@ -225,10 +232,12 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
         return None, (f"{d}: the ion was not sampled at x >= 0.2 nm inside the slit, so the "
                       f"seed's outcome is not tested.")
     kept, res = row["DME_inside"], row["DME_reservoir"]
+    planar = row["planar_fraction_inside"]
+    flat = ("no coordinating atom there" if not np.isfinite(planar) else
+            f"shell planar in {100 * planar:.0f} % of the frames with a shell")
     text = (f"{d}: inside (x >= {INSIDE_NM} nm) Na+ keeps {kept:.1f} DME ({row['CN_inside']:.1f} "
-            f"O; {row['DME_in_slit_inside']:.1f} of them inside the mouth; shell planar in "
-            f"{100 * row['planar_fraction_inside']:.0f} % of frames) against {res:.1f} DME in "
-            f"the reservoir, at {df_in:+.0f} kJ/mol")
+            f"O; {row['DME_in_slit_inside']:.1f} of them inside the mouth; {flat}) against "
+            f"{res:.1f} DME in the reservoir, at {df_in:+.0f} kJ/mol")
     if seed is None:
         return None, text + "."
     want = res if seed[1] is None else seed[1]
