@@ -134,16 +134,24 @@ def _production_ps(cfg: Any) -> float:
 
 
 def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
-    """Window-averaged first shell of cation ``ion`` in every window of the PMF ``root``."""
+    """Window-averaged first shell of cation ``ion`` in every window of the PMF ``root``.
+
+    Also writes ``root/window_shells.csv`` (every frame of every window: which molecules,
+    how many O, inside the mouth or not, extent across the slit) and ``root/pull_shell.csv``
+    (the same along the steered pull)."""
     from predesolv.analysis.shell_path import shell_along_path, window_means
     from predesolv.rundir import RunDir
 
-    rows = []
+    rows, every = [], []
     for w in sorted((root / "windows").glob("w[0-9][0-9][0-9]")):
         frames = shell_along_path(w, ion, PATH_CUTOFFS_NM)
-        rows.append({"window": w.name, "center_nm": RunDir(w).load_config().bias.center_value,
-                     **window_means(frames),
+        centre = RunDir(w).load_config().bias.center_value
+        every.append(frames.assign(window=w.name, center_nm=centre))
+        rows.append({"window": w.name, "center_nm": centre, **window_means(frames),
                      "planar_fraction": planar_fraction(frames)})
+    if every:
+        pd.concat(every, ignore_index=True).to_csv(root / "window_shells.csv", index=False,
+                                                   float_format="%.6g")
     pull = root / "pull"
     if pull.is_dir():
         shell_along_path(pull, ion, PATH_CUTOFFS_NM).to_csv(root / "pull_shell.csv",
