@@ -272,3 +272,12 @@ def test_planar_fraction_counts_only_frames_with_a_shell():
     frames = pd.DataFrame({"shell_z_extent_nm": [np.nan, 0.05, 0.2, 0.09]})
     assert planar_fraction(frames) == pytest.approx(2 / 3)
     assert np.isnan(planar_fraction(frames.iloc[:1]))
+
+
+def test_connected_range_stops_at_the_first_empty_bin():
+    from predesolv.studies.insertion import connected_range
+
+    pmf = pd.DataFrame({"x_nm": [0.3, -0.3, -0.1, 0.1, 0.5, 0.0],
+                        "F_kJ_per_mol": [90.0, 0.0, 5.0, np.nan, 95.0, 20.0]})
+    assert connected_range(pmf) == (0.0, (0.1, 0.3))
+    assert connected_range(pmf.dropna()) == (0.5, None)

@@ -185,24 +185,56 @@ def _f_at(pmf: pd.DataFrame, lo: float, hi: float) -> float:
     return float(sel.mean()) if len(sel) else float("nan")
 
 
+def connected_range(pmf: pd.DataFrame) -> tuple[float, tuple[float, float] | None]:
+    """How far F(x) is sampled without a gap from the reservoir side: the last bin before the
+    first empty one (nm), and that gap ``(first empty bin, next sampled bin)`` or None.
+
+    Beyond a gap the windows do not overlap: MBAR still returns numbers there, but their
+    offset from the reservoir is not determined by the data."""
+    ordered = pmf.sort_values("x_nm")
+    x = ordered["x_nm"].to_numpy(float)
+    ok = ordered["F_kJ_per_mol"].notna().to_numpy()
+    first = int(np.argmax(ok))
+    empty = np.flatnonzero(~ok[first:]) + first
+    if not len(empty) or not ok[empty[0]:].any():
+        return float(x[ok].max()), None
+    after = empty[0] + int(np.argmax(ok[empty[0]:]))
+    return float(x[empty[0] - 1]), (float(x[empty[0]]), float(x[after]))
+
+
 def verdict(name: str, kind: str, spacing: float, pmf: pd.DataFrame,
             path_rows: list[dict[str, Any]], temperature_K: float) -> dict[str, Any]:
     """The numbers of one insertion PMF and one sentence comparing them with the seed."""
     kt = 0.0083144626 * temperature_K
     sampled = pmf.dropna(subset=["F_kJ_per_mol"])
-    deepest = float(sampled["x_nm"].max())
     f_res = _f_at(pmf, -np.inf, RESERVOIR_NM)
     f_in = _f_at(pmf, INSIDE_NM, np.inf)
+    reach, gap = connected_range(pmf)
     row: dict[str, Any] = {"config": name, "pulled": kind, "spacing_nm": spacing,
-                           "deepest_sampled_nm": deepest, "F_reservoir_kJ_per_mol": f_res,
+                           "deepest_sampled_nm": float(sampled["x_nm"].max()),
+                           "connected_to_nm": reach, "gap_nm": gap,
+                           "F_reservoir_kJ_per_mol": f_res,
                            "F_inside_kJ_per_mol": f_in, "dF_inside_kJ_per_mol": f_in - f_res,
-                           "F_max_kJ_per_mol": float(sampled["F_kJ_per_mol"].max()) - f_res}
+                           "F_max_connected_kJ_per_mol": _f_max(pmf, reach) - f_res}
     seed = SEED.get((kind, round(spacing, 2)))
     row["seed"] = seed[0] if seed else None
     if kind == "cation":
         row.update(_shell_numbers(path_rows))
     row["reproduced"], row["sentence"] = _sentence(row, seed, kt)
     return row
+
+
+def _f_max(pmf: pd.DataFrame, up_to_nm: float) -> float:
+    sel = pmf[pmf["x_nm"] <= up_to_nm + 1e-12]["F_kJ_per_mol"].dropna()
+    return float(sel.max())
+
+
+def _gap_note(row: dict[str, Any]) -> str:
+    gap = row["gap_nm"]
+    if gap is None or gap[0] > INSIDE_NM:
+        return ""
+    return (f", but the windows do not overlap between x = {gap[0]:.2f} and {gap[1]:.2f} nm, "
+            "so that value is not tied to the reservoir and is not reliable")
 
 
 def _shell_numbers(path_rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -226,16 +258,16 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
     d = f"{row['spacing_nm']:.2g} nm"
     df_in = row["dF_inside_kJ_per_mol"]
     if row["pulled"] == "solvent":
-        if np.isfinite(df_in):
-            said = f"the PMF {df_in:+.0f} kJ/mol ({df_in / kt:+.1f} kT) at x >= {INSIDE_NM} nm"
-            ok = df_in >= STRONG_KT * kt
-        else:
-            said = (f"the molecule was not sampled beyond x = {row['deepest_sampled_nm']:.2f} "
-                    f"nm, {row['F_max_kJ_per_mol']:+.0f} kJ/mol above the reservoir there")
-            ok = row["F_max_kJ_per_mol"] >= STRONG_KT * kt
+        rise, reach = row["F_max_connected_kJ_per_mol"], row["connected_to_nm"]
+        ok = bool(rise >= STRONG_KT * kt)
+        said = (f"F rises by {rise:.0f} kJ/mol ({rise / kt:.1f} kT) between the reservoir and "
+                f"x = {reach:.2f} nm, the deepest point sampled without a gap")
+        if reach < INSIDE_NM and np.isfinite(df_in):
+            said += (f"; deeper in, the molecule was held only by the restraint (MBAR gives "
+                     f"{df_in:+.0f} kJ/mol at x >= {INSIDE_NM} nm{_gap_note(row)})")
         verdict = "reproduced" if ok else "NOT reproduced"
         return ok, (f"{d}, lone DME: {said}; the seed's '{seed[0] if seed else '?'}' is "
-                    f"{verdict} (threshold {STRONG_KT:g} kT).")
+                    f"{verdict} (a rise of at least {STRONG_KT:g} kT).")
     if row.get("n_windows_inside", 0) == 0:
         return None, (f"{d}: the ion was not sampled at x >= 0.2 nm inside the slit, so the "
                       f"seed's outcome is not tested.")
@@ -245,7 +277,7 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
             f"shell planar in {100 * planar:.0f} % of the frames with a shell")
     text = (f"{d}: inside (x >= {INSIDE_NM} nm) Na+ keeps {kept:.1f} DME ({row['CN_inside']:.1f} "
             f"O; {row['DME_in_slit_inside']:.1f} of them inside the mouth; {flat}) against "
-            f"{res:.1f} DME in the reservoir, at {df_in:+.0f} kJ/mol")
+            f"{res:.1f} DME in the reservoir, at {df_in:+.0f} kJ/mol{_gap_note(row)}")
     if seed is None:
         return None, text + "."
     want = res if seed[1] is None else seed[1]
