@@ -34,7 +34,7 @@ from predesolv.config.freeenergy import (
 from predesolv.errors import ConfigError
 
 from .coordination import CoordinationCV
-from .cv import DistanceCV, PositionCV, SumCV, check_distance_groups
+from .cv import AXES, WRAP_EPS_NM, DistanceCV, PositionCV, SumCV, check_distance_groups
 from .definitions import SOLVENT_TOTAL, coordination_cvs, position_cv
 from .groups import element_masses, resolve_group
 from .restraints import add_flat_bottom, add_harmonic_bias
@@ -96,6 +96,42 @@ def resolve_cv(spec: Any, built: Any, field: str, r0_nm: dict[str, float] | None
         raise ConfigError(f"{field}: unknown CV type", field)
     _refuse_frozen(built.system, atoms, field, coordination=isinstance(spec, CoordinationCVSpec))
     return ResolvedCV(cv, spec.unit, column, tuple(atoms))
+
+
+def refuse_start_at_cut(spec: Any, built: Any, positions_nm: Any, field: str) -> None:
+    """Refuse a start structure whose group sits where a position CV reverses its sign.
+
+    A periodic position CV is exact within ``L/2 - eps`` of its centre; in the ``2 eps``
+    band around the periodic cut (half a box away) it runs backwards (module docstring of
+    :mod:`.cv`). A harmonic bias or flat-bottom wall acting on a group that starts in that
+    band pushes it *towards* the cut and holds it there: e.g. a wall meant to keep an ion
+    within 0.1 nm of a slit mid-plane keeps it 0.1 nm from the mid-plane's periodic image.
+
+    Raises
+    ------
+    ConfigError
+        Naming the field, the group's distance from the CV's centre and the cut.
+    """
+    if not isinstance(spec, PositionCVSpec):
+        return
+    cv = resolve_cv(spec, built, field).cv
+    box = built.topology.getPeriodicBoxVectors()
+    if box is None:
+        return
+    ax = AXES[cv.axis]
+    length = box[ax][ax].value_in_unit(unit.nanometer)
+    centre = cv.origin_nm if cv.center_nm is None else cv.center_nm
+    pos = np.asarray(positions_nm.value_in_unit(unit.nanometer)
+                     if isinstance(positions_nm, unit.Quantity) else positions_nm, dtype=float)
+    d = float(pos[cv.group[0], ax] - centre)
+    d -= length * round(d / length)
+    if abs(d) > length / 2 - WRAP_EPS_NM:
+        raise ConfigError(
+            f"{field}: the group starts {d:+.3f} nm from {cv.axis} = {centre:.4g} nm, within "
+            f"{WRAP_EPS_NM} nm of the periodic cut half a box ({length / 2:.4g} nm) away, "
+            f"where this position CV runs backwards: a bias or wall there would trap the "
+            f"group at the cut instead of restoring it. Choose a group that starts within "
+            f"{length / 2 - WRAP_EPS_NM:.3g} nm of the CV's centre", field)
 
 
 def slit_midplane_nm(metadata: Any, axis: str, field: str) -> float:
