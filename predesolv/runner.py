@@ -84,7 +84,9 @@ def preflight(cfg: RunConfig, built: BuiltSystem) -> None:
     ConfigError
         A stage's barostat cannot act on this system (see
         :func:`predesolv.config.simulation.barostat_problem`: frozen particles under an
-        isotropic barostat, an axis the builder fixed, a system that needs a fixed box).
+        isotropic barostat, an axis the builder fixed, a system that needs a fixed box);
+        a bias whose position CV starts in its periodic cut band
+        (:func:`predesolv.freeenergy.bias.refuse_start_at_cut`).
     """
     frozen = bool(built.frozen_indices())
     fixed_axes = set(built.metadata.fixed_axes())
@@ -95,6 +97,12 @@ def preflight(cfg: RunConfig, built: BuiltSystem) -> None:
                                         fixed_box=fixed_box)
         if why:
             raise ConfigError(why, f"stages[{i}].barostat")
+    if cfg.bias is not None:  # a bias or wall must not start in its CV's periodic cut band
+        from predesolv.freeenergy.bias import refuse_start_at_cut
+
+        refuse_start_at_cut(cfg.bias.cv, built, built.positions, "bias.cv")
+        for i, w in enumerate(cfg.bias.walls):
+            refuse_start_at_cut(w.cv, built, built.positions, f"bias.walls[{i}].cv")
 
 
 def _make_barostat(kind: str, pressure: Any, temperature: Any, frequency: int) -> openmm.Force:

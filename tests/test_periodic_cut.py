@@ -56,3 +56,24 @@ def test_starts_in_the_cut_band_are_refused(cell):
                                 "pull.walls[0].cv")
     for off in (0.0, 0.4, -(lz / 2 - 0.15)):
         refuse_start_at_cut(spec, cell, _moved(cell, na, cv.origin_nm + off), "pull.cv")
+
+
+def test_preflight_refuses_a_biased_run_starting_at_the_cut(cell, tmp_path):
+    """The check sits in the runner's preflight, so the pull, every new window and any user
+    run with a ``bias`` block get it before anything is written."""
+    from predesolv.built import BuiltSystem
+    from predesolv.freeenergy.protocol import plan_windows, window_config
+    from predesolv.runner import preflight
+
+    cfg = predesolv.load_config(SMOKE)
+    wcfg = window_config(cfg, tmp_path, plan_windows(cfg)[0])
+    spec = PositionCVSpec(type="position", group="cation[0]", axis="z")
+    cv = resolve_cv(spec, cell, "wall").cv
+    lz = cell.topology.getPeriodicBoxVectors()[2][2].value_in_unit(unit.nanometer)
+    na = cell.metadata.groups["cation"][0]
+    at_cut = _moved(cell, na, cv.origin_nm + lz / 2 - 0.03) * unit.nanometer
+    with pytest.raises(ConfigError, match=r"bias.walls\[0\].cv: the group starts"):
+        preflight(wcfg, BuiltSystem(cell.system, cell.topology, at_cut, cell.metadata))
+    inside = _moved(cell, na, cv.origin_nm + 0.3) * unit.nanometer
+    preflight(wcfg, BuiltSystem(cell.system, cell.topology, inside, cell.metadata))
+    assert not any(tmp_path.iterdir())

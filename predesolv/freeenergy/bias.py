@@ -93,7 +93,7 @@ def resolve_cv(spec: Any, built: Any, field: str, r0_nm: dict[str, float] | None
         cv, atoms = _coordination(spec, built, field, r0_nm)
         column = "cn"
     else:  # pragma: no cover - the discriminated union allows nothing else
-        raise ConfigError(f"{field}: unknown CV type", field)
+        raise ConfigError("unknown CV type", field)
     _refuse_frozen(built.system, atoms, field, coordination=isinstance(spec, CoordinationCVSpec))
     return ResolvedCV(cv, spec.unit, column, tuple(atoms))
 
@@ -127,7 +127,7 @@ def refuse_start_at_cut(spec: Any, built: Any, positions_nm: Any, field: str) ->
     d -= length * round(d / length)
     if abs(d) > length / 2 - WRAP_EPS_NM:
         raise ConfigError(
-            f"{field}: the group starts {d:+.3f} nm from {cv.axis} = {centre:.4g} nm, within "
+            f"the group starts {d:+.3f} nm from {cv.axis} = {centre:.4g} nm, within "
             f"{WRAP_EPS_NM} nm of the periodic cut half a box ({length / 2:.4g} nm) away, "
             f"where this position CV runs backwards: a bias or wall there would trap the "
             f"group at the cut instead of restoring it. Choose a group that starts within "
@@ -158,18 +158,18 @@ def _coordination(spec: CoordinationCVSpec, built: Any, field: str,
     if spec.partner.strip().startswith("sel:"):
         partners = resolve_group(spec.partner, md, top, field=f"{field}.partner")
         if given is None:
-            raise ConfigError(f"{field}.r0: a selection partner needs an explicit r0 "
-                              f"(e.g. '0.32 nm')", f"{field}.r0")
+            raise ConfigError("a selection partner needs an explicit r0 (e.g. '0.32 nm')",
+                              f"{field}.r0")
         return CoordinationCV(cation[0], partners, given, n=spec.n, m=spec.m), cation
     r0: float | dict[str, float] | None = given if given is not None else r0_nm
     if r0 is None:
         raise ConfigError(
-            f"{field}.r0: not given, and no RDF to take its first minimum from; give r0 "
-            f"(e.g. '0.32 nm') or end the top-level stages with a production stage (its "
-            f"trajectory gives the RDF)", f"{field}.r0")
+            "not given, and no RDF to take its first minimum from; give r0 "
+            "(e.g. '0.32 nm') or end the top-level stages with a production stage (its "
+            "trajectory gives the RDF)", f"{field}.r0")
     cvs = coordination_cvs(cation, md, r0, top, n=spec.n, m=spec.m, field=field)
     if spec.partner not in cvs:
-        raise ConfigError(f"{field}.partner: {spec.partner!r} is not a coordinating kind of "
+        raise ConfigError(f"{spec.partner!r} is not a coordinating kind of "
                           f"this system; choose one of {sorted(cvs)} or 'sel:<selection>'",
                           f"{field}.partner")
     return cvs[spec.partner], cation
@@ -181,7 +181,7 @@ def _refuse_frozen(system: openmm.System, atoms: Sequence[int], field: str,
     check = atoms[:1] if coordination else atoms  # a coordination's partners may be frozen
     frozen = [i for i in check if system.getParticleMass(int(i)).value_in_unit(unit.dalton) == 0]
     if frozen:
-        raise ConfigError(f"{field}: the CV acts on frozen (mass 0) atoms {frozen[:5]}; a "
+        raise ConfigError(f"the CV acts on frozen (mass 0) atoms {frozen[:5]}; a "
                           f"restraint cannot move them: choose mobile atoms", field)
 
 

@@ -89,22 +89,11 @@ def _pull(cfg: RunConfig, root: Path, start: BuiltSystem, platform: str | None,
     box = start.topology.getPeriodicBoxVectors()
     box_nm = None if box is None else np.diag(np.asarray(box.value_in_unit(unit.nanometer)))
     s0 = float(cv.from_positions(pos, box_nm))
-    _refuse_cut_starts(cfg.pull.cv, cfg.pull.walls, start, pos, "pull")
     pcfg = pull_config(cfg, root, s0, n_windows)
     _say(f"pull: {cfg.pull.cv.type} CV from {s0:.4g} to {cfg.pull.target} at {cfg.pull.speed}")
     rd = _run_stage_dir(pcfg, start, platform)
     write_pull_csv(rd, cfg.pull.cv.column)
     return rd
-
-
-def _refuse_cut_starts(cv: Any, walls: list[Any], built: BuiltSystem, positions: Any,
-                       where: str) -> None:
-    """The bias CV and every wall CV must start away from their periodic cut."""
-    from predesolv.freeenergy.bias import refuse_start_at_cut
-
-    refuse_start_at_cut(cv, built, positions, f"{where}.cv")
-    for i, w in enumerate(walls):
-        refuse_start_at_cut(w.cv, built, positions, f"{where}.walls[{i}].cv")
 
 
 def write_pull_csv(rd: RunDir, column: str) -> Path:
@@ -158,9 +147,7 @@ def _make_windows(cfg: RunConfig, root: Path, start: BuiltSystem, seeds: list[An
     from predesolv.runner import Runner, preflight
 
     dirs = []
-    assert cfg.pmf is not None
     for p, pos in zip(plans, seeds, strict=True):
-        _refuse_cut_starts(cfg.pmf.cv, cfg.pmf.walls, start, pos, f"pmf (window {p.name})")
         wcfg = window_config(cfg, root, p, r0_nm)
         rd = RunDir(wcfg.output.directory)
         if rd.has_inputs():
