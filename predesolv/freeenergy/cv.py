@@ -191,10 +191,14 @@ def _masses(system: openmm.System, atoms: Sequence[int]) -> np.ndarray:
     return np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in atoms])
 
 
-def _check_atoms(system: openmm.System, atoms: Sequence[int], what: str) -> None:
+def _check_exist(system: openmm.System, atoms: Sequence[int], what: str) -> None:
     n = system.getNumParticles()
     if max(atoms) >= n:
         raise ConfigError(f"{what}: atom {max(atoms)} does not exist (the System has {n})")
+
+
+def _check_atoms(system: openmm.System, atoms: Sequence[int], what: str) -> None:
+    _check_exist(system, atoms, what)
     frozen = [a for a, m in zip(atoms, _masses(system, atoms), strict=True) if m == 0.0]
     if frozen:
         raise ConfigError(
@@ -216,10 +220,7 @@ def check_distance_groups(system: openmm.System, group_a: Sequence[int],
         A group mixing frozen (mass 0) and mobile atoms, both groups frozen, or an atom
         index beyond the System.
     """
-    n = system.getNumParticles()
-    if max(list(group_a) + list(group_b)) >= n:
-        raise ConfigError(f"{what}: atom {max(list(group_a) + list(group_b))} does not exist "
-                          f"(the System has {n})")
+    _check_exist(system, list(group_a) + list(group_b), what)
     n_frozen = {name: int((_masses(system, g) == 0.0).sum())
                 for name, g in (("group_a", group_a), ("group_b", group_b))}
     for name, g in (("group_a", group_a), ("group_b", group_b)):
