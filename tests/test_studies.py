@@ -206,23 +206,31 @@ def test_insertion_verdicts_follow_the_seed_table():
 
 def test_e7_300k_steps_from_a_hand_made_pmf():
     """F(CN) = 10 (CN - 3)^2 kJ/mol, sampled on a grid that misses the whole numbers: the
-    steps are F(n-1) - F(n) of the interpolated curve, computed here by hand."""
+    steps are F(n-1) - F(n) of the interpolated curve, computed here by hand; a bootstrap σ
+    of 0.5 kJ/mol at every bin gives sqrt(0.5^2 + 0.5^2) per step."""
     from predesolv.studies.e7_300k import step_rows, three_to_two, whole_number_free_energies
 
     cn = np.arange(0.55, 5.6, 0.1)
-    pmf = pd.DataFrame({"cn": cn, "F_kJ_per_mol": 10 * (cn - 3) ** 2})
+    pmf = pd.DataFrame({"cn": cn, "F_kJ_per_mol": 10 * (cn - 3) ** 2,
+                        "dF_kJ_per_mol": np.full(len(cn), 0.5)})
     f = whole_number_free_energies(pmf)
     assert sorted(f) == [1, 2, 3, 4, 5]
     exact = {n: 10 * (n - 3) ** 2 for n in f}
     for n in f:  # linear interpolation of a parabola on a 0.1 grid: error <= 10 * 0.05^2
         assert abs(f[n] - exact[n]) <= 10 * 0.05**2 + 1e-9
-    rows = step_rows("pristine_zigzag", f)
+    rows = step_rows("pristine_zigzag", f, whole_number_free_energies(pmf, "dF_kJ_per_mol"))
     assert [r["step"] for r in rows] == ["5→4", "4→3", "3→2", "2→1"]
     r32 = next(r for r in rows if r["n_from"] == 3)
     assert r32["dG_kJ_per_mol"] == pytest.approx(f[2] - f[3])
     assert r32["dG_eV"] == pytest.approx((f[2] - f[3]) / 96.48533212)
+    assert r32["sigma_kJ_per_mol"] == pytest.approx(0.5 * 2**0.5)
+    # combined σ of a difference of two steps: 0.5 * 2 kJ/mol = 0.0104 eV; 2σ = 0.021 eV
     ox = [dict(r, surface="n_oxide_zigzag", dG_eV=r["dG_eV"] - 0.05) for r in rows]
-    assert "n_oxide_zigzag" in three_to_two(rows + ox) and "(lower)" in three_to_two(rows + ox)
+    assert "n_oxide_zigzag" in three_to_two(rows + ox) and "(lower;" in three_to_two(rows + ox)
+    near = [dict(r, surface="n_oxide_armchair", dG_eV=r["dG_eV"] - 0.01) for r in rows]
+    assert "not distinguishable" in three_to_two(rows + near)
+    bare = step_rows("pristine_zigzag", f) + [dict(r, sigma_eV=float("nan")) for r in ox]
+    assert "no uncertainty" in three_to_two(bare)
     assert "needs a pristine" in three_to_two(ox)
 
 

@@ -16,31 +16,47 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from openmm import unit
 
 from . import configs, write_json
+from .insertion import measured_speed
 
 KJ_PER_EV = 96.48533212
 SEED = ("Tang et al., Nano-Micro Lett. 18:161 (2026): DFT stepwise desolvation of "
         "Na+(EC)n on carbon; oxidised N (zigzag and armchair N-O) lowers the 3->2 step")
 
 
-def whole_number_free_energies(pmf: pd.DataFrame) -> dict[int, float]:
+def whole_number_free_energies(pmf: pd.DataFrame, column: str = "F_kJ_per_mol"
+                               ) -> dict[int, float]:
     """F (kJ/mol) at every whole coordination number inside the sampled range of ``pmf``
-    (linear interpolation between sampled bins; ``pmf`` columns ``cn``, ``F_kJ_per_mol``)."""
+    (linear interpolation between sampled bins; ``pmf`` columns ``cn``, ``F_kJ_per_mol``).
+    With ``column="dF_kJ_per_mol"``: its bootstrap uncertainty, interpolated the same way
+    (NaN where the estimate had no bootstrap)."""
     ok = pmf.dropna(subset=["F_kJ_per_mol"]).sort_values("cn")
     if ok.empty:
         return {}
     lo, hi = float(ok["cn"].min()), float(ok["cn"].max())
-    return {n: float(np.interp(n, ok["cn"], ok["F_kJ_per_mol"]))
+    return {n: float(np.interp(n, ok["cn"], ok[column].astype(float)))
             for n in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)}
 
 
-def step_rows(surface: str, f_at: dict[int, float]) -> list[dict[str, Any]]:
-    """ΔG(n → n−1) = F(n−1) − F(n) for every step with both ends sampled."""
-    return [{"surface": surface, "step": f"{n}→{n - 1}", "n_from": n,
-             "dG_kJ_per_mol": f_at[n - 1] - f_at[n],
-             "dG_eV": (f_at[n - 1] - f_at[n]) / KJ_PER_EV}
-            for n in sorted(f_at, reverse=True) if n - 1 in f_at]
+def step_rows(surface: str, f_at: dict[int, float],
+              sigma_at: dict[int, float] | None = None) -> list[dict[str, Any]]:
+    """ΔG(n → n−1) = F(n−1) − F(n) for every step with both ends sampled, with
+    σ = sqrt(σ(n−1)² + σ(n)²) from the bootstrap σ of F at each end (``sigma_at``; NaN
+    without). Both F are relative to the same reference bin, so their errors are partly
+    correlated and σ is an upper estimate."""
+    sig = sigma_at or {}
+    rows = []
+    for n in sorted(f_at, reverse=True):
+        if n - 1 not in f_at:
+            continue
+        dg = f_at[n - 1] - f_at[n]
+        s = float(np.hypot(sig.get(n - 1, np.nan), sig.get(n, np.nan)))
+        rows.append({"surface": surface, "step": f"{n}→{n - 1}", "n_from": n,
+                     "dG_kJ_per_mol": dg, "dG_eV": dg / KJ_PER_EV,
+                     "sigma_kJ_per_mol": s, "sigma_eV": s / KJ_PER_EV})
+    return rows
 
 
 def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
@@ -49,7 +65,7 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
     import predesolv
     from predesolv.freeenergy.umbrella import run_pmf
 
-    pmfs, rows = [], []
+    pmfs, rows, surfaces = [], [], []
     for path in configs(folder):
         cfg = predesolv.load_config(path)
         root = out / path.stem
@@ -58,16 +74,24 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
         run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
         pmf = pd.read_csv(root / "pmf.csv")
         pmfs.append(pmf.assign(surface=path.stem))
-        rows += step_rows(path.stem, whole_number_free_energies(pmf))
+        assert cfg.pmf is not None
+        last: Any = cfg.pmf.stages[-1]  # the production stage
+        surfaces.append({"surface": path.stem, "n_windows": len(cfg.pmf.centers()),
+                         "production_ps_per_window": float(
+                             last.duration.value_in_unit(unit.picosecond)),
+                         **measured_speed(root)})
+        rows += step_rows(path.stem, whole_number_free_energies(pmf),
+                          whole_number_free_energies(pmf, "dF_kJ_per_mol"))
     files = {"e7_300k_steps.csv": out / "e7_300k_steps.csv",
              "e7_300k_pmf.csv": out / "e7_300k_pmf.csv", "e7_300k.png": out / "e7_300k.png"}
-    pd.DataFrame(rows, columns=["surface", "step", "n_from", "dG_kJ_per_mol", "dG_eV"]).to_csv(
+    pd.DataFrame(rows, columns=["surface", "step", "n_from", "dG_kJ_per_mol", "dG_eV",
+                                "sigma_kJ_per_mol", "sigma_eV"]).to_csv(
         files["e7_300k_steps.csv"], index=False, float_format="%.6g")
     allpmf = pd.concat(pmfs, ignore_index=True)
     allpmf.to_csv(files["e7_300k_pmf.csv"], index=False, float_format="%.6g")
     _plot(allpmf).savefig(files["e7_300k.png"], dpi=120, bbox_inches="tight")
     files["study.json"] = write_json(out / "study.json", {
-        "study": opts.get("study"), "size": opts["size"], "rows": rows,
+        "study": opts.get("study"), "size": opts["size"], "rows": rows, "surfaces": surfaces,
         "three_to_two": three_to_two(rows), "seed": SEED,
         "definition": "F(CN) from MBAR along the Na-O(EC) coordination CV (rational switch, "
                       "r0 in each config) with the ion held at the surface; dG(n->n-1) = "
@@ -76,17 +100,32 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
 
 
 def three_to_two(rows: list[dict[str, Any]]) -> str:
-    """One sentence: does an N-oxide surface lower the 3→2 step against the pristine one?"""
-    step = {r["surface"]: r["dG_eV"] for r in rows if r["n_from"] == 3}
+    """One sentence: does an N-oxide surface lower the 3→2 step against the pristine one?
+
+    "lower" only where the difference exceeds twice its combined uncertainty (the steps'
+    ``sigma_eV``); "within the uncertainty" otherwise, or where no σ is known."""
+    step = {r["surface"]: r for r in rows if r["n_from"] == 3}
     pristine = {k: v for k, v in step.items() if k.startswith("pristine")}
     oxides = {k: v for k, v in step.items() if k.startswith("n_oxide")}
     if not pristine or not oxides:
         return ("3→2 step: needs a pristine and an n_oxide surface with CN 2 and 3 sampled; "
                 f"have {sorted(step) or 'none'}")
     ref_name, ref = next(iter(pristine.items()))
-    parts = [f"{k} {v:+.2f} eV ({'lower' if v < ref else 'not lower'})"
-             for k, v in oxides.items()]
-    return f"3→2 step at 300 K: {ref_name} {ref:+.2f} eV; " + "; ".join(parts) + "."
+    parts = []
+    for k, r in oxides.items():
+        diff = r["dG_eV"] - ref["dG_eV"]
+        sig = float(np.hypot(r.get("sigma_eV", np.nan), ref.get("sigma_eV", np.nan)))
+        if np.isfinite(sig) and abs(diff) > 2 * sig:
+            word = "lower" if diff < 0 else "higher"
+        else:
+            word = "not distinguishable: within 2σ" if np.isfinite(sig) else "no uncertainty"
+        parts.append(f"{k} {_pm_ev(r)} eV ({word}; difference {diff:+.2f} eV)")
+    return (f"3→2 step at 300 K: {ref_name} {_pm_ev(ref)} eV; " + "; ".join(parts) + ".")
+
+
+def _pm_ev(row: dict[str, Any]) -> str:
+    sig = row.get("sigma_eV", np.nan)
+    return f"{row['dG_eV']:+.2f}" + (f" ± {sig:.2f}" if np.isfinite(sig) else "")
 
 
 def _plot(pmf: pd.DataFrame) -> Any:
