@@ -285,6 +285,15 @@ def test_paper_configs_build_and_pull_from_the_front(path):
 
     for w in [*cfg.pull.walls, *cfg.pmf.walls]:
         refuse_start_at_cut(w.cv, built, built.positions, "wall")
+    # a distance wall to a dopant's N must be reachable from the electrolyte: the N's depth
+    # behind the edge face plus a Na+ contact distance in front of it (0.35 nm, past the
+    # edge H) must fit under the wall, or the wall presses the ion into the edge
+    for w in cfg.pmf.walls:
+        if w.cv.type == "distance" and str(w.cv.group_b).startswith("dopant_site:"):
+            n_atom = resolve_group(w.cv.group_b, built.metadata, built.topology)[0]
+            x_n = built.positions.value_in_unit(unit.nanometer)[n_atom][0]
+            depth = (x_n - ins.origin_nm) * ins.direction
+            assert depth + 0.35 <= w.bounds()[1], (path, depth)
 
 
 def test_planar_fraction_counts_only_frames_with_a_shell():

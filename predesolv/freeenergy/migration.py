@@ -6,7 +6,7 @@ PMF along one straight hop between neighbouring equivalent sites of an ion slit
 direct numerical integration of the same force field, so that the PMF can be checked
 against an answer that has no sampling error.
 
-* **AB** stacking: the hop runs along x from the box centre (a saddle of the lattice); the
+* **AB** stacking: the hop runs along x through a lattice point (a saddle); the
   sites lie near x = ±0.1 nm. y and z are free.
 * **AA** stacking: the sites are the hexagon centres of both sheets and the saddle is the
   midpoint of a C–C bond (a bridge). The hop runs along y, perpendicular to an x-oriented
@@ -77,9 +77,11 @@ def hop_geometry(built: Any, channel_nm: float = AA_CHANNEL_NM,
                  wall_k: float = AA_WALL_K) -> Hop:
     """The hop of a built ion slit (zigzag edge; see the module doc).
 
-    AB: along x through the box centre. AA: along y through the midpoint of the x-oriented
-    C–C bond of the lower slit wall nearest the box centre, with a wall ``channel_nm`` wide
-    on either side in x (force constant ``wall_k``, kJ/mol/nm²).
+    AB: along x through the lattice point at the start of cell ``n_x // 2`` (the barrier
+    scan's origin; the box centre when ``n_x`` is even, as with the default cutoff). AA:
+    along y through the midpoint of the x-oriented C–C bond of the lower slit wall nearest
+    the box centre, with a wall ``channel_nm`` wide on either side in x (force constant
+    ``wall_k``, kJ/mol/nm²).
     """
     ex = built.metadata.geometry.extra
     if ex.get("edge") != "zigzag":
@@ -87,7 +89,7 @@ def hop_geometry(built: Any, channel_nm: float = AA_CHANNEL_NM,
                                     f"edge {ex.get('edge')!r}")
     box = np.asarray(ex["box_nm"], dtype=float)
     if ex["stacking"] == "AB":
-        return Hop("x", float(box[0] / 2))
+        return Hop("x", float((ex["n_cells"][0] // 2) * ex["cell_nm"][0]))
     pos = np.asarray(built.positions.value_in_unit(unit.nanometer))
     carbons = pos[built.metadata.groups.get("electrode")]
     lower = float(ex["midplane_z_nm"]) - float(ex["spacing_nm"]) / 2
