@@ -75,11 +75,8 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
         pmf = pd.read_csv(root / "pmf.csv")
         pmfs.append(pmf.assign(surface=path.stem))
         assert cfg.pmf is not None
-        last: Any = cfg.pmf.stages[-1]  # the production stage
         surfaces.append({"surface": path.stem, "n_windows": len(cfg.pmf.centers()),
-                         "production_ps_per_window": float(
-                             last.duration.value_in_unit(unit.picosecond)),
-                         **measured_speed(root)})
+                         **_production_ps(cfg, root), **measured_speed(root)})
         rows += step_rows(path.stem, whole_number_free_energies(pmf),
                           whole_number_free_energies(pmf, "dF_kJ_per_mol"))
     files = {"e7_300k_steps.csv": out / "e7_300k_steps.csv",
@@ -97,6 +94,16 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
                       "r0 in each config) with the ion held at the surface; dG(n->n-1) = "
                       "F(n-1) - F(n), F read at whole CN by linear interpolation"})
     return files
+
+
+def _production_ps(cfg: Any, root: Path) -> dict[str, float]:
+    """Production sampled per window (ps), shortest and longest, from the frames each
+    window contributed (``windows.csv``): a window extended with ``predesolv run --resume
+    --extend`` shows up here, not in the config."""
+    dt = float(cfg.pmf.sample_interval.value_in_unit(unit.picosecond))
+    frames = pd.read_csv(root / "windows.csv")["n_frames"].to_numpy(float)
+    return {"production_ps_per_window": float(frames.min() * dt),
+            "production_ps_max": float(frames.max() * dt)}
 
 
 def three_to_two(rows: list[dict[str, Any]]) -> str:
