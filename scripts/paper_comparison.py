@@ -295,12 +295,15 @@ def e7_300k_section() -> list[str]:
             "EC that leaves may be replaced by DMC or PF6⁻: these are free energies in the "
             "electrolyte, not the seed's gas-phase cluster energies.", "",
             "| step | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for step in dict.fromkeys(r["step"] for r in rows):
+    for step in dict.fromkeys(r["step"] for r in sorted(rows, key=lambda r: -r["n_from"])):
         at = {r["surface"]: r for r in rows if r["step"] == step}
         cells = [_pm(at[n]["dG_eV"], at[n].get("sigma_eV"), ".2f") if n in at else "—"
                  for n in names]
         out.append(f"| {step} | " + " | ".join(cells) + " |")
-    out += ["", f"* {st['three_to_two']} The seed: oxidised N lowers the 3→2 step."]
+    out += ["", f"* {st['three_to_two']} The seed: oxidised N lowers the 3→2 step.",
+            "* Caution: with 100–200 ps windows F(CN) keeps bin-to-bin structure larger than "
+            "its bootstrap σ (`e7_300k.png`), so the σ above is statistical only; treat step "
+            "differences under ~0.05 eV as unresolved."]
     out += [f"* {s['surface']}: {s['n_windows']} windows × {_ps_range(s)} production, "
             f"{s['platform']} platform, {s['threads']} thread(s), "
             f"{s['ns_per_day_median']:.0f} ns/day measured." for s in surf]

@@ -201,6 +201,7 @@ def test_insertion_verdicts_follow_the_seed_table():
     for kind, rows in (("cation", windows), ("solvent", [])):
         miss = verdict("e", kind, 0.6, pmf[pmf.x_nm > -0.5], rows, 298.0)
         assert miss["reproduced"] is None and "not sampled" in miss["sentence"]
+        assert ("lone DME" in miss["sentence"]) == (kind == "solvent")
         assert "nan" not in miss["sentence"]
 
 

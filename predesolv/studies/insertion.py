@@ -258,7 +258,8 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
     d = f"{row['spacing_nm']:.2g} nm"
     df_in = row["dF_inside_kJ_per_mol"]
     if not np.isfinite(row["F_reservoir_kJ_per_mol"]):
-        return None, (f"{d}: the reservoir (x <= {RESERVOIR_NM} nm) was not sampled, so no "
+        what = f"{d}, lone DME" if row["pulled"] == "solvent" else d
+        return None, (f"{what}: the reservoir (x <= {RESERVOIR_NM} nm) was not sampled, so no "
                       f"free energy or shell is measured against it and the seed's outcome "
                       f"is not tested; start the windows at x <= {RESERVOIR_NM} nm.")
     if row["pulled"] == "solvent":
