@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 from openmm import unit
 
+from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
+
 from . import configs, write_json
 from .insertion import measured_speed
 
-KJ_PER_EV = 96.48533212
 SEED = ("Tang et al., Nano-Micro Lett. 18:161 (2026): DFT stepwise desolvation of "
         "Na+(EC)n on carbon; oxidised N (zigzag and armchair N-O) lowers the 3->2 step")
 
@@ -54,8 +55,8 @@ def step_rows(surface: str, f_at: dict[int, float],
         dg = f_at[n - 1] - f_at[n]
         s = float(np.hypot(sig.get(n - 1, np.nan), sig.get(n, np.nan)))
         rows.append({"surface": surface, "step": f"{n}→{n - 1}", "n_from": n,
-                     "dG_kJ_per_mol": dg, "dG_eV": dg / KJ_PER_EV,
-                     "sigma_kJ_per_mol": s, "sigma_eV": s / KJ_PER_EV})
+                     "dG_kJ_per_mol": dg, "dG_eV": dg / KJ_PER_MOL_PER_EV,
+                     "sigma_kJ_per_mol": s, "sigma_eV": s / KJ_PER_MOL_PER_EV})
     return rows
 
 
@@ -109,8 +110,9 @@ def _production_ps(cfg: Any, root: Path) -> dict[str, float]:
 def three_to_two(rows: list[dict[str, Any]]) -> str:
     """One sentence: does an N-oxide surface lower the 3→2 step against the pristine one?
 
-    "lower" only where the difference exceeds twice its combined uncertainty (the steps'
-    ``sigma_eV``); "within the uncertainty" otherwise, or where no σ is known."""
+    "lower" (or "higher") only where the difference exceeds twice its combined uncertainty
+    (the steps' ``sigma_eV``); "not distinguishable" within it; "no uncertainty" where no σ
+    is known."""
     step = {r["surface"]: r for r in rows if r["n_from"] == 3}
     pristine = {k: v for k, v in step.items() if k.startswith("pristine")}
     oxides = {k: v for k, v in step.items() if k.startswith("n_oxide")}

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from openmm import unit
 
+from predesolv.analysis.pmf import KB_KJ_PER_MOL_K
+
 from . import configs, write_json
 
 #: First-shell cutoffs (nm) for the path analysis: the first minima of g(r) in bulk 1 M
@@ -205,7 +207,7 @@ def connected_range(pmf: pd.DataFrame) -> tuple[float, tuple[float, float] | Non
 def verdict(name: str, kind: str, spacing: float, pmf: pd.DataFrame,
             path_rows: list[dict[str, Any]], temperature_K: float) -> dict[str, Any]:
     """The numbers of one insertion PMF and one sentence comparing them with the seed."""
-    kt = 0.0083144626 * temperature_K
+    kt = KB_KJ_PER_MOL_K * temperature_K
     sampled = pmf.dropna(subset=["F_kJ_per_mol"])
     f_res = _f_at(pmf, -np.inf, RESERVOIR_NM)
     f_in = _f_at(pmf, INSIDE_NM, np.inf)
