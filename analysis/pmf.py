@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import openmm.unit as u
 import pymbar
 from pymbar import timeseries
 from pymbar.utils import ParameterError
@@ -46,15 +45,12 @@ from predesolv.analysis.pmf_checks import MIN_OVERLAP as MIN_OVERLAP
 from predesolv.analysis.pmf_checks import all_warnings
 from predesolv.analysis.pmf_checks import overlap_warnings as overlap_warnings
 from predesolv.analysis.pmf_checks import spaced_unit as _sp
+from predesolv.constants import KB_KJ_PER_MOL_K as KB_KJ_PER_MOL_K
+from predesolv.constants import KJ_PER_MOL_PER_EV as KJ_PER_MOL_PER_EV
 from predesolv.errors import AnalysisError
 
 log = logging.getLogger("predesolv.analysis")
 
-#: Boltzmann constant per mole, kJ/mol/K (from OpenMM's CODATA value).
-KB_KJ_PER_MOL_K: float = u.MOLAR_GAS_CONSTANT_R.value_in_unit(u.kilojoule_per_mole / u.kelvin)
-#: 1 eV per particle expressed in kJ/mol (N_A e x 1 V).
-KJ_PER_MOL_PER_EV: float = (u.AVOGADRO_CONSTANT_NA * u.elementary_charge * u.volt
-                            ).value_in_unit(u.kilojoule_per_mole)
 #: A window with fewer effectively uncorrelated samples than this is an error.
 MIN_UNCORRELATED_SAMPLES = 10
 #: Default number of bootstrap replicates.

@@ -130,3 +130,31 @@ def write_outputs(result: PMFResult, out_dir, cv_name: str, cv_unit: str, *,
     _save_png(plot_overlap(result), paths[OVERLAP_PNG])
     _save_png(plot_histograms(result, cv_name, cv_unit), paths[HISTOGRAMS_PNG])
     return paths
+
+
+def _pm(entry: dict, key: str, unit_name: str, digits: int) -> str:
+    value, sigma = entry.get(f"dF_{key}"), entry.get(f"sigma_{key}")
+    if value is None:
+        return "undefined"
+    text = f"{value:+.{digits}f}"
+    return text + (f" ± {sigma:.{digits}f}" if sigma is not None else "") + f" {unit_name}"
+
+
+def format_summary(summary: dict) -> str:
+    """The numbers of a ``barriers.json`` as lines for the terminal: every state difference
+    and barrier in kJ/mol, kT and eV with its bootstrap σ (none without bootstraps), then the
+    number of warnings."""
+    lines = [f"PMF along {summary['cv']} at {summary['temperature_K']:g} K "
+             f"({summary['n_bootstraps']} bootstraps):"]
+    for what, key in (("ΔF", "state_differences"), ("barrier", "barriers")):
+        for e in summary.get(key, []):
+            label = e.get("name") or f"{e.get('from')} -> {e.get('to')}"
+            lines.append(f"  {what} {label}: {_pm(e, 'kJ_per_mol', 'kJ/mol', 2)} = "
+                         f"{_pm(e, 'kT', 'kT', 2)} = {_pm(e, 'eV', 'eV', 3)}")
+    if len(lines) == 1:
+        lines.append("  no named states or barrier ranges (estimator.states / ranges); see "
+                     "pmf.csv")
+    n = len(summary.get("warnings", []))
+    if n:
+        lines.append(f"  {n} warning{'s' if n > 1 else ''}: see above and {BARRIERS_JSON}")
+    return "\n".join(lines)

@@ -12,10 +12,19 @@ The Python API mirrors the command line::
 
 from __future__ import annotations
 
+import logging as _logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Third-party loggers kept off the terminal: pymbar logs a 9-line "JAX NOT FOUND" banner and
+#: a caution about statistical inefficiencies at import (predesolv checks overlap, effective
+#: samples and convergence itself, and says so). ``predesolv ... --debug`` shows them.
+QUIET_LOGGERS = ("pymbar",)
+for _name in QUIET_LOGGERS:
+    _logging.getLogger(_name).addHandler(_logging.NullHandler())
+    _logging.getLogger(_name).propagate = False
 
 if TYPE_CHECKING:
     from predesolv.built import BuiltSystem

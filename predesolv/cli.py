@@ -328,10 +328,22 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
         _, files = estimate(root, cfg)
     else:
         files = run_pmf(cfg, out=args.out, serial=args.serial, platform=args.platform).files
+    _print_pmf_summary(files)
     for name, path in files.items():
         print(f"{name}: {path}")
     print(f"pmf complete ({time.perf_counter() - t0:.1f} s)")
     return EXIT_OK
+
+
+def _print_pmf_summary(files: dict[str, Path]) -> None:
+    """The numbers a user came for (ΔF and barriers ± σ), read back from barriers.json."""
+    import json
+
+    from predesolv.analysis.pmf_outputs import BARRIERS_JSON, format_summary
+
+    path = files.get(BARRIERS_JSON)
+    if path is not None and path.is_file():
+        print(format_summary(json.loads(path.read_text())))
 
 
 def _cmd_barrier_scan(args: argparse.Namespace) -> int:
@@ -425,6 +437,13 @@ def _cmd_study(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     files = run_study(args.study, args.size, args.out, overwrite=args.overwrite,
                       resume=args.resume, platform=args.platform)
+    summary = files.get("study.json")
+    if summary is not None and summary.is_file():
+        import json
+
+        from predesolv.studies import format_study
+
+        print(format_study(json.loads(summary.read_text())))
     for name, path in files.items():
         print(f"{name}: {path}")
     print(f"study {args.study.upper()} ({args.size}) complete ({time.perf_counter() - t0:.1f} s)")
@@ -467,6 +486,13 @@ def main(argv: list[str] | None = None) -> int:
         handler.setLevel(logging.WARNING)  # run events go to log.txt, not the terminal
         handler.setFormatter(logging.Formatter("predesolv: %(levelname)s: %(message)s"))
         logging.getLogger("predesolv").addHandler(handler)
+    if getattr(args, "debug", False):
+        from predesolv import QUIET_LOGGERS
+
+        for name in QUIET_LOGGERS:  # third-party warnings, shown only when debugging
+            noisy = _CurrentStderr()
+            noisy.setFormatter(logging.Formatter(f"{name}: %(levelname)s: %(message)s"))
+            logging.getLogger(name).addHandler(noisy)
     old = None
     try:
         old = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # the runner installs its own

@@ -18,6 +18,13 @@ class InputError(PredesolvError):
     """Bad user input: a config value, a file, a CLI argument (CLI exit status 2)."""
 
 
+def _with_field(message: str, field: str | None) -> str:
+    """``field: message``, naming the field once (a message may already start with it)."""
+    if not field or message.startswith(f"{field}:"):
+        return message
+    return f"{field}: {message}"
+
+
 class ConfigError(InputError, ValueError):
     """A configuration value is invalid.
 
@@ -31,7 +38,7 @@ class ConfigError(InputError, ValueError):
 
     def __init__(self, message: str, field: str | None = None):
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+        super().__init__(_with_field(message, field))
 
 
 class UnitError(ConfigError):
@@ -43,7 +50,7 @@ class MissingFileError(InputError, FileNotFoundError):
 
     def __init__(self, message: str, field: str | None = None):
         self.field = field
-        InputError.__init__(self, f"{field}: {message}" if field else message)
+        InputError.__init__(self, _with_field(message, field))
 
     def __str__(self) -> str:  # FileNotFoundError would otherwise format errno fields
         return self.args[0] if self.args else ""

@@ -19,6 +19,7 @@ import openmm
 from openmm import app, unit
 from tqdm import tqdm
 
+from predesolv.constants import AVOGADRO_PER_MOL, KB_KJ_PER_MOL_K
 from predesolv.errors import ConfigError, SimulationBlowUpError
 
 STATE_COLUMNS = (
@@ -81,7 +82,7 @@ class StateCSVReporter:
             system.getParticleMass(i).value_in_unit(unit.dalton)
             for i in range(system.getNumParticles())
         )
-        self._mass_g = mass / 6.02214076e23
+        self._mass_g = mass / AVOGADRO_PER_MOL
         self._last_wall: float | None = None
         self._last_time_ps: float | None = None
         self.rows_written = 0
@@ -103,7 +104,7 @@ class StateCSVReporter:
             )
         t_ps = state.getTime().value_in_unit(unit.picosecond)
         vol = state.getPeriodicBoxVolume().value_in_unit(unit.nanometer**3)
-        temp = 2.0 * ke / (self._dof * 0.00831446261815324)
+        temp = 2.0 * ke / (self._dof * KB_KJ_PER_MOL_K)
         dens = self._mass_g / (vol * 1e-21) if vol > 0 else float("nan")
         now = time.perf_counter()
         speed = float("nan")

@@ -205,6 +205,11 @@ class Runner:
         self = cls.__new__(cls)
         # system.xml already holds the prepared system (masses repartitioned once, at start).
         self._setup(cfg, built, rd, platform, copy.deepcopy(built.system), device_index)
+        if self.bias is not None and rd.state.is_file():
+            with rd.state.open() as fh:
+                header = fh.readline()
+            if self.bias.walls and '"wall0 (' not in header:
+                self.bias.drop_wall_columns()  # a run started before walls were recorded
         self._resuming, self._extended = True, extended
         return self
 

@@ -31,6 +31,7 @@ from predesolv import __version__
 from predesolv.built import BuiltSystem
 from predesolv.config.electrolyte import SALTS, SOLVENTS, ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.constants import AVOGADRO_PER_MOL
 from predesolv.errors import BuildError, ConfigError
 from predesolv.forcefields.parameterize import (
     ELECTROLYTE_XML,
@@ -41,7 +42,7 @@ from predesolv.metadata import Groups, Metadata
 from predesolv.metadata import Species as SpeciesInfo
 from predesolv.systems.packing import Species, pack_molecules
 
-AVOGADRO = 6.02214076e23
+AVOGADRO = AVOGADRO_PER_MOL  # 1/mol, from predesolv.constants
 NM3_PER_CM3 = 1e21
 
 SOLVENT_DATA: dict[str, dict[str, float | str]] = {

@@ -187,6 +187,10 @@ def test_charged_slit_cell_pmf_mechanics(tmp_path):
     data["output"]["directory"] = str(tmp_path / "cell")
     pmf = data["pmf"]
     pmf["windows"] = {"values": ["-0.9 nm", "-0.8 nm", "-0.7 nm"]}
+    # no pull here: the windows start from the start run, where the ion sits 0.52 nm below
+    # the mid-plane, so the z wall is widened to hold it where it starts (a window whose
+    # samples stay outside its wall is refused: tests/test_wallcheck.py)
+    pmf["walls"][0].update(lower="-0.7 nm", upper="0.7 nm")
     pmf["walls"].append({"cv": {"type": "coordination", "partner": "DME", "r0": "0.30 nm"},
                          "upper": 8.0, "k": "50 kJ/mol"})
     pmf["stages"] = [{"type": "minimize", "max_iterations": 50},

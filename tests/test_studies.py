@@ -245,7 +245,8 @@ def test_e7_300k_smoke(tmp_path):
     steps = pd.read_csv(out / "e7_300k_steps.csv")
     for _, r in steps.iterrows():
         assert r.step == f"{r.n_from}→{r.n_from - 1}"
-    # the wall (0.55 nm, 2000 kJ/mol/nm2) kept the ion at the frozen N in every window:
+    # the wall (0.55 nm, 5000 kJ/mol/nm2) kept the ion at the frozen N in every window,
+    # within 5 thermal widths sqrt(kT/k) of its bound (the excursion the study allows):
     # the minimum-image Na-N distance measured on the trajectories, not the CV's own record
     from predesolv.analysis.io import load_run
 
@@ -256,7 +257,7 @@ def test_e7_300k_smoke(tmp_path):
             d = (u.atoms.positions[na] - u.atoms.positions[n]) / 10.0
             box = ts.dimensions[:3] / 10.0
             d -= box * np.round(d / box)
-            assert np.linalg.norm(d) < 0.55 + 0.15, w.name
+            assert np.linalg.norm(d) < 0.55 + 5 * np.sqrt(0.0083144626 * 298 / 5000), w.name
 
 
 @pytest.mark.parametrize("path", sorted(

@@ -6,7 +6,8 @@ into CV objects resolved on the built system. :meth:`Bias.add_to` adds the force
 System (like :mod:`predesolv.systems.constant_potential`: the run's ``system.xml`` then holds
 them, so a resumed window needs nothing else); :meth:`Bias.row` gives the ``state.csv``
 columns the runner appends (CV value, centre, bias energy, pull work), evaluated with the
-CV's NumPy definition on the reported positions; :class:`PullReporter` moves the centre.
+CV's NumPy definition on the reported positions, and each wall's CV as ``wall<i> (unit)``, so a
+wall that let go is visible in the samples); :class:`PullReporter` moves the centre.
 
 Global parameters (all in the bias force): ``bias_center`` (CV unit), ``bias_k`` (kJ/mol per
 CV unit squared) and, for a pull, ``bias_work`` (kJ/mol; carried by checkpoints).
@@ -54,6 +55,11 @@ class ResolvedCV:
     unit: str
     column: str
     atoms: tuple[int, ...]
+
+
+def wall_column(index: int, cv_unit: str) -> str:
+    """The ``state.csv`` column of wall ``index``'s CV (e.g. ``wall0 (nm)``)."""
+    return f"wall{index} ({cv_unit or '1'})"
 
 
 def _weights(atoms: Sequence[int], masses: np.ndarray) -> tuple[float, ...]:
@@ -212,6 +218,11 @@ class Bias:
         self.columns = [f"cv ({u})", f"bias_center ({u})", "bias_energy (kJ/mol)"]
         if self.pull is not None:
             self.columns.append("pull_work (kJ/mol)")
+        self.columns += [wall_column(i, rc.unit) for i, (rc, *_) in enumerate(self.walls)]
+
+    def drop_wall_columns(self) -> None:
+        """Record no wall CVs (a run whose ``state.csv`` predates the wall columns)."""
+        self.columns = [c for c in self.columns if not c.startswith("wall")]
 
     def add_to(self, system: openmm.System) -> None:
         """Add the bias (force group :data:`BIAS_FORCE_GROUP`) and the walls to ``system``."""
@@ -248,6 +259,8 @@ class Bias:
         out = [s, c, 0.5 * self.k * (s - c) ** 2]
         if self.pull is not None:
             out.append(context.getParameter(WORK))
+        n_walls = sum(c.startswith("wall") for c in self.columns)
+        out += [float(rc.cv.from_positions(pos, box)) for rc, *_ in self.walls[:n_walls]]
         return out
 
     def pull_center(self, steps_into_stage: int, dt_ps: float) -> float:

@@ -26,6 +26,7 @@ import numpy as np
 import openmm
 from openmm import unit
 
+from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import ConfigError
 
 _CV = "@CV@"  # placeholder for the CV expression in bias energies
@@ -36,8 +37,7 @@ def kt_kj_per_mol(temperature_K: float) -> float:
     """``k_B T`` in kJ/mol (OpenMM's gas constant)."""
     if not temperature_K > 0:
         raise ConfigError(f"temperature must be > 0 K, got {temperature_K!r}")
-    r = unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin)
-    return float(r * temperature_K)
+    return kT_kJ_per_mol(temperature_K)
 
 
 _LENGTH = (unit.nanometer,)

@@ -21,6 +21,7 @@ from openmm import unit
 
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig
+from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import ConfigError, RunDirectoryError
 from predesolv.rundir import RunDir, atomic_write_text
 
@@ -31,9 +32,10 @@ from .protocol import (
     WINDOWS,
     WindowPlan,
     check_windows,
-    nearest_frames,
+    inside_walls,
     plan_windows,
     pull_config,
+    seed_frames,
     start_config,
     window_config,
 )
@@ -112,27 +114,89 @@ def write_pull_csv(rd: RunDir, column: str) -> Path:
 
 def _seeds(cfg: RunConfig, start: BuiltSystem, pull_dir: RunDir | None,
            plans: list[WindowPlan]) -> list[Any]:
-    """Start positions of every window: pull frames nearest the centres, or the start."""
-    if pull_dir is None:
-        return [start.positions] * len(plans)
-    import MDAnalysis as mda
+    """Start positions of every window: the pull frame nearest each centre among the frames
+    inside every ``pmf.walls`` wall (or, when none is, within the excursion the wall check
+    allows: :mod:`.wallcheck`), or the start structure.
 
+    Raises
+    ------
+    ConfigError
+        No pull frame within the walls' allowance, before any window is written.
+    """
     from predesolv.freeenergy.bias import resolve_cv
+
+    from .wallcheck import allowed_excursion
 
     assert cfg.pmf is not None
     cv = resolve_cv(cfg.pmf.cv, start, "pmf.cv").cv
-    u = mda.Universe(str(pull_dir.topology), str(pull_dir.trajectory("dcd")))
-    frames, values = [], []
-    for ts in u.trajectory:
-        pos = ts.positions / 10.0
-        frames.append(pos.copy())
-        values.append(cv.from_positions(pos, ts.dimensions[:3] / 10.0))
-    picks = nearest_frames(np.asarray(values), [p.center for p in plans])
+    walls = [resolve_cv(w.cv, start, f"pmf.walls[{i}].cv").cv
+             for i, w in enumerate(cfg.pmf.walls)]
+    frames, boxes = _seed_candidates(start, pull_dir)
+    values = np.array([cv.from_positions(f, b) for f, b in zip(frames, boxes, strict=True)])
+    wall_values = np.array([[w.from_positions(f, b) for w in walls]
+                            for f, b in zip(frames, boxes, strict=True)]).reshape(len(frames),
+                                                                                  len(walls))
+    bounds = [w.bounds() for w in cfg.pmf.walls]
+    kT = kT_kJ_per_mol(cfg.simulation.temperature.value_in_unit(unit.kelvin))
+    slack = [allowed_excursion(w.cv.force_constant(w.k, f"pmf.walls[{i}].k"), kT)
+             for i, w in enumerate(cfg.pmf.walls)]
+    inside = inside_walls(wall_values, bounds)
+    if not inside.any():
+        inside = inside_walls(wall_values, bounds, slack)
+        if inside.any() or pull_dir is None:
+            _say("warning: " + _outside_walls_message(cfg, wall_values, pull_dir is not None,
+                                                      strict=False))
+        else:
+            raise ConfigError(_outside_walls_message(cfg, wall_values, True), "pmf.walls")
+        inside = inside if inside.any() else np.ones(len(frames), dtype=bool)
+    picks = seed_frames(values, inside, [p.center for p in plans])
     for p, f in zip(plans, picks, strict=True):
-        if abs(values[f] - p.center) > 0.5 * _spacing(plans):
+        if pull_dir is not None and abs(values[f] - p.center) > 0.5 * _spacing(plans):
             _say(f"warning: window {p.name} (centre {p.center:.4g}) starts from a pull frame "
-                 f"at {values[f]:.4g}; the pull did not pass this centre (extend pull.target)")
+                 f"at {values[f]:.4g}, the nearest inside pmf.walls; the pull did not pass "
+                 f"this centre inside the walls (extend pull.target)")
     return [frames[f] * unit.nanometer for f in picks]
+
+
+def _seed_candidates(start: BuiltSystem, pull_dir: RunDir | None
+                     ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Candidate start frames (nm, (N, 3) each) and their box lengths (nm, (3,) or None):
+    every pull frame, or the start structure alone."""
+    if pull_dir is None:
+        box = start.topology.getPeriodicBoxVectors()
+        box_nm = None if box is None else np.diag(np.asarray(box.value_in_unit(unit.nanometer)))
+        return [np.asarray(start.positions.value_in_unit(unit.nanometer))], [box_nm]
+    import MDAnalysis as mda
+
+    u = mda.Universe(str(pull_dir.topology), str(pull_dir.trajectory("dcd")))
+    frames: list[np.ndarray] = []
+    boxes: list[np.ndarray | None] = []
+    for ts in u.trajectory:
+        frames.append(ts.positions / 10.0)
+        boxes.append(np.asarray(ts.dimensions[:3], dtype=float) / 10.0)
+    return frames, boxes
+
+
+def _outside_walls_message(cfg: RunConfig, wall_values: np.ndarray, pulled: bool,
+                           strict: bool = True) -> str:
+    assert cfg.pmf is not None
+    parts = []
+    for i, w in enumerate(cfg.pmf.walls):
+        lo, hi = w.bounds()
+        v = wall_values[:, i]
+        allowed = f"{'-inf' if lo is None else f'{lo:.4g}'}..{'inf' if hi is None else f'{hi:.4g}'}"
+        parts.append(f"pmf.walls[{i}] ({w.cv.type}, allowed {allowed} {w.cv.unit}) spans "
+                     f"{v.min():.4g}..{v.max():.4g}")
+    where = ("no frame of the pull lies inside every wall" if pulled
+             else "the start structure lies outside the walls")
+    if not strict:
+        return (f"{where}: {'; '.join(parts)}; windows start outside and rely on their first "
+                f"stages to bring the group in (a window whose production samples stay "
+                f"outside is refused by name before the estimate)")
+    return (f"{where}, nor within the thermal excursion the wall check allows: "
+            f"{'; '.join(parts)}. A window started outside its walls does not sample the "
+            f"ensemble the walls define; end the pull inside the walls (pull.target, or a "
+            f"pull wall)")
 
 
 def _spacing(plans: list[WindowPlan]) -> float:
@@ -284,12 +348,25 @@ def _complete(rd: RunDir) -> bool:
 
 
 def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
-    """A window's production CV samples with its centre, k, temperature (K) and CV column."""
+    """A window's production CV samples with its centre, k, temperature (K) and CV column.
+
+    Raises
+    ------
+    WallEscapeError
+        A wall of the window let its CV go (:mod:`.wallcheck`): the window is named and its
+        samples never reach the estimator.
+    """
     cfg = rd.load_config()
     if cfg.bias is None:
         raise RunDirectoryError(f"{rd.path}: not an umbrella window (no bias in config.yaml)")
     df = pd.read_csv(rd.state)
     df = df[df["stage"] == cfg.stage_label(len(cfg.stages) - 1)]
+    if cfg.bias.walls:
+        from .wallcheck import check_walls, wall_samples
+
+        samples, source = wall_samples(rd, df, cfg.bias)
+        check_walls(rd.path.name, cfg.bias, samples,
+                    cfg.simulation.temperature.value_in_unit(unit.kelvin), source)
     col = next(c for c in df.columns if c.startswith("cv ("))
     return (df[col].to_numpy(float), cfg.bias.center_value, cfg.bias.k_value,
             cfg.simulation.temperature.value_in_unit(unit.kelvin), cfg.bias.cv.column)

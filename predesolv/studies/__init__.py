@@ -138,3 +138,33 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, strict_json(data))
     return path
+
+
+#: Row values longer than this (characters) are sentences, printed below the table.
+_SENTENCE_CHARS = 40
+#: Top-level ``study.json`` keys that hold a verdict sentence.
+_VERDICT_KEYS = ("three_to_two",)
+
+
+def format_study(study: dict[str, Any], max_rows: int = 60) -> str:
+    """A study's ``study.json`` for the terminal: its rows as a table (numbers to 4
+    significant figures), then every sentence (row verdicts, the 3→2 sentence)."""
+    import pandas as pd
+
+    rows = study.get("rows") or []
+    head = f"Study {study.get('study')} ({study.get('size')}): {len(rows)} rows"
+    if not rows:
+        return head
+    df = pd.DataFrame(rows)
+    long = [c for c in df.columns
+            if df[c].map(lambda v: isinstance(v, str) and len(v) > _SENTENCE_CHARS).any()]
+    table = df.drop(columns=long).head(max_rows).to_string(
+        index=False, line_width=100, float_format=lambda x: f"{x:.4g}")
+    lines = [head, table]
+    if len(df) > max_rows:
+        lines.append(f"... {len(df) - max_rows} more rows in study.json")
+    key = df.columns[0]
+    for c in long:
+        lines += [f"{r[key]}: {r[c]}" for _, r in df.iterrows() if isinstance(r[c], str)]
+    lines += [str(study[k]) for k in _VERDICT_KEYS if isinstance(study.get(k), str)]
+    return "\n".join(lines)
