@@ -253,8 +253,8 @@ class Coordination(AnalysisBase):
             ion.append(i_)
             atom.append(sel[a_])
             d2.append(d2_)
-        return (*(np.concatenate(x).astype(np.int64) for x in (fi, ion, atom)),
-                np.concatenate(d2))
+        f_all, ion_all, atom_all = (np.concatenate(x).astype(np.int64) for x in (fi, ion, atom))
+        return f_all, ion_all, atom_all, np.concatenate(d2)
 
     def _conclude(self):
         self._flush()

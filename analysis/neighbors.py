@@ -60,6 +60,7 @@ def use_cell_list(n: int, m: int, cutoff: float, boxes: np.ndarray | None) -> bo
     return (
         n >= 10
         and m >= 10
+        and boxes is not None
         and _orthorhombic(boxes)
         and bool(cutoff <= 0.3 * float(np.min(boxes[:, :3])))
     )

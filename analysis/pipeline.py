@@ -34,6 +34,7 @@ from .geometry import Geometry
 from .io import anion_name, coordination_partners, dcd_header_frames, group, load_run
 from .io import timestep_ps as _timestep_ps
 from .rdf import compute_rdfs
+from .reliability import checked_cutoffs, diffusion_warnings, residence_warnings
 from .report import write_report
 from .residence import residence_times
 from .selections import metadata_from_selections
@@ -211,6 +212,8 @@ class _Context:
     ions: mda.AtomGroup | None = None
     partners: dict[str, mda.AtomGroup] = field(default_factory=dict)
     coord: Coordination | None = None
+    #: Where each automatic cutoff came from (``rdf_first_minimum`` or ``default``).
+    cutoff_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def dt(self) -> float:
@@ -288,6 +291,7 @@ def _residence(ctx: _Context) -> None:
     ctx.out.csv(acf, "residence_acf.csv")
     ctx.out.csv(taus, "residence_times.csv")
     ctx.out.png(plots.plot_residence(acf, taus), "residence.png")
+    _warn(ctx, residence_warnings(taus, ctx.summary["frames"] * ctx.dt))
 
 
 def _density(ctx: _Context) -> None:
@@ -326,9 +330,10 @@ def _msd(ctx: _Context) -> None:
         raise AnalysisError("msd: no cation, anion or solvent_O:<NAME> group in metadata.json")
     msds, diffs = [], []
     for sp, ag in species.items():
+        lo, hi = ctx.opt.msd_fit_range
         m, d = msd_by_region(ctx.u, ag, ctx.geo, dt_ps=ctx.dt, max_lag=ctx.opt.msd_max_lag,
-                             fit_range=tuple(ctx.opt.msd_fit_range), verbose=ctx.opt.verbose,
-                             **ctx.opt.slice_kwargs)
+                             fit_range=(float(lo), float(hi)), verbose=ctx.opt.verbose,
+                             start=ctx.opt.start, stop=ctx.opt.stop, step=ctx.opt.step)
         msds.append(m.assign(species=sp))
         diffs.append(d.assign(species=sp))
     msd = pd.concat(msds, ignore_index=True)
@@ -338,6 +343,14 @@ def _msd(ctx: _Context) -> None:
     ctx.out.csv(msd, "msd.csv")
     ctx.out.csv(diff, "diffusion.csv")
     ctx.out.png(plots.plot_msd(msd, diff), "msd.png")
+    _warn(ctx, diffusion_warnings(msd, diff))
+
+
+def _warn(ctx: _Context, messages: list[str]) -> None:
+    """Record warnings in summary.json (and the report) and say them on stderr."""
+    for m in messages:
+        log.warning(m)
+        ctx.summary["warnings"].append(m)
 
 
 #: Analysis name → the step that writes its files (``rdf`` is written while cutoffs are set).
@@ -471,9 +484,13 @@ def _cutoffs(ctx: _Context, names: list[str]) -> dict[str, float]:
     if not ("rdf" in names or (need_coord and set(ctx.partners) - set(cutoffs))):
         return cutoffs
     rdf = compute_rdfs(ctx.ions, ctx.partners, verbose=ctx.opt.verbose,
-                       **ctx.opt.slice_kwargs)
-    auto = rdf.attrs["cutoffs_nm"]
-    ctx.summary["rdf_first_minimum_nm"] = auto
+                       start=ctx.opt.start, stop=ctx.opt.stop, step=ctx.opt.step)
+    ctx.summary["rdf_first_minimum_nm"] = rdf.attrs["cutoffs_nm"]
+    finite = {k: v for k, v in rdf.attrs["cutoffs_nm"].items()
+              if np.isfinite(v) and k not in cutoffs}  # given cutoffs are the user's choice
+    checked, ctx.cutoff_sources, notes = checked_cutoffs(rdf, finite)
+    _warn(ctx, notes)
+    auto = {**rdf.attrs["cutoffs_nm"], **checked}
     missing = {k: v for k, v in auto.items() if k not in cutoffs}
     if need_coord and missing:
         bad = [k for k, v in missing.items() if not np.isfinite(v)]
@@ -482,7 +499,7 @@ def _cutoffs(ctx: _Context, names: list[str]) -> dict[str, float]:
                 f"no first minimum found in the Na–{', '.join(bad)} RDF; pass --cutoffs")
         cutoffs.update(missing)
     if "rdf" in names:
-        _rdf(ctx, rdf, dict(ctx.opt.cutoffs_nm or {}))
+        _rdf(ctx, rdf, {**checked, **dict(ctx.opt.cutoffs_nm or {})})
     return cutoffs
 
 
@@ -493,5 +510,6 @@ def _write_cutoffs(ctx: _Context) -> None:
     given = ctx.opt.cutoffs_nm or {}
     ctx.out.csv(pd.DataFrame({
         "kind": kinds, "cutoff_nm": [coord.results.cutoffs_nm[k] for k in kinds],
-        "source": ["given" if k in given else "rdf_first_minimum" for k in kinds]}),
+        "source": ["given" if k in given else ctx.cutoff_sources.get(k, "rdf_first_minimum")
+                   for k in kinds]}),
         "cutoffs.csv")

@@ -85,7 +85,8 @@ def half_warning(result: PMFResult, tol_kT: float) -> list[str]:
             f"longer or extend the windows)"]
 
 
-def slow_window_warnings(g_frames: Sequence[float], windows: Sequence[UmbrellaWindow],
+def slow_window_warnings(g_frames: Sequence[float] | np.ndarray,
+                         windows: Sequence[UmbrellaWindow],
                          cv_unit: str = "") -> list[str]:
     """Windows whose statistical inefficiency stands far above the others'.
 
@@ -110,7 +111,7 @@ def slow_window_warnings(g_frames: Sequence[float], windows: Sequence[UmbrellaWi
     median = float(np.median(g))
     limit = max(SLOW_WINDOW_MIN_FRAMES, SLOW_WINDOW_RATIO * median)
     msgs = []
-    for i in np.flatnonzero(g > limit):
+    for i in np.flatnonzero(g > limit).tolist():
         c = windows[i].center
         msgs.append(
             f"umbrella window {i} (centre {c:g}{spaced_unit(cv_unit)}) decorrelates slowly: "

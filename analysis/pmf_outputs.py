@@ -25,7 +25,8 @@ from predesolv.analysis.pmf_plots import plot_histograms, plot_overlap, plot_pmf
 from predesolv.errors import AnalysisError
 from predesolv.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-PMF_CSV = "pmf.csv"
+PMF_CSV = "pmf.csv"  # the names are PMFDir's (predesolv.freeenergy.pmfdir); a test keeps
+                    # them equal
 PMF_PNG = "pmf.png"
 OVERLAP_PNG = "overlap.png"
 HISTOGRAMS_PNG = "histograms.png"

@@ -5,6 +5,8 @@ No pyplot state (safe headless); every function returns a :class:`matplotlib.fig
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -30,7 +32,13 @@ def plot_pmf(result: PMFResult, cv_name: str, cv_unit: str) -> Figure:
     ax.set_xlabel(cv_label(cv_name, cv_unit))
     ax.set_ylabel("F (kJ/mol)")
     kT = result.kT_kJ_per_mol
-    right = ax.secondary_yaxis("right", functions=(lambda f: f / kT, lambda t: t * kT))
+    def to_kT(f: Any) -> Any:
+        return np.asarray(f) / kT
+
+    def from_kT(t: Any) -> Any:
+        return np.asarray(t) * kT
+
+    right = ax.secondary_yaxis("right", functions=(to_kT, from_kT))
     right.set_ylabel(f"F (kT, T = {result.temperature_K:g} K)")
     ax.legend(fontsize=8)
     return fig

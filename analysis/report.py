@@ -35,7 +35,8 @@ MAX_ROWS = 40
 _STYLE = """
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; display: block;
+        max-width: 100%; overflow-x: auto; }
 td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 img { max-width: 100%; border: 1px solid #eee; }
 .warn { background: #fff4e5; border-left: 4px solid #f0a030; padding: 0.5em 1em; }
@@ -57,7 +58,7 @@ def _table(path: Path) -> str:
 
 
 def _header(folder: Path, summary: dict) -> list[str]:
-    run = html.escape(str(summary.get("run_dir", folder)))
+    run = html.escape(Path(str(summary.get("run_dir", folder))).name)
     dt = summary.get("dt_ps")
     dt_text = f"{dt:.4g}" if isinstance(dt, (int, float)) else "?"
     parts = [f"<h1>predesolv analysis: {run}</h1>",
@@ -103,8 +104,9 @@ def write_report(folder: str | Path) -> Path:
         links = ", ".join(f'<a href="{html.escape(n)}">{html.escape(n)}</a>' for n in others)
         parts.append(f'<h2>All data files</h2><p class="files">{links}, '
                      f'<a href="summary.json">summary.json</a></p>')
+    name = html.escape(Path(str(summary.get("run_dir", folder))).name)
     page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>predesolv analysis"
-            f"</title><style>{_STYLE}</style></head><body>\n" + "\n".join(parts)
+            f" of {name}</title><style>{_STYLE}</style></head><body>\n" + "\n".join(parts)
             + "\n</body></html>\n")
     out = folder / "report.html"
     atomic_write_text(out, page)

@@ -39,7 +39,7 @@ def choose_ion(coord: Coordination) -> int:
     return int(np.argmax(r.counts.sum(axis=-1).std(axis=0)))
 
 
-def _members(shell: pd.DataFrame, ion: int, n_frames: int) -> list[frozenset]:
+def _members(shell: pd.DataFrame, ion: int, n_frames: int) -> list[frozenset[str]]:
     sub = shell[shell["ion"] == ion]
     out: list[set] = [set() for _ in range(n_frames)]
     for fi, k, rix in zip(sub["frame_index"], sub["kind"].astype(str), sub["resindex"],
@@ -96,7 +96,7 @@ EVENT_COLUMNS = ["frame", "time_ps", "event", "insertion_nm", "region", "molecul
                  "shell_before", "shell_after", "kept"]
 
 
-def _series(coord: Coordination, ion: int, members: list[set[str]]) -> pd.DataFrame:
+def _series(coord: Coordination, ion: int, members: list[frozenset[str]]) -> pd.DataFrame:
     """One row per frame for ``ion`` (see :func:`track_ion`)."""
     r = coord.results
     names = np.asarray(r.region_names, dtype=object)
@@ -119,7 +119,7 @@ def _series(coord: Coordination, ion: int, members: list[set[str]]) -> pd.DataFr
     return series
 
 
-def _events(r: Any, ion: int, members: list[set[str]]) -> pd.DataFrame:
+def _events(r: Any, ion: int, members: list[frozenset[str]]) -> pd.DataFrame:
     """Mouth crossings, region changes and shell changes of ``ion`` (see :func:`track_ion`)."""
     names = np.asarray(r.region_names, dtype=object)
     ev = []

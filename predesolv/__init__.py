@@ -13,10 +13,11 @@ The Python API mirrors the command line::
 from __future__ import annotations
 
 import logging as _logging
+import warnings as _warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Third-party loggers kept off the terminal: pymbar logs a 9-line "JAX NOT FOUND" banner and
 #: a caution about statistical inefficiencies at import (predesolv checks overlap, effective
@@ -25,6 +26,10 @@ QUIET_LOGGERS = ("pymbar",)
 for _name in QUIET_LOGGERS:
     _logging.getLogger(_name).addHandler(_logging.NullHandler())
     _logging.getLogger(_name).propagate = False
+# MDAnalysis 2.x announces a change of its DCD reader's timestep copying for 3.0 on every
+# DCD it opens; predesolv copies positions out of each frame, so it is unaffected.
+_warnings.filterwarnings("ignore", message="DCDReader currently makes independent timesteps",
+                         category=DeprecationWarning)
 
 if TYPE_CHECKING:
     from predesolv.built import BuiltSystem
@@ -56,9 +61,14 @@ def build(config: RunConfig | str | Path | dict[str, Any]) -> BuiltSystem:
 
 def run(config: RunConfig | str | Path | dict[str, Any], out: str | Path | None = None, *,
         resume: bool = False, overwrite: bool = False, extend: bool = False,
-        platform: str | None = None) -> RunResult:
+        platform: str | None = None, reporters: list[Any] | None = None) -> RunResult:
     """Run a config into a run directory, like ``predesolv run`` (``out`` overrides
-    ``output.directory``). The run directory is locked for the whole run."""
+    ``output.directory``). The run directory is locked for the whole run.
+
+    ``reporters``: your own OpenMM reporters (``describeNextReport``/``report``), attached to
+    every production stage after predesolv's own, so a managed, resumable run also feeds
+    them. A resumed run (``resume=True``) feeds the reporters of *that* call from its last
+    checkpoint on: frames before the checkpoint were reported to the earlier call's."""
     import sys
 
     from predesolv.builder import build_system
@@ -73,7 +83,9 @@ def run(config: RunConfig | str | Path | dict[str, Any], out: str | Path | None 
     rd = RunDir(out or cfg.output.directory)
     with rd.locked():  # one writer for the whole life of the run (build included)
         if resume and rd.has_inputs():
-            return Runner.resume(rd, platform=platform, config=cfg, extend=extend).run()
+            runner = Runner.resume(rd, platform=platform, config=cfg, extend=extend)
+            runner.user_reporters = list(reporters or [])
+            return runner.run()
         if resume and not rd.config.is_file():
             raise RunDirectoryError(
                 f"output.directory: {rd.path} holds no predesolv run (no config.yaml) to "
@@ -83,7 +95,9 @@ def run(config: RunConfig | str | Path | dict[str, Any], out: str | Path | None 
                              f"never all written); starting it anew\n")
         built = build_system(cfg.system)
         preflight(cfg, built)
-        return Runner(cfg, built, rd, platform=platform).run(overwrite=overwrite or resume)
+        runner = Runner(cfg, built, rd, platform=platform)
+        runner.user_reporters = list(reporters or [])
+        return runner.run(overwrite=overwrite or resume)
 
 
 def analyze(run_dir: str | Path, what: Any = None, **options: Any) -> dict[str, Path]:

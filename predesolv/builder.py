@@ -118,6 +118,7 @@ def build_system(cfg: SystemConfig) -> BuiltSystem:
         return build_cell(cfg.electrolyte, cfg.electrode, cfg.forcefield, seed)
     from predesolv.systems.electrolyte import build_electrolyte
 
+    assert cfg.electrolyte is not None  # SystemConfig requires one source of the system
     return build_electrolyte(cfg.electrolyte, cfg.forcefield, seed)
 
 

@@ -74,13 +74,15 @@ class BuiltSystem:
         ]
 
     def create_simulation(self, simulation: Any, platform: str | None = None,
-                          stage_index: int = 0) -> app.Simulation:
+                          stage_index: int = 0, velocities: bool = True) -> app.Simulation:
         """An ``openmm.app.Simulation`` set up exactly as the runner sets up a stage.
 
         Same System preparation (barostats removed, hydrogen masses repartitioned as
         ``simulation.hydrogen_mass`` asks), same integrator and seed, constraints from the
         System, same platform choice (``auto`` = fastest usable) and properties; positions and
-        box vectors set. Attach your own reporters and step it.
+        box vectors set; velocities drawn from Maxwell-Boltzmann at ``simulation.temperature``
+        with the stage's seed, as the runner starts an MD stage that follows no other (frozen
+        particles stay at rest). Attach your own reporters and step it.
 
         Parameters
         ----------
@@ -89,11 +91,13 @@ class BuiltSystem:
         platform : str, optional
             Overrides ``simulation.platform`` (``"CPU"``, ``"CUDA"``, ...).
         stage_index : int
-            Stage whose integrator seed to use (the runner's seed derivation).
+            Stage whose integrator and velocity seeds to use (the runner's derivation).
+        velocities : bool
+            Draw velocities (default); False leaves them at zero (e.g. to minimise first).
         """
         from predesolv.builder import prepare_system
         from predesolv.platforms import select_platform
-        from predesolv.runner import make_integrator
+        from predesolv.runner import make_integrator, stage_seed
 
         plat, props = select_platform(platform or simulation.platform, simulation.precision,
                                       simulation.device_index, simulation.cpu_threads)
@@ -103,4 +107,7 @@ class BuiltSystem:
         if box is not None:
             sim.context.setPeriodicBoxVectors(*box)
         sim.context.setPositions(self.positions)
+        if velocities:
+            sim.context.setVelocitiesToTemperature(
+                simulation.temperature, stage_seed(int(simulation.seed or 0), stage_index))
         return sim

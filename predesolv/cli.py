@@ -1,5 +1,7 @@
-"""Command line: ``predesolv {validate, schema, platforms, build, export, run, analyze, pmf,
-barrier-scan}``.
+"""predesolv: Na+ solvation and pre-desolvation at hard-carbon anodes, on OpenMM.
+
+Verbs: validate, schema, platforms, build, export, run, analyze, pmf, barrier-scan, fit-na-c,
+study (``predesolv VERB --help`` for each).
 
 Exit status: 0 success, 2 bad input (config, files, platform, run directory), 1 runtime
 failure (blow-up, interrupted), 130 interrupted by Ctrl-C. Errors are one line on stderr;
@@ -49,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", parents=[common],
                        help="check a config without running anything")
-    v.add_argument("config")
+    v.add_argument("config", nargs="+", help="one or more configs (e.g. examples/*.yaml)")
     v.add_argument("--build", action="store_true",
                    help="also build the system and run the checks that need it")
 
@@ -107,8 +109,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="coordinating atoms of one partner kind, e.g. "
                         "'DME=resname DME and name O*' (repeatable)")
     a.add_argument("--profile-regions", help="regions used for the CN profile, e.g. "
-                                             "'mouth,inside' (default: all)")
+                                             "'mouth,inside' (default: mouth and inside "
+                                             "where the run has them, else all)")
     a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
+    a.add_argument("--live", action="store_true",
+                   help="analyse a run that is still being written (frames so far), into "
+                        "--out (default RUN_DIR_live_analysis), never into the run")
     a.add_argument("--verbose", "-v", action="store_true",
                    help="progress bars for every pass over the trajectory")
     return p
@@ -128,6 +134,8 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
                     help="run the windows one after another in this process (no Dask)")
     pm.add_argument("--estimate-only", action="store_true",
                     help="only redo the MBAR estimate from the finished windows")
+    pm.add_argument("--overwrite", action="store_true",
+                    help="replace a PMF folder that was made with other physics")
 
     bs = sub.add_parser("barrier-scan", parents=[common],
                         help="0 K migration barrier of a bare Na+ between graphene walls")
@@ -197,20 +205,36 @@ def _parse_partners(items: list[str]) -> dict[str, str]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    """Validate every config given; each bad one is named, the others still checked."""
+    if len(args.config) == 1:
+        return _validate_one(args.config[0], args.build)
+    status = EXIT_OK
+    for path in args.config:
+        try:
+            _validate_one(path, args.build)
+        except InputError as exc:
+            if args.debug:
+                raise
+            sys.stderr.write(f"predesolv: error: {path}: {exc}\n")
+            status = EXIT_INPUT
+    return status
+
+
+def _validate_one(path: str, build: bool) -> int:
     from predesolv.config import load_config
     from predesolv.config.loader import read_config_yaml
 
-    data = read_config_yaml(args.config)
+    data = read_config_yaml(path)
     if isinstance(data, dict) and "barrier_scan" in data:
         from predesolv.config.barrier import BarrierScanConfig
         from predesolv.config.loader import load_model
 
-        scan = load_model(args.config, BarrierScanConfig).barrier_scan
-        print(f"{args.config}: OK (barrier scan, {len(scan.spacings)} spacings x "
+        scan = load_model(path, BarrierScanConfig).barrier_scan
+        print(f"{path}: OK (barrier scan, {len(scan.spacings)} spacings x "
               f"{len(scan.stackings)} stackings)")
         return EXIT_OK
-    cfg = load_config(args.config)
-    if args.build:
+    cfg = load_config(path)
+    if build:
         from predesolv.builder import build_system
         from predesolv.runner import preflight
         from predesolv.systems.cell import reservoir_warnings
@@ -223,7 +247,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             check_pmf(cfg, built)
         for line in reservoir_warnings(built.metadata):
             sys.stderr.write(f"predesolv: warning: {line}\n")
-    print(f"{args.config}: OK ({len(cfg.stages)} stages)")
+    print(f"{path}: OK ({len(cfg.stages)} stages)")
     return EXIT_OK
 
 
@@ -232,7 +256,13 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     from predesolv.config.barrier import BarrierScanConfig
 
     model = BarrierScanConfig if args.kind == "barrier-scan" else RunConfig
-    print(json.dumps(model.model_json_schema(), indent=2))
+    try:
+        print(json.dumps(model.model_json_schema(), indent=2))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `predesolv schema | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_OK
 
 
@@ -324,10 +354,18 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
     if args.estimate_only:
         if cfg.pmf is None:
             raise ConfigError("pmf: the config has no 'pmf' block", "pmf")
-        root = Path(args.out or cfg.output.directory).absolute()
-        _, files = estimate(root, cfg)
+        from predesolv.freeenergy.pmfdir import PMFDir
+
+        pdir = PMFDir(Path(args.out or cfg.output.directory))
+        if not pdir.windows.is_dir():
+            raise RunDirectoryError(f"pmf: {pdir.root} holds no windows to estimate from; run "
+                                    f"predesolv pmf without --estimate-only first", "pmf")
+        with pdir.locked():
+            pdir.claim(cfg, overwrite=False)  # the estimate uses these windows' physics
+            _, files = estimate(pdir.root, cfg)
     else:
-        files = run_pmf(cfg, out=args.out, serial=args.serial, platform=args.platform).files
+        files = run_pmf(cfg, out=args.out, serial=args.serial, platform=args.platform,
+                        overwrite=args.overwrite).files
     _print_pmf_summary(files)
     for name, path in files.items():
         print(f"{name}: {path}")
@@ -369,6 +407,28 @@ def _cmd_barrier_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refuse_live_run(args: argparse.Namespace, options: dict[str, object]) -> None:
+    """A run still being written is analysed only with ``--live``, and then outside it."""
+    from predesolv.rundir import RunDir
+
+    holder = RunDir(args.run_dir).live_holder()
+    if holder is None:
+        return
+    if not args.live:
+        raise RunDirectoryError(
+            f"{args.run_dir} is being written by a live predesolv process ({holder}); wait "
+            f"for it to finish, or add --live to analyse the frames written so far into "
+            f"another folder", "run_dir")
+    run = Path(args.run_dir).resolve()
+    out = Path(str(options.get("out_dir") or f"{run}_live_analysis")).resolve()
+    if out == run or run in out.parents:
+        raise ConfigError(f"--out: {out} lies inside the live run {run}; choose a folder "
+                          f"outside it", "--out")
+    options["out_dir"] = str(out)
+    sys.stderr.write(f"predesolv: warning: {args.run_dir} is live ({holder}): analysing the "
+                     f"frames written so far into {out}; the numbers will change\n")
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from predesolv.analysis import run_analyses
 
@@ -393,6 +453,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         from predesolv.errors import MissingFileError
 
         raise MissingFileError(f"run directory {args.run_dir!r} not found")
+    _refuse_live_run(args, options)
     written = run_analyses(args.run_dir, what=what, **options)
     for name, path in written.items():
         print(f"{name}: {path}")

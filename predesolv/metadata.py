@@ -409,6 +409,19 @@ class Metadata:
         """Solvents with a coordinating-O group, in file order."""
         return self.groups.solvent_names()
 
+    def require_geometry(self) -> Geometry:
+        """The electrode geometry of a system a builder made with one.
+
+        Raises
+        ------
+        MetadataError
+            The system has no geometry (bulk, or files without predesolv metadata).
+        """
+        if self.geometry is None:
+            raise MetadataError("metadata.json: this system has no electrode geometry "
+                                "(bulk, or from_files without predesolv metadata)")
+        return self.geometry
+
     def fixed_axes(self) -> list[str]:
         """Axes a barostat must not scale (empty for bulk)."""
         return [] if self.geometry is None else list(self.geometry.fixed_axes)

@@ -118,6 +118,7 @@ class StateCSVReporter:
             f"{step},{t_ps:.6f},{self._stage},{pe:.6f},{ke:.6f},{pe + ke:.6f},{temp:.4f},"
             f"{vol:.6f},{dens:.6f},{speed:.4g}{extra}\n"
         )
+        self._file.flush()  # rows visible as written (tail -f state.csv); a checkpoint fsyncs
         self.rows_written += 1
 
     def flush(self) -> None:

@@ -282,6 +282,26 @@ class RunDir:
                 return
         os.close(fd)
 
+    def live_holder(self) -> str | None:
+        """Who holds this run's lock right now (``pid ... on host ... since ...``), or None
+        when no live process writes it. Reads only; creates nothing."""
+        lock = self.path / layout.LOCK
+        if self._lock_fd is not None or not lock.is_file():
+            return None
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
     @property
     def is_locked_by_me(self) -> bool:
         return self._lock_fd is not None

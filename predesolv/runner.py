@@ -56,6 +56,7 @@ from predesolv.reporters import STATE_COLUMNS
 from predesolv.rundir import Checkpoint, Progress, RunDir, atomic_write_text
 from predesolv.stage_io import InterruptFlag as _InterruptFlag
 from predesolv.stage_io import StageOutputs as _StageOutputs
+from predesolv.stage_io import stage_start_line
 
 #: Largest number of steps between two checks of the interrupt flag.
 MAX_CHUNK_STEPS = 1000
@@ -116,8 +117,8 @@ def _make_barostat(kind: str, pressure: Any, temperature: Any, frequency: int) -
     )
 
 
-def _stage_seed(seed: int, index: int) -> int:
-    # OpenMM treats seed 0 as "pick one at random": keep every derived seed non-zero.
+def stage_seed(seed: int, index: int) -> int:
+    """The seed of stage ``index`` from ``simulation.seed`` (never 0: OpenMM's "random")."""
     return (seed + 7919 * (index + 1)) % (2**31 - 2) + 1
 
 
@@ -128,7 +129,7 @@ def make_integrator(simulation: Any, stage_index: int = 0) -> openmm.Integrator:
     """
     integrator = openmm.LangevinMiddleIntegrator(simulation.temperature, simulation.friction,
                                                  simulation.timestep)
-    integrator.setRandomNumberSeed(_stage_seed(int(simulation.seed or 0), stage_index))
+    integrator.setRandomNumberSeed(stage_seed(int(simulation.seed or 0), stage_index))
     return integrator
 
 
@@ -206,10 +207,7 @@ class Runner:
         # system.xml already holds the prepared system (masses repartitioned once, at start).
         self._setup(cfg, built, rd, platform, copy.deepcopy(built.system), device_index)
         if self.bias is not None and rd.state.is_file():
-            with rd.state.open() as fh:
-                header = fh.readline()
-            if self.bias.walls and '"wall0 (' not in header:
-                self.bias.drop_wall_columns()  # a run started before walls were recorded
+            self.bias.match_state_header(rd.state)  # a run from before wall columns
         self._resuming, self._extended = True, extended
         return self
 
@@ -232,6 +230,8 @@ class Runner:
         self.dt_ps = self.dt.value_in_unit(unit.picosecond)
         self.offsets = np.cumsum([0] + [cfg.stage_steps(i) for i in range(len(cfg.stages))])
         self.system = system
+        #: The caller's OpenMM reporters, on every production stage (predesolv.run).
+        self.user_reporters: list[Any] = []
         self._flag: Any = None
         self._extended = False
         self._properties_used: dict[str, str] | None = None
@@ -306,6 +306,7 @@ class Runner:
             self._flag = flag
             for i in range(first, len(self.cfg.stages)):
                 mid = start.checkpoint is not None and i == start.checkpoint.stage_index
+                self.rundir.log(stage_start_line(self, i, mid))
                 if isinstance(self.cfg.stages[i], MinimizeStage):
                     state, progress = self._minimize(i, state, progress)
                     start = _Start(state, False)
@@ -560,7 +561,7 @@ class Runner:
             sim.currentStep = ck.global_step if ck is not None else int(self.offsets[i])
         else:
             sim.context.setVelocitiesToTemperature(
-                self.cfg.simulation.temperature, _stage_seed(int(self.cfg.simulation.seed or 0), i))
+                self.cfg.simulation.temperature, stage_seed(int(self.cfg.simulation.seed or 0), i))
             sim.currentStep = int(self.offsets[i])
         sim.context.setTime(sim.currentStep * self.dt_ps)
 

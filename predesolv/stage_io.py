@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from openmm import app
 
-from predesolv.config.simulation import ProductionStage
+from predesolv.config.simulation import MinimizeStage, ProductionStage
 from predesolv.reporters import ProgressReporter, StateCSVReporter, TrajectoryReporter
 from predesolv.rundir import truncate_dcd, truncate_xtc
 
@@ -74,6 +74,7 @@ class StageOutputs:
         if isinstance(cfg.stages[i], ProductionStage):
             self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)
             reporters.append(self.trajectory)
+            reporters += list(runner.user_reporters)  # the caller's own (predesolv.run)
         show = {"on": True, "off": False}.get(cfg.output.progress, sys.stderr.isatty())
         n_steps = last - first
         self.progress_bar = ProgressReporter(
@@ -113,3 +114,17 @@ class StageOutputs:
             self.trajectory.close()
 
 
+
+
+def stage_start_line(runner: Runner, i: int, mid: bool) -> str:
+    """The log line written when stage ``i`` starts: what it does and how long it is."""
+    st, label = runner.cfg.stages[i], runner.cfg.stage_label(i)
+    if isinstance(st, MinimizeStage):
+        cap = st.max_iterations or "no cap"
+        return (f"{label}: minimising (tolerance {st.tolerance}, at most {cap} iterations; "
+                f"the energy is logged when it ends)")
+    n = int(runner.offsets[i + 1] - runner.offsets[i])
+    kind = type(st).__name__.replace("Stage", "")
+    return (f"{label}: {'resuming' if mid else 'starting'} {kind} MD, {n} steps = "
+            f"{n * runner.dt_ps:.6g} ps (state.csv every "
+            f"{runner.cfg.interval_steps('state')} steps)")

@@ -303,7 +303,14 @@ def e7_300k_section() -> list[str]:
     out += ["", f"* {st['three_to_two']} The seed: oxidised N lowers the 3→2 step.",
             "* Caution: with 100–200 ps windows F(CN) keeps bin-to-bin structure larger than "
             "its bootstrap σ (`e7_300k.png`), so the σ above is statistical only; treat step "
-            "differences under ~0.05 eV as unresolved."]
+            "differences under ~0.05 eV as unresolved.",
+            "* Caution: these runs predate the wall check (0.2.0): their windows were seeded "
+            "from the pull frame nearest each CN centre whatever the Na–N distance, and the "
+            "wall's distance was not recorded, so whether the ion stayed within the 0.55 nm "
+            "wall of the dopant was not checked. The smoke size of this study (a faster pull) "
+            "let the ion reach 0.7–1.5 nm. Until they are rerun with 0.2.0 (which seeds "
+            "inside the wall and refuses a window that leaves it), the N-oxide steps are not "
+            "a verdict."]
     out += [f"* {s['surface']}: {s['n_windows']} windows × {_ps_range(s)} production, "
             f"{s['platform']} platform, {s['threads']} thread(s), "
             f"{s['ns_per_day_median']:.0f} ns/day measured." for s in surf]

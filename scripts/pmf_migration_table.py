@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 
 from predesolv import load_config
-from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
 from predesolv.config.loader import read_config_yaml
+from predesolv.constants import KJ_PER_MOL_PER_EV
 from predesolv.freeenergy.barrier_scan import scan_one
 from predesolv.freeenergy.migration import Hop, exact_profile, hop_geometry
+from predesolv.freeenergy.pmfdir import PMFDir
 from predesolv.freeenergy.umbrella import run_pmf
 from predesolv.systems.ion_slit import build_ion_slit
 
@@ -113,9 +114,9 @@ def one_case(ff: str, stacking: str, d: float, root: Path, exact_only: bool) -> 
                            "production_ps_per_window": prod_ps, "bins": bins}
     if not exact_only:
         res = run_pmf(cfg)
-        b = json.loads((res.root / "barriers.json").read_text())["barriers"][0]
+        b = json.loads(PMFDir(res.root).barriers_json.read_text())["barriers"][0]
         row.update(barrier_300K_eV=b["dF_eV"], sigma_300K_eV=b["sigma_eV"])
-        s = pd.read_csv(res.root / "pmf.csv")[f"{hop.axis}_nm"].to_numpy()
+        s = pd.read_csv(PMFDir(res.root).pmf_csv)[f"{hop.axis}_nm"].to_numpy()
         s = s[(s >= -rng) & (s <= rng)]
     row["exact_300K_eV"] = float(np.ptp(exact_profile(built, hop, s))) / KJ_PER_MOL_PER_EV
     row["barrier_0K_eV"] = scan_one(d, stacking, forcefield=cfg.system.forcefield).barrier_eV

@@ -324,9 +324,11 @@ def _requested_charge(electrode: ElectrodeConfig, forcefield: Any, geom: Electro
     if not isinstance(charge_cfg, ConstantChargeConfig):
         return None, None
     area = _charge_area(electrode, geom)
+    total = charge_cfg.total  # the config requires sigma or total
     q_req = (ch.sigma_to_charge(float(charge_cfg.sigma.value_in_unit(
         unit.coulomb / unit.meter**2)), area) if charge_cfg.sigma is not None
-        else float(charge_cfg.total.value_in_unit(unit.elementary_charge)))
+        else float(total.value_in_unit(unit.elementary_charge)) if total is not None
+        else 0.0)
     if charge_cfg.neutralize != "electrolyte":
         return q_req, q_req
     q_ion = float(forcefield.charge_scaling)
@@ -441,6 +443,7 @@ def _constant_charge(cfg: ConstantChargeConfig, lay: _Layout, asm: _Assembly, q_
 
 
 def _restraint_k(electrode: ElectrodeConfig) -> float:
+    assert electrode.flexible is not None  # called for flexible electrodes only
     return float(electrode.flexible.restraint_k.value_in_unit(
         unit.kilojoule_per_mole / unit.nanometer**2))
 

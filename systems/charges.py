@@ -14,6 +14,7 @@ import openmm
 from openmm import unit
 from scipy.spatial import cKDTree
 
+from predesolv.constants import ELEMENTARY_CHARGE_C
 from predesolv.errors import BuildError
 from predesolv.forcefields.nonbonded import LJ_FORCE_NAME, add_lj_exclusions, nonbonded_force
 
@@ -96,8 +97,8 @@ def wrap_into_box(positions: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.where(pts >= box, pts - box, pts)
 
 
-def close_pairs(positions: np.ndarray, indices: Sequence[int], box: Sequence[float],
-                cutoff: float) -> np.ndarray:
+def close_pairs(positions: np.ndarray, indices: Sequence[int],
+                box: Sequence[float] | np.ndarray, cutoff: float) -> np.ndarray:
     """Pairs (shape (m, 2), global indices, i < j) of ``indices`` closer than ``cutoff`` nm.
 
     Periodic in all three directions of the orthorhombic ``box`` (nm).
@@ -218,7 +219,7 @@ def spread_charge(system: openmm.System, indices: Sequence[int], total: float) -
     return dq
 
 
-E_PER_NM2_PER_C_M2 = 1.0 / (1.602176634e-19 * 1e18)
+E_PER_NM2_PER_C_M2 = 1.0 / (ELEMENTARY_CHARGE_C * 1e18)
 """Conversion: sigma in C/m^2 times this gives e/nm^2."""
 
 

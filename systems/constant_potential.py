@@ -25,10 +25,11 @@ from typing import Any
 import openmm
 from openmm import unit
 
+from predesolv.constants import FARADAY_KJ_PER_MOL_PER_V
 from predesolv.errors import BuildError
 from predesolv.systems.charges import nonbonded_force
 
-FARADAY_KJ_PER_V = 96.48533212
+FARADAY_KJ_PER_V = FARADAY_KJ_PER_MOL_PER_V  # kJ/mol per V per e (predesolv.constants)
 """kJ/mol per (V e): converts a potential in volts to OpenMM's kJ/mol/e."""
 
 CPF_NAME = "predesolv_constant_potential"

@@ -213,10 +213,19 @@ def _solvent_mix(electrolyte: ElectrolyteConfig) -> dict[str, Any]:
             "v_per_mol": float((x * vmol).sum())}
 
 
+def _required(value: int | None, name: str) -> int:
+    """A count the config validator guarantees in this branch (ElectrolyteConfig)."""
+    if value is None:
+        raise ConfigError(f"system.electrolyte.{name}: required here; give {name}",
+                          f"system.electrolyte.{name}")
+    return int(value)
+
+
 def _fill_volume(electrolyte: ElectrolyteConfig, mix: dict[str, Any], volume_nm3: float,
                  v_salt: float, per_nm3: float | None) -> tuple[int, np.ndarray]:
     """Salt and solvent counts that fill ``volume_nm3`` (nm^3) at the pure densities."""
-    n_salt = round(per_nm3 * volume_nm3) if per_nm3 is not None else int(electrolyte.n_salt)
+    n_salt = (round(per_nm3 * volume_nm3) if per_nm3 is not None
+              else _required(electrolyte.n_salt, "n_salt"))
     v_solv = volume_nm3 - n_salt * v_salt
     if v_solv <= 0:
         raise BuildError(f"{n_salt} ion pairs of {electrolyte.salt} occupy "
@@ -230,7 +239,7 @@ def _fill_volume(electrolyte: ElectrolyteConfig, mix: dict[str, Any], volume_nm3
 def _from_solvent_count(electrolyte: ElectrolyteConfig, mix: dict[str, Any], v_salt: float,
                         per_nm3: float | None) -> tuple[int, np.ndarray, float]:
     """Counts and volume (nm^3) from ``electrolyte.n_solvent`` solvent molecules in total."""
-    x, n_total = mix["x"], int(electrolyte.n_solvent)
+    x, n_total = mix["x"], _required(electrolyte.n_solvent, "n_solvent")
     counts = np.round(x * n_total).astype(int)
     while counts.sum() != n_total:          # fix rounding so the total is exact
         short = counts.sum() < n_total
@@ -245,7 +254,7 @@ def _from_solvent_count(electrolyte: ElectrolyteConfig, mix: dict[str, Any], v_s
                              f"{1.0 / (v_salt * AVOGADRO * 1e-24):.1f} M")
         n_salt = round(per_nm3 * v_solv / (1.0 - per_nm3 * v_salt))
     else:
-        n_salt = int(electrolyte.n_salt)
+        n_salt = _required(electrolyte.n_salt, "n_salt")
     return n_salt, counts, v_solv + n_salt * v_salt
 
 

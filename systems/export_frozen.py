@@ -24,7 +24,7 @@ them and compares energies and forces with the predesolv System at the same coor
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +206,7 @@ def _exported_system(built: BuiltSystem, fmt: str, top: str, coords: str,
     return other
 
 
-def energy_check(built: BuiltSystem, exports: dict[str, Sequence[str]], *,
+def energy_check(built: BuiltSystem, exports: Mapping[str, Sequence[str]], *,
                  seed: int = 0) -> dict[str, dict[str, float]]:
     """Compare exported topologies (read back with ParmEd) with the predesolv System.
 

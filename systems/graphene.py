@@ -54,11 +54,12 @@ class Sheet:
     positions: np.ndarray
     labels: list[str]
     bonds: list[tuple[int, int]] = field(default_factory=list)
-    sheet_id: np.ndarray | None = None
+    #: Default (empty): every atom on sheet 0.
+    sheet_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=float).reshape(-1, 3)
-        if self.sheet_id is None:
+        if self.sheet_id is None or (len(self.sheet_id) == 0 and len(self.positions) > 0):
             self.sheet_id = np.zeros(len(self.positions), dtype=int)
         if len(self.labels) != len(self.positions) or len(self.sheet_id) != len(self.positions):
             raise ValueError("Sheet: positions, labels and sheet_id lengths differ")
@@ -240,7 +241,10 @@ def add_edge_hydrogens(sheet: Sheet, ly_box: float, bond_ch: float = CH_BOND_NM)
 
 def concatenate(sheets: list[Sheet]) -> Sheet:
     """Stack several sheets into one :class:`Sheet` (bond indices offset, sheet ids renumbered)."""
-    pos, labels, bonds, sid = [], [], [], []
+    pos: list[np.ndarray] = []
+    labels: list[str] = []
+    bonds: list[tuple[int, int]] = []
+    sid: list[np.ndarray] = []
     offset = 0
     for k, s in enumerate(sheets):
         pos.append(s.positions)

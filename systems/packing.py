@@ -66,7 +66,8 @@ def packmol_executable() -> str | None:
 
 
 def min_intermolecular_distance(xyz: np.ndarray, molecule_id: np.ndarray,
-                                box: Sequence[float] | None, cutoff: float = 0.3) -> float:
+                                box: Sequence[float] | np.ndarray | None, cutoff: float = 0.3
+                                ) -> float:
     """Smallest distance (nm) between atoms of different molecules (periodic if ``box``).
 
     Returns ``cutoff`` if no pair is closer than ``cutoff``.
@@ -218,7 +219,7 @@ def _pack_random(species: Sequence[Species], box: np.ndarray, seed: int, tol: fl
 
 def pack_molecules(
     species: Sequence[Species],
-    box: Sequence[float],
+    box: Sequence[float] | np.ndarray,
     seed: int,
     tolerance: float = 0.2,
     fixed: np.ndarray | None = None,

@@ -229,7 +229,7 @@ def electrode_segments(cfg: Any) -> tuple[list[Segment], float]:
     if cfg.kind == "stagewise_pore":
         segs = [Segment(to_nm(s.length), to_nm(s.spacing), f"stage{i + 1}")
                 for i, s in enumerate(cfg.stages)]
-        d_max = max(s.spacing for s in segs)
+        d_max = max(to_nm(s.spacing) for s in cfg.stages)
         segs.append(Segment(to_nm(cfg.cap_length), None, "cap"))
         return segs, d_max + (2 * n - 1) * layer
     return [Segment(to_nm(cfg.length), None, "surface")], cfg.layers * layer

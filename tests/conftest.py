@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 os.environ.setdefault("OPENMM_CPU_THREADS", "1")
+# The default-run notebook works on runs/default for a user; under `pytest --nbmake tests
+# notebooks` its kernel inherits this folder instead, so the README's two commands can run
+# side by side without contending for runs/default's lock.
+if "PREDESOLV_DEFAULT_RUN" not in os.environ:
+    os.environ["PREDESOLV_DEFAULT_RUN"] = str(
+        Path(tempfile.mkdtemp(prefix="predesolv-tests-")) / "default")
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -89,3 +89,30 @@ def test_summary_is_strict_json(run):
     text = (run / "analysis" / "summary.json").read_text()
     data = json.loads(text, parse_constant=_reject_constant)
     assert data["frames"] > 0 and "NaN" not in text and "Infinity" not in text
+
+
+def test_analyze_refuses_a_live_run_and_live_writes_outside(tmp_path, capsys):
+    """A run whose lock another process holds is refused (holder named, nothing written);
+    --live analyses it into a folder outside the run."""
+    import subprocess
+    import sys
+
+    src = Path(__file__).parent / "data" / "napf6_dme_run"
+    run = tmp_path / "run"
+    shutil.copytree(src, run)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from predesolv.rundir import RunDir; rd = RunDir(sys.argv[1]); "
+        "rd.acquire(); print('held', flush=True); time.sleep(600)"), str(run)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["analyze", str(run), "--what", "coordination"]) == 2
+        err = capsys.readouterr().err
+        assert "live predesolv process" in err and f"pid {holder.pid}" in err
+        assert not (run / "analysis").exists()
+        assert main(["analyze", str(run), "--what", "coordination", "--live"]) == 0
+        assert (tmp_path / "run_live_analysis" / "summary.json").is_file()
+        assert not (run / "analysis").exists()
+    finally:
+        holder.kill()
+        holder.wait()

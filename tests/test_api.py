@@ -81,3 +81,92 @@ def test_build_stays_the_api_function_after_internal_imports():
     import predesolv.runner
 
     assert callable(predesolv.build) and predesolv.build.__module__ == "predesolv"
+
+
+def test_create_simulation_draws_velocities_like_the_runner(tmp_path):
+    """Velocities at step 0 are OpenMM's Maxwell-Boltzmann draw with the runner's seed for
+    that stage (seed derivation written out by hand), so the kinetic energy is nonzero and
+    of the order of (DOF/2) kT (DOF counted here from the System). On this rigid-TIP3P box
+    OpenMM's draw lands at 1.8-2.0x (DOF/2) kT (measured; its constraint projection, not
+    predesolv's); the Langevin thermostat relaxes it within ~1/friction."""
+    cfg = predesolv.load_config(base_config(tmp_path / "unused"))
+    built = predesolv.build(cfg)
+    sim = built.create_simulation(cfg.simulation, stage_index=1)
+    v = sim.context.getState(getVelocities=True).getVelocities(asNumpy=True)
+    from predesolv.runner import make_integrator
+
+    ref = openmm.Context(sim.system, make_integrator(cfg.simulation, 1),
+                         openmm.Platform.getPlatformByName("CPU"))
+    ref.setPeriodicBoxVectors(*built.topology.getPeriodicBoxVectors())
+    ref.setPositions(built.positions)
+    ref.setVelocitiesToTemperature(300 * unit.kelvin, (11 + 7919 * 2) % (2**31 - 2) + 1)
+    v_ref = ref.getState(getVelocities=True).getVelocities(asNumpy=True)
+    assert v.value_in_unit(unit.nanometer / unit.picosecond) == pytest.approx(
+        v_ref.value_in_unit(unit.nanometer / unit.picosecond), rel=1e-5, abs=1e-6)
+    system = sim.system
+    moving = sum(system.getParticleMass(i).value_in_unit(unit.dalton) > 0
+                 for i in range(system.getNumParticles()))
+    cm = any(isinstance(f, openmm.CMMotionRemover) for f in system.getForces())
+    dof = 3 * moving - system.getNumConstraints() - (3 if cm else 0)
+    ke = sim.context.getState(getEnergy=True).getKineticEnergy().value_in_unit(
+        unit.kilojoule_per_mole)
+    assert 0.8 < ke / (0.5 * dof * 0.00831446261815324 * 300.0) < 2.5
+    cold = built.create_simulation(cfg.simulation, velocities=False)
+    assert cold.context.getState(getEnergy=True).getKineticEnergy().value_in_unit(
+        unit.kilojoule_per_mole) == 0.0
+
+
+_REPORTING_CHILD = """
+import os, signal, sys
+import predesolv
+
+class Steps:
+    def __init__(self, path, kill_at):
+        self.path, self.kill_at = path, kill_at
+    def describeNextReport(self, simulation):
+        return {"steps": 10 - simulation.currentStep % 10, "periodic": None, "include": []}
+    def report(self, simulation, state):
+        with open(self.path, "a") as fh:
+            fh.write(f"{simulation.currentStep}\\n")
+        if simulation.currentStep >= self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # kill -9, mid-production
+
+predesolv.run(predesolv.load_config(sys.argv[1]), reporters=[Steps(sys.argv[2], int(sys.argv[3]))])
+"""
+
+
+def test_run_feeds_user_reporters_and_resumes_after_kill_9(tmp_path):
+    """A reporter passed to run() gets production steps only; after kill -9 mid-production,
+    a resumed run() feeds its own reporter from the last checkpoint to the end."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = base_config(tmp_path / "run")
+    cfg["stages"][2]["duration"] = "2 ps"  # production: global steps 50..1050 (2 fs)
+    cfg["output"]["checkpoint_interval"] = "0.5 ps"
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    first = tmp_path / "first.txt"
+    child = subprocess.run([sys.executable, "-c", _REPORTING_CHILD, str(path), str(first),
+                            "650"], capture_output=True, text=True)
+    assert child.returncode == -9, child.stderr[-2000:]
+    seen = [int(x) for x in first.read_text().split()]
+    assert seen == list(range(60, 660, 10))  # production only (nvt ends at step 50)
+
+    class Steps:
+        def __init__(self):
+            self.steps: list[int] = []
+
+        def describeNextReport(self, simulation):
+            return {"steps": 10 - simulation.currentStep % 10, "periodic": None, "include": []}
+
+        def report(self, simulation, state):
+            self.steps.append(simulation.currentStep)
+
+    again = Steps()
+    result = predesolv.run(predesolv.load_config(path), resume=True, reporters=[again])
+    assert result.steps == 1050
+    assert again.steps[-1] == 1050 and 60 < again.steps[0] <= 660
+    assert again.steps == list(range(again.steps[0], 1060, 10))

@@ -129,7 +129,7 @@ def test_cli_writes_table_and_refuses_bad_input(tmp_path, capsys):
     path.write_text(yaml.safe_dump(cfg))
     assert main(["barrier-scan", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "seed DFT" in out and "0.450" in out and "AA" in out
+    assert "paper DFT" in out and "0.450" in out and "AA" in out
     df = pd.read_csv(tmp_path / "scan" / "barriers.csv")
     assert df.loc[0, "seed_barrier_eV"] == 0.25 and df.loc[0, "barrier_eV"] > 0
     meta = json.loads((tmp_path / "scan" / "barriers.json").read_text())

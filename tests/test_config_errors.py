@@ -188,3 +188,19 @@ def test_axis_barostat_on_fixed_electrode_axes_refused(tmp_path, write_config, c
     err = capsys.readouterr().err
     assert code == 2 and "stages[1].barostat" in err and "fixed" in err, err
     assert not run_dir.exists()
+
+
+def test_validate_many_configs_names_each_bad_one(tmp_path, capsys):
+    """`predesolv validate examples/*.yaml`: every config is checked; a bad one is named and
+    makes the exit status 2 without hiding the others."""
+    from pathlib import Path
+
+    from predesolv.cli import main
+
+    examples = sorted(str(p) for p in (Path(__file__).parent.parent / "examples").glob("*.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("simulation: {timestep: 'fast'}\n")
+    assert main(["validate", *examples]) == 0
+    assert main(["validate", examples[0], str(bad), examples[-1]]) == 2
+    out, err = capsys.readouterr()
+    assert f"{examples[-1]}: OK" in out and str(bad) in err

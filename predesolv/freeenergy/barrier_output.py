@@ -20,14 +20,14 @@ def format_table(table: Any) -> str:
         f"{ff['na_c_epsilon_kJ_per_mol']:.4f} kJ/mol, {ff['combining_rule']} rule, cutoff "
         f"{ff['nonbonded_cutoff_nm']:g} nm; {ff['edge_orientation']} orientation, "
         f"{ff['layers_per_wall']} sheet(s) per wall)",
-        f"{'d (nm)':>7} {'stacking':>8} {'barrier (eV)':>13} {'seed DFT (eV)':>14} "
+        f"{'d (nm)':>7} {'stacking':>8} {'barrier (eV)':>13} {'paper DFT (eV)':>14} "
         f"{'site h (nm)':>12} {'saddle h (nm)':>14}",
     ]
     for r in table.rows():
         seed = "" if r["seed_barrier_eV"] != r["seed_barrier_eV"] else f"{r['seed_barrier_eV']:.2f}"
         lines.append(f"{r['spacing_nm']:>7.3f} {r['stacking']:>8} {r['barrier_eV']:>13.4f} "
                      f"{seed:>14} {r['site_height_nm']:>12.4f} {r['saddle_height_nm']:>14.4f}")
-    lines.append("seed DFT: Ren et al., Nano-Micro Lett. 18:382 (2026), Fig. 4e "
+    lines.append("paper DFT: Ren et al., Nano-Micro Lett. 18:382 (2026), Fig. 4e "
                  "(0.55 / 0.25 / ~0 / ~0 eV at 0.40 / 0.45 / 0.50 / 0.55 nm)")
     return "\n".join(lines)
 
@@ -62,7 +62,7 @@ def _plot(df: pd.DataFrame) -> bytes:
         ax.plot(g["spacing_nm"], g["barrier_eV"], "o-", label=f"predesolv 0 K, {st}")
     seed = df.drop_duplicates("spacing_nm").dropna(subset=["seed_barrier_eV"])
     ax.plot(seed["spacing_nm"], seed["seed_barrier_eV"], "ks", mfc="none",
-            label="seed DFT (Ren 2026)")
+            label="DFT, Ren et al. 2026 (paper)")
     ax.set_xlabel("interlayer spacing d (nm)")
     ax.set_ylabel("migration barrier (eV)")
     ax.legend(frameon=False)

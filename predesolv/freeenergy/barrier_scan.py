@@ -269,7 +269,7 @@ def scan_one(spacing_nm: float, stacking: str, *, edge: str = "zigzag",
 
     built = build_ion_slit(spacing_nm, ("Na",), stacking=stacking, edge=edge,
                            layers_per_wall=layers_per_wall, forcefield=forcefield)
-    extra = built.metadata.geometry.extra
+    extra = built.metadata.require_geometry().extra
     mid = float(extra["midplane_z_nm"])
     z_lo, z_hi = mid - spacing_nm / 2 + MIN_WALL_GAP_NM, mid + spacing_nm / 2 - MIN_WALL_GAP_NM
     model = IonEnergy(built)

@@ -220,9 +220,12 @@ class Bias:
             self.columns.append("pull_work (kJ/mol)")
         self.columns += [wall_column(i, rc.unit) for i, (rc, *_) in enumerate(self.walls)]
 
-    def drop_wall_columns(self) -> None:
-        """Record no wall CVs (a run whose ``state.csv`` predates the wall columns)."""
-        self.columns = [c for c in self.columns if not c.startswith("wall")]
+    def match_state_header(self, state_csv: Any) -> None:
+        """Record no wall CVs when ``state_csv`` (a resumed run's) predates wall columns."""
+        with open(state_csv) as fh:
+            header = fh.readline()
+        if self.walls and '"wall0 (' not in header:
+            self.columns = [c for c in self.columns if not c.startswith("wall")]
 
     def add_to(self, system: openmm.System) -> None:
         """Add the bias (force group :data:`BIAS_FORCE_GROUP`) and the walls to ``system``."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from predesolv.config.cluster import JOBQUEUE_CLASSES, ClusterConfig
-from predesolv.errors import PredesolvRuntimeError, RunDirectoryBusy
+from predesolv.errors import Interrupted, PredesolvRuntimeError, RunDirectoryBusy
 
 #: Seconds between two attempts to take a busy run directory's lock.
 LOCK_POLL_S = 2.0
@@ -108,6 +108,8 @@ def _run_serial(tasks: Sequence[Task], cfg: ClusterConfig, progress: bool) -> li
         t0 = time.perf_counter()
         try:
             out.append(call_with_lock_wait(t.fn, device, cfg.lock_wait_s))
+        except Interrupted:
+            raise  # Ctrl-C: the window wrote a checkpoint; the caller says how to go on
         except Exception as exc:
             raise PredesolvRuntimeError(f"task {t.name!r} failed: {exc}") from exc
         _say(f"{t.name} done in {time.perf_counter() - t0:.1f} s ({i + 1}/{len(tasks)})",

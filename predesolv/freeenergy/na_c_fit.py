@@ -71,7 +71,7 @@ class SlitScan:
 
         built = build_ion_slit(spacing_nm, ("Na",), stacking=stacking, edge="zigzag",
                                layers_per_wall=1)
-        ex = built.metadata.geometry.extra
+        ex = built.metadata.require_geometry().extra
         mid = float(ex["midplane_z_nm"])
         cell = (float(ex["cell_nm"][0]), float(ex["cell_nm"][1]))
         origin = np.array([(ex["n_cells"][0] // 2) * cell[0], (ex["n_cells"][1] // 2) * cell[1]])

@@ -24,13 +24,13 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
+from predesolv.constants import KB_EV_PER_K, KJ_PER_MOL_PER_EV, PLANCK_EV_S
 
 #: Na–O(carbonyl) distance of the starting clusters (nm) and the clearance from the slab.
 START_NA_O_NM = 0.235
 MIN_START_GAP_NM = 0.22
-K_B_EV = 8.617333262e-5
-H_EV_S = 4.135667696e-15
+K_B_EV = KB_EV_PER_K
+H_EV_S = PLANCK_EV_S
 OCTAHEDRON = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]],
                       dtype=float)
 
@@ -55,7 +55,8 @@ class Slab:
 
 
 def gas_phase(box_nm: float = 3.0) -> Slab:
-    """No slab: the cluster alone in a cubic periodic box (Tang's pure-solvent reference)."""
+    """No slab: the cluster alone in vacuum (Tang's pure-solvent reference); the box only
+    places it (the System is not periodic)."""
     top = app.Topology()
     top.setPeriodicBoxVectors(np.eye(3) * box_nm * unit.nanometer)
     c = np.full(3, box_nm / 2)
@@ -94,8 +95,10 @@ def surface_slab(edge: str, dopant: str | None, seed: int = 1, reservoir_ec: int
     md = built.metadata
     idx = np.asarray(md.groups["electrode"])
     pos = np.asarray(built.positions.value_in_unit(unit.nanometer))
-    box = np.asarray(md.geometry.extra["box_nm"], dtype=float).copy()
-    ins = md.geometry.insertion
+    geo = md.require_geometry()
+    box = np.array(geo.extra["box_nm"], dtype=float)
+    ins = geo.insertion
+    assert ins is not None  # a surface electrode always has an insertion coordinate
     into = float(ins.direction)  # +1: the slab lies at larger x than its edge
     el_pos = pos[idx]
     centre = el_pos[np.argmin(np.abs(el_pos[:, 1] - box[1] / 2)
@@ -198,11 +201,24 @@ def _clear(mols: list[np.ndarray], slab: Slab) -> bool:
     return True
 
 
+def vacuum_forcefield() -> Any:
+    """The force field of clusters in vacuum: full ionic charges (q = +1 on Na+).
+
+    predesolv's condensed-phase default scales ionic charges by 0.8 (CL&P's il-0.8 set), a
+    mean-field stand-in for the electronic polarisation of a surrounding liquid; a cluster in
+    vacuum, alone or on a bare carbon slab, has no such medium, so it carries its full charge.
+    """
+    from predesolv.config.forcefield import ForceFieldConfig
+
+    return ForceFieldConfig(charge_scaling=1.0)
+
+
 def build_system(slab: Slab, n_ec: int, forcefield: Any = None
                  ) -> tuple[openmm.System, app.Topology, int]:
     """System of the slab (frozen, close pairs treated as in the cell builder) plus one Na+
-    and ``n_ec`` EC; returns it, its Topology and the number of slab atoms (first)."""
-    from predesolv.config.forcefield import ForceFieldConfig
+    and ``n_ec`` EC (:func:`vacuum_forcefield` unless ``forcefield`` is given); returns it,
+    its Topology and the number of slab atoms (first). Without a slab (the gas-phase
+    cluster) the System is not periodic: no PME, no images (NoCutoff)."""
     from predesolv.forcefields.parameterize import create_system, load_molecule
     from predesolv.systems import charges as ch
     from predesolv.systems.cell import treat_frozen_pairs
@@ -214,9 +230,9 @@ def build_system(slab: Slab, n_ec: int, forcefield: Any = None
     for _ in range(n_ec):
         modeller.add(ec_top, ec_xyz * unit.nanometer)
     top = modeller.topology
-    top.setPeriodicBoxVectors(np.diag(slab.box_nm) * unit.nanometer)
-    system, _ = create_system(top, forcefield or ForceFieldConfig(), extra_xml=slab.extra_xml)
     n_slab = len(slab.positions_nm)
+    top.setPeriodicBoxVectors(np.diag(slab.box_nm) * unit.nanometer if n_slab else None)
+    system, _ = create_system(top, forcefield or vacuum_forcefield(), extra_xml=slab.extra_xml)
     if n_slab:
         frozen = list(range(n_slab))
         ch.freeze(system, frozen)
@@ -260,20 +276,20 @@ def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
         st = ctx.getState(getEnergy=True, getPositions=True)
         xyz = np.asarray(st.getPositions(asNumpy=True).value_in_unit(unit.nanometer))
         d = xyz[o_idx] - xyz[n_slab]
-        d -= slab.box_nm * np.round(d / slab.box_nm)
+        if n_slab:  # periodic slab: minimum image; the gas-phase cluster is not periodic
+            d -= slab.box_nm * np.round(d / slab.box_nm)
         out.append(Minimum(st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
                            int(np.sum(np.linalg.norm(d, axis=1) < bound_nm)), i))
     return out
 
 
 def isolated_ec_energy(box_nm: float = 4.0, platform: str = "CPU") -> float:
-    """E[EC] (kJ/mol): one EC minimised alone in a periodic cubic box."""
-    from predesolv.config.forcefield import ForceFieldConfig
+    """E[EC] (kJ/mol): one EC minimised alone in vacuum (no periodic box: NoCutoff);
+    ``box_nm`` only places it."""
     from predesolv.forcefields.parameterize import create_system
 
     top, xyz = _ec_template()
-    top.setPeriodicBoxVectors(np.eye(3) * box_nm * unit.nanometer)
-    system, _ = create_system(top, ForceFieldConfig())
+    system, _ = create_system(top, vacuum_forcefield())
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
                          openmm.Platform.getPlatformByName(platform))
     ctx.setPositions((xyz + box_nm / 2) * unit.nanometer)

@@ -22,9 +22,10 @@ from openmm import unit
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig
 from predesolv.constants import kT_kJ_per_mol
-from predesolv.errors import ConfigError, RunDirectoryError
+from predesolv.errors import ConfigError, Interrupted, RunDirectoryError
 from predesolv.rundir import RunDir, atomic_write_text
 
+from .pmfdir import PULL_CSV, PMFDir
 from .protocol import (
     PULL,
     PULL_STAGE,
@@ -41,7 +42,6 @@ from .protocol import (
 )
 
 log = logging.getLogger("predesolv.pmf")
-PULL_CSV = "pull.csv"
 
 
 @dataclass
@@ -241,13 +241,22 @@ def run_window(path: str, platform: str | None, device_index: str | None = None)
 
 
 def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = False,
-            platform: str | None = None) -> PMFRunResult:
-    """Everything ``predesolv pmf`` does: start run, pull, windows, MBAR estimate.
+            platform: str | None = None, overwrite: bool = False) -> PMFRunResult:
+    """Everything ``predesolv pmf`` does: start run, pull, windows, MBAR estimate, holding
+    the PMF folder's lock throughout (:class:`~.pmfdir.PMFDir`).
+
+    Parameters
+    ----------
+    overwrite : bool
+        Replace a PMF folder made with other physics (default: refuse it).
 
     Raises
     ------
     ConfigError
-        No ``pmf`` block; windows outside the box; a CV on frozen atoms; bad groups.
+        No ``pmf`` block; windows outside the box; a CV on frozen atoms; bad groups; a folder
+        holding a PMF with other physics (before any MD).
+    Interrupted
+        Ctrl-C/SIGTERM in a window (checkpoint written): rerun the same command.
     """
     from predesolv.builder import build_system
 
@@ -258,7 +267,24 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     plans = plan_windows(cfg)
     built = build_system(cfg.system)
     check_pmf(cfg, built)
-    _say(f"{len(plans)} windows; folder {root}")
+    pdir = PMFDir(root)
+    with pdir.locked():
+        note = pdir.claim(cfg, overwrite)
+        if note:
+            _say(f"warning: {note}")
+        _say(f"{len(plans)} windows; folder {root}")
+        try:
+            return _run_pmf_locked(cfg, root, plans, built, serial, platform)
+        except Interrupted as exc:
+            what = str(exc).split(". Continue with")[0]  # the runner's advice is for `run`
+            raise Interrupted(f"pmf stopped ({what}). Continue with the same command: "
+                              f"predesolv pmf CONFIG (finished windows are kept, the "
+                              f"interrupted one resumes from its checkpoint)") from None
+
+
+def _run_pmf_locked(cfg: RunConfig, root: Path, plans: list[WindowPlan], built: BuiltSystem,
+                    serial: bool, platform: str | None) -> PMFRunResult:
+    assert cfg.pmf is not None
     start_dir = _run_stage_dir(start_config(cfg, root), built, platform)
     start = _final_positions(start_dir, built)
     use_pull = cfg.pull is not None and cfg.pmf.seed_from in ("auto", "pull")
@@ -274,14 +300,19 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
 
 def check_pmf(cfg: RunConfig, built: BuiltSystem) -> None:
     """The checks of a ``pmf``/``pull`` config that need the built system, before anything
-    is written: windows inside the box and the slit, every CV resolvable and on mobile atoms.
+    is written: windows inside the box and the slit, every CV resolvable and on mobile atoms,
+    force constants the time step can integrate, windows that can be told apart, a pull target
+    the CV can reach (:mod:`.sanity`).
 
     Raises
     ------
     ConfigError
     """
+    from .sanity import check_pmf_sanity
+
     check_windows(cfg, built, plan_windows(cfg))
     _check_cvs(cfg, built)
+    check_pmf_sanity(cfg, built)
 
 
 def _check_cvs(cfg: RunConfig, built: BuiltSystem) -> None:
@@ -379,11 +410,14 @@ def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
 
     assert cfg.pmf is not None
     root = Path(root)
-    dirs = [RunDir(p) for p in sorted((root / WINDOWS).glob("w[0-9][0-9][0-9]"))]
+    pdir = PMFDir(root)
+    dirs = pdir.window_dirs()
     missing = [d.path.name for d in dirs if not _complete(d)]
     if missing or not dirs:
         raise RunDirectoryError(f"{root / WINDOWS}: windows {missing or 'all'} are not "
                                 f"complete; run predesolv pmf again to finish them")
+    for d in dirs:
+        pdir.verify(d)
     data = [window_series(d) for d in dirs]
     temps = {t for *_, t, _ in data}
     windows = [UmbrellaWindow(c, k, t) for _, c, k, t, _ in data]

@@ -155,7 +155,9 @@ def format_study(study: dict[str, Any], max_rows: int = 60) -> str:
     head = f"Study {study.get('study')} ({study.get('size')}): {len(rows)} rows"
     if not rows:
         return head
-    df = pd.DataFrame(rows)
+    # "seed" in these files means the paper a study reproduces, not a random seed
+    df = pd.DataFrame(rows).rename(columns=lambda c: c.replace("seed_", "paper_")
+                                   if c.startswith("seed_") else c)
     long = [c for c in df.columns
             if df[c].map(lambda v: isinstance(v, str) and len(v) > _SENTENCE_CHARS).any()]
     table = df.drop(columns=long).head(max_rows).to_string(
@@ -168,3 +170,27 @@ def format_study(study: dict[str, Any], max_rows: int = 60) -> str:
         lines += [f"{r[key]}: {r[c]}" for _, r in df.iterrows() if isinstance(r[c], str)]
     lines += [str(study[k]) for k in _VERDICT_KEYS if isinstance(study.get(k), str)]
     return "\n".join(lines)
+
+
+def results_root() -> Path:
+    """``docs/results/studies/`` of the repository: the committed outputs of paper runs."""
+    return studies_root().parent / "docs" / "results" / "studies"
+
+
+def paper_status(study_id: str) -> str:
+    """One status line for a study, from its configs and its committed results (the single
+    source for the status columns of ``studies/README.md``; checked by a test).
+
+    ``smoke + paper (k of N configs run)`` where ``k`` counts the paper configs whose output
+    folder is committed under ``docs/results/studies/<ID>-paper/`` (a study with one config and
+    a committed ``study.json`` counts it run); ``smoke; paper (N configs) not run`` without a
+    committed result."""
+    key = study_id.upper()
+    folder = studies_root() / key
+    smoke = "smoke" if any((folder / "smoke").glob("*.yaml")) else "no smoke"
+    paper = sorted(p.stem for p in (folder / "paper").glob("*.yaml"))
+    done = results_root() / f"{key}-paper"
+    if not (done / "study.json").is_file():
+        return f"{smoke}; paper ({len(paper)} configs) not run"
+    ran = [p for p in paper if (done / p).is_dir()] or (paper if len(paper) == 1 else [])
+    return f"{smoke} + paper ({len(ran)} of {len(paper)} configs run)"

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from openmm import unit
 
-from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
+from predesolv.constants import KJ_PER_MOL_PER_EV
+from predesolv.freeenergy.pmfdir import PMFDir
 
 from . import configs, write_json
 from .insertion import measured_speed
@@ -73,7 +74,7 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
         if opts.get("overwrite") and root.exists():
             shutil.rmtree(root)
         run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
-        pmf = pd.read_csv(root / "pmf.csv")
+        pmf = pd.read_csv(PMFDir(root).pmf_csv)
         pmfs.append(pmf.assign(surface=path.stem))
         assert cfg.pmf is not None
         surfaces.append({"surface": path.stem, "n_windows": len(cfg.pmf.centers()),
@@ -102,7 +103,7 @@ def _production_ps(cfg: Any, root: Path) -> dict[str, float]:
     window contributed (``windows.csv``): a window extended with ``predesolv run --resume
     --extend`` shows up here, not in the config."""
     dt = float(cfg.pmf.sample_interval.value_in_unit(unit.picosecond))
-    frames = pd.read_csv(root / "windows.csv")["n_frames"].to_numpy(float)
+    frames = pd.read_csv(PMFDir(root).windows_csv)["n_frames"].to_numpy(float)
     return {"production_ps_per_window": float(frames.min() * dt),
             "production_ps_max": float(frames.max() * dt)}
 

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from openmm import unit
 
-from predesolv.analysis.pmf import KB_KJ_PER_MOL_K
+from predesolv.constants import KB_KJ_PER_MOL_K
+from predesolv.freeenergy.pmfdir import PMFDir
 
 from . import configs, write_json
 
@@ -70,7 +71,7 @@ def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
         if opts.get("overwrite") and root.exists():
             shutil.rmtree(root)
         run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
-        pmf = pd.read_csv(root / "pmf.csv")
+        pmf = pd.read_csv(PMFDir(root).pmf_csv)
         pmfs.append(pmf.assign(config=path.stem, spacing_nm=spacing))
         kind, index = pulled(cfg)
         path_rows = shell_path_rows(root, index) if kind == "cation" else window_cv_rows(root)
@@ -99,7 +100,7 @@ def _pull_start(root: Path) -> float:
     """The CV where the steered pull began (nm; NaN without a pull). A value > 0 means the
     pulled group started inside or behind the slit, and the windows in front of the mouth
     were not reached from the reservoir: pick another group."""
-    path = root / "pull.csv"
+    path = PMFDir(root).pull_csv
     if not path.is_file():
         return float("nan")
     start = float(pd.read_csv(path).iloc[0, 2])
@@ -118,7 +119,7 @@ def measured_speed(root: Path) -> dict[str, Any]:
     import json
 
     speeds, platform, threads = [], None, None
-    for w in sorted((root / "windows").glob("w[0-9][0-9][0-9]")):
+    for w in (d.path for d in PMFDir(root).window_dirs()):
         df = pd.read_csv(w / "state.csv")
         col = next((c for c in df.columns if c.startswith("speed")), None)
         if col is not None:
@@ -145,7 +146,7 @@ def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
     from predesolv.rundir import RunDir
 
     rows, every = [], []
-    for w in sorted((root / "windows").glob("w[0-9][0-9][0-9]")):
+    for w in (d.path for d in PMFDir(root).window_dirs()):
         frames = shell_along_path(w, ion, PATH_CUTOFFS_NM)
         centre = RunDir(w).load_config().bias.center_value
         every.append(frames.assign(window=w.name, center_nm=centre))
@@ -154,7 +155,7 @@ def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
     if every:
         pd.concat(every, ignore_index=True).to_csv(root / "window_shells.csv", index=False,
                                                    float_format="%.6g")
-    pull = root / "pull"
+    pull = PMFDir(root).pull
     if pull.is_dir():
         shell_along_path(pull, ion, PATH_CUTOFFS_NM).to_csv(root / "pull_shell.csv",
                                                             index=False, float_format="%.6g")
@@ -174,7 +175,7 @@ def window_cv_rows(root: Path) -> list[dict[str, Any]]:
     from predesolv.rundir import RunDir
 
     rows = []
-    for w in sorted((root / "windows").glob("w[0-9][0-9][0-9]")):
+    for w in (d.path for d in PMFDir(root).window_dirs()):
         s, centre, *_ = window_series(RunDir(w))
         rows.append({"window": w.name, "center_nm": centre, "insertion_nm": float(np.mean(s)),
                      "insertion_max_nm": float(np.max(s)), "n_frames": float(len(s))})

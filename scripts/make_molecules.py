@@ -3,7 +3,8 @@
 Geometries: RDKit ETKDG embedding + MMFF94 optimisation for the organic solvents, ideal
 octahedral PF6- (P-F 0.1606 nm, CL&P) and tetrahedral ClO4- (Cl-O 0.1506 nm), then a
 vacuum minimisation with predesolv's own force field so that the shipped geometry sits in
-the force-field minimum. Run: ``python forcefields/_make_molecules.py`` (needs rdkit).
+the force-field minimum. Run: ``python scripts/make_molecules.py`` (needs rdkit, which
+predesolv does not install).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "forcefields"
 OUT = HERE / "molecules"
 
 # residue -> (SMILES with explicit atom order of heavy atoms, heavy atom names, H names per heavy)

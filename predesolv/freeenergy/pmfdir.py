@@ -1,0 +1,166 @@
+"""A PMF folder as one owned object: its layout, a manifest of the physics, a lock, checks.
+
+``predesolv pmf`` writes ordinary run directories (``start/``, ``pull/``, ``windows/wNNN/``)
+under one folder. :class:`PMFDir` owns that folder the way :class:`~predesolv.rundir.RunDir`
+owns a run:
+
+* **layout**: the names of its parts are spelled here (and in :mod:`.protocol`) only;
+* **manifest** (``pmf.json``): the physics every window was made with — system, force field,
+  simulation (temperature, time step, friction, seeds, H mass), the start stages, the pull,
+  and the PMF's CV, windows, force constants, walls, window stages, sample interval and seed
+  source. A rerun whose config changes any of them is refused before any MD, naming each
+  changed field with both values and the two ways on (another ``--out``, or ``--overwrite``);
+  the estimator settings, the cluster and where/how fast it runs may change freely;
+* **lock**: one ``pmf`` per folder for its whole life (pull *and* windows);
+* **verification**: a finished window whose ``state.csv`` holds fewer or more rows than its
+  progress record is refused by name before its samples reach the estimator.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from predesolv.config import RunConfig
+from predesolv.config.compare import NOT_PHYSICS, _flatten, adopt_drawn_seeds
+from predesolv.errors import ConfigError, RunDirectoryError
+from predesolv.rundir import RunDir, atomic_write_text
+
+from .protocol import PULL, START, WINDOWS
+
+MANIFEST = "pmf.json"
+PULL_CSV = "pull.csv"
+#: The estimate's files (written by predesolv.analysis.pmf_outputs under these names).
+PMF_CSV, WINDOWS_CSV, BARRIERS_JSON = "pmf.csv", "windows.csv", "barriers.json"
+#: Config fields that do not change what a window computes.
+NOT_WINDOW_PHYSICS = ("output.", "pmf.estimator.", "pmf.cluster.")
+
+
+def physics(cfg: RunConfig) -> dict[str, Any]:
+    """The flattened fields of ``cfg`` that change a window's physics (dotted YAML paths)."""
+    flat = _flatten(cfg.model_dump(mode="json"))
+    return {k: v for k, v in sorted(flat.items())
+            if k not in NOT_PHYSICS and not k.startswith(NOT_WINDOW_PHYSICS)}
+
+
+class PMFDir:
+    """The folder of one PMF (``output.directory`` of a ``pmf`` config, or ``--out``)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).absolute()
+        self._run = RunDir(self.root)
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def windows(self) -> Path:
+        return self.root / WINDOWS
+
+    @property
+    def start(self) -> Path:
+        """The start run (the config's own stages)."""
+        return self.root / START
+
+    @property
+    def pull(self) -> Path:
+        """The steered pull's run directory."""
+        return self.root / PULL
+
+    @property
+    def pull_csv(self) -> Path:
+        """time, CV, centre and work of the pull."""
+        return self.root / PULL_CSV
+
+    @property
+    def pmf_csv(self) -> Path:
+        return self.root / PMF_CSV
+
+    @property
+    def windows_csv(self) -> Path:
+        return self.root / WINDOWS_CSV
+
+    @property
+    def barriers_json(self) -> Path:
+        return self.root / BARRIERS_JSON
+
+    def window_dirs(self) -> list[RunDir]:
+        """Every window folder, in window order."""
+        return [RunDir(p) for p in sorted(self.windows.glob("w[0-9][0-9][0-9]"))]
+
+    def has_runs(self) -> bool:
+        """True when any part of a PMF was written here."""
+        return any((self.root / p).exists() for p in (START, PULL, WINDOWS))
+
+    @contextmanager
+    def locked(self) -> Iterator[PMFDir]:
+        """Hold the PMF's lock for the body (a second ``pmf`` on this folder is refused)."""
+        try:
+            with self._run.locked():
+                yield self
+        except RunDirectoryError as exc:
+            if "in use by another predesolv process" in str(exc):
+                raise RunDirectoryError(
+                    f"pmf: {self.root} is being written by another predesolv pmf "
+                    f"({str(exc).split('(', 1)[1].split(')')[0]}); wait for it to finish or "
+                    f"use another --out", "pmf") from None
+            raise
+
+    def claim(self, cfg: RunConfig, overwrite: bool) -> str | None:
+        """Check ``cfg`` against the manifest (or write it for a new folder). Returns a
+        warning for a folder written before manifests existed (recorded now, unchecked).
+
+        Raises
+        ------
+        ConfigError
+            The physics changed (every changed field named, with both values).
+        """
+        if overwrite and self.has_runs():
+            for part in (START, PULL, WINDOWS):
+                shutil.rmtree(self.root / part, ignore_errors=True)
+            self.manifest.unlink(missing_ok=True)
+        if not self.manifest.is_file():
+            legacy = self.has_runs()
+            atomic_write_text(self.manifest, json.dumps(
+                {"config": cfg.model_dump(mode="json")}, indent=1) + "\n")
+            return (f"{self.root} was written before PMF folders recorded their physics "
+                    f"({MANIFEST}): its existing windows could not be checked against this "
+                    f"config; recorded it now") if legacy else None
+        stored = RunConfig.model_validate(json.loads(self.manifest.read_text())["config"])
+        adopt_drawn_seeds(cfg, stored)
+        old, new = physics(stored), physics(cfg)
+        changed = [k for k in sorted(set(old) | set(new))
+                   if old.get(k, "<absent>") != new.get(k, "<absent>")]
+        if changed:
+            shown = "; ".join(f"{k}: {str(old.get(k, '<absent>'))[:40]} -> "
+                              f"{str(new.get(k, '<absent>'))[:40]}" for k in changed[:6])
+            more = f" (+{len(changed) - 6} more)" if len(changed) > 6 else ""
+            raise ConfigError(
+                f"{self.root} holds a PMF made with other physics: {shown}{more}. Its windows "
+                f"would mix two ensembles. Undo the change, write the new PMF to another "
+                f"folder (--out), or replace this one (--overwrite)", "pmf")
+        return None
+
+    def verify(self, rd: RunDir) -> None:
+        """Refuse a finished window whose ``state.csv`` does not hold the rows its progress
+        record counts (truncated, or appended to by hand)."""
+        progress = rd.read_progress()
+        if progress is None or progress.latest is None:
+            return
+        with rd.state.open() as fh:
+            rows = sum(1 for _ in fh) - 1
+        want = progress.latest.state_rows
+        if rows != want:
+            raise RunDirectoryError(
+                f"pmf: window {rd.path.name} is damaged: its state.csv holds {rows} rows "
+                f"where its progress record counts {want}; its samples are not used. Remove "
+                f"{rd.path} and run pmf again (the window is rerun)", "pmf")
+
+
+__all__ = ["BARRIERS_JSON", "MANIFEST", "PMF_CSV", "PULL_CSV", "PMFDir", "WINDOWS_CSV",
+           "physics"]

@@ -1,0 +1,208 @@
+"""A PMF folder has one owner (predesolv.freeenergy.pmfdir.PMFDir): physics changes are
+refused before MD, a damaged finished window never reaches the estimator, one pmf at a time,
+Ctrl-C exits 130 with the command that continues. Tiny analytic double well, Reference."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from predesolv.cli import main
+from predesolv.testing import write_double_well
+
+HANG_GUARD_S = 1800  # a hung subprocess only, never a speed limit
+
+
+def _config(tmp: Path, production_ps: float = 4.0) -> dict:
+    dw = write_double_well(tmp / "in", mass_amu=10.0)
+    return {
+        "system": {"from_files": {"system_xml": str(dw.system_xml), "pdb": str(dw.pdb)}},
+        "simulation": {"platform": "Reference", "temperature": "300 K", "timestep": "2 fs",
+                       "friction": "5 /ps", "seed": 3},
+        "stages": [{"type": "minimize"}],
+        "output": {"directory": str(tmp / "pmf"), "checkpoint_interval": "1 ps"},
+        "pmf": {"cv": {"type": "position", "group": [0], "axis": "x",
+                       "origin": f"{dw.center_nm} nm"},
+                "windows": {"values": ["-0.5 nm", "-0.3 nm"]}, "k": "500 kJ/mol/nm**2",
+                "stages": [{"type": "production", "duration": f"{production_ps:g} ps"}],
+                "sample_interval": "0.02 ps",
+                "estimator": {"bins": 10, "bootstraps": 0, "decorrelate": False,
+                              "min_effective_samples": 2}},
+    }
+
+
+def _write(tmp: Path, cfg: dict) -> str:
+    path = tmp / "pmf.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def _samples(root: Path) -> dict[str, bytes]:
+    return {w.name: (w / "state.csv").read_bytes() for w in sorted((root / "windows").iterdir())}
+
+
+@pytest.fixture
+def done(tmp_path):
+    cfg = _config(tmp_path)
+    assert main(["pmf", _write(tmp_path, cfg), "--serial"]) == 0
+    return tmp_path, cfg
+
+
+@pytest.mark.parametrize("field, value", [
+    (("simulation", "temperature"), "310 K"), (("simulation", "timestep"), "1 fs"),
+    (("simulation", "seed"), 4), (("pmf", "sample_interval"), "0.04 ps"),
+    (("pmf", "k"), "600 kJ/mol/nm**2"),
+])
+def test_physics_change_is_refused_before_any_md(done, capsys, field, value):
+    tmp, cfg = done
+    before = _samples(tmp / "pmf")
+    cfg[field[0]][field[1]] = value
+    path = _write(tmp, cfg)
+    capsys.readouterr()
+    for extra in ([], ["--estimate-only"]):
+        assert main(["pmf", path, "--serial", *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{field[0]}.{field[1]}" in err and "--overwrite" in err and "--out" in err
+    assert _samples(tmp / "pmf") == before  # nothing ran
+
+
+def test_estimator_settings_may_change_and_overwrite_starts_anew(done, capsys):
+    tmp, cfg = done
+    before = _samples(tmp / "pmf")
+    cfg["pmf"]["estimator"]["bins"] = 12
+    path = _write(tmp, cfg)
+    assert main(["pmf", path, "--serial"]) == 0
+    assert "2 of 2 windows already complete: skipped" in capsys.readouterr().err
+    assert _samples(tmp / "pmf") == before
+    cfg["simulation"]["temperature"] = "310 K"
+    path = _write(tmp, cfg)
+    assert main(["pmf", path, "--serial", "--overwrite"]) == 0
+    manifest = json.loads((tmp / "pmf" / "pmf.json").read_text())
+    assert manifest["config"]["simulation"]["temperature"].startswith("310")
+
+
+def test_damaged_finished_window_is_refused_by_name(done, capsys):
+    tmp, cfg = done
+    state = tmp / "pmf" / "windows" / "w001" / "state.csv"
+    lines = state.read_text().splitlines(keepends=True)
+    state.write_text("".join(lines[: len(lines) // 2]))
+    capsys.readouterr()
+    assert main(["pmf", _write(tmp, cfg), "--estimate-only"]) == 2
+    err = capsys.readouterr().err
+    assert "window w001 is damaged" in err and f"{len(lines) // 2 - 1} rows" in err
+
+
+def test_second_pmf_on_the_same_folder_is_refused(done, capsys):
+    tmp, cfg = done
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from predesolv.rundir import RunDir; RunDir(sys.argv[1]).acquire(); "
+        "print('held', flush=True); time.sleep(600)"), str(tmp / "pmf")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        assert main(["pmf", _write(tmp, cfg), "--serial"]) == 2
+        assert "another predesolv pmf" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_ctrl_c_exits_130_with_the_command_that_continues(tmp_path):
+    """SIGINT once a window has checkpointed mid-run (event-based: a window that finishes
+    before it is seen mid-run is retried 4x longer); then the printed command finishes it."""
+    production = 40.0
+    for attempt in range(5):
+        tmp = tmp_path / f"try{attempt}"
+        cfg = _config(tmp, production)
+        path = _write(tmp, cfg)
+        proc = subprocess.Popen([sys.executable, "-m", "predesolv", "pmf", path, "--serial"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        w0 = tmp / "pmf" / "windows" / "w000" / "progress.json"
+        seen = False
+        while proc.poll() is None:
+            try:
+                p = json.loads(w0.read_text())
+            except (OSError, ValueError):
+                time.sleep(0.01)
+                continue
+            if p["checkpoints"] and not p["completed"]:
+                proc.send_signal(signal.SIGINT)
+                seen = True
+                break
+            if p["completed"]:
+                break
+            time.sleep(0.01)
+        _, err = proc.communicate(timeout=HANG_GUARD_S)
+        if seen:
+            break
+        production *= 4
+    else:
+        pytest.fail("the window always finished before it was seen mid-run")
+    assert proc.returncode == 130, err[-2000:]
+    assert "predesolv pmf CONFIG" in err and "predesolv run" not in err
+    assert main(["pmf", path, "--serial"]) == 0
+    assert (tmp / "pmf" / "pmf.csv").is_file()
+
+
+@pytest.mark.parametrize("change, field, text", [
+    (lambda c: c["pmf"].update(k="1e308 kJ/mol/nm**2"), "pmf.k", "ω Δt"),
+    (lambda c: c["pmf"].update(windows={"start": "-0.12 nm", "stop": "0.12 nm",
+                                        "count": 1000}), "pmf.windows", "thermal width"),
+    (lambda c: c.update(pull={"cv": c["pmf"]["cv"], "k": "500 kJ/mol/nm**2",
+                              "target": "50 nm", "speed": "10 nm/ns"}),
+     "pull.target", "half the box"),
+])
+def test_absurd_settings_refused_before_anything_is_written(tmp_path, capsys, change, field,
+                                                            text):
+    """k = 1e308 on a 10 amu particle at 2 fs: ω Δt = sqrt(1e308/10) x 0.002 >> 0.63; 1000
+    windows over 0.24 nm are 2.4e-4 nm apart, below 0.1 sqrt(kT/k) = 7e-3 nm; a 50 nm target
+    in a 6 nm box."""
+    cfg = _config(tmp_path)
+    change(cfg)
+    assert main(["pmf", _write(tmp_path, cfg), "--serial"]) == 2
+    err = capsys.readouterr().err
+    assert field in err and text in err
+    assert not (tmp_path / "pmf").exists()
+
+
+def test_stiffness_limit_by_hand():
+    """ω Δt = sqrt(k/m) Δt; the allowed k at Δt = 2 fs for 23 amu is (0.2π/0.002)^2 x 23."""
+    import math
+
+    from predesolv.freeenergy.sanity import MAX_OMEGA_DT
+
+    assert MAX_OMEGA_DT == pytest.approx(2 * math.pi / 10)
+    k_max = (MAX_OMEGA_DT / 0.002) ** 2 * 23.0
+    assert k_max == pytest.approx(2.27e6, rel=0.01)
+
+
+def test_pmf_folder_names_are_spelled_only_by_their_owners():
+    """Every file and folder name of a PMF folder is spelled in its owners only (PMFDir, the
+    protocol that derives the run configs, the estimate's writer); the barrier-scan folder
+    has its own owner. Everything else goes through PMFDir."""
+    import re
+
+    from predesolv.analysis import pmf_outputs
+    from predesolv.freeenergy import pmfdir
+
+    root = Path(__file__).resolve().parents[1]
+    owners = {"predesolv/freeenergy/pmfdir.py", "predesolv/freeenergy/protocol.py",
+              "analysis/pmf_outputs.py", "predesolv/freeenergy/barrier_output.py"}
+    name = re.compile(r'"(pmf\.csv|windows\.csv|pull\.csv|barriers\.json|overlap\.csv|'
+                      r'pmf\.json)"|/ "(windows|pull|start)"')
+    offenders = [f"{p.relative_to(root)}:{i + 1}"
+                 for d in ("predesolv", "systems", "analysis", "forcefields", "scripts")
+                 for p in sorted((root / d).rglob("*.py"))
+                 if str(p.relative_to(root)) not in owners
+                 for i, line in enumerate(p.read_text().splitlines()) if name.search(line)]
+    assert offenders == []
+    assert (pmf_outputs.PMF_CSV, pmf_outputs.WINDOWS_CSV, pmf_outputs.BARRIERS_JSON) == (
+        pmfdir.PMF_CSV, pmfdir.WINDOWS_CSV, pmfdir.BARRIERS_JSON)
