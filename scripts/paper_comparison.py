@@ -177,7 +177,9 @@ def e7_section() -> list[str]:
     out += [f"E_desolv(n) in eV from the lowest of {st['n_starts']} minimisations per cluster "
             "size with every EC bound; in brackets the spread (max − min) of those minima for "
             "the larger cluster of the step. Face-on: the cluster on the sheet, as in the "
-            "paper; edge-on: predesolv's electrode surface.", "",
+            "paper; edge-on: predesolv's electrode surface. Clusters in vacuum carry full "
+            f"charges ({_e7_charges(st)}); the gas-phase cluster and the lone EC are not "
+            "periodic.", "",
             "| surface | " + " | ".join(r["step"] for r in rows[:6]) + " | first step > 1 s |",
             "|---|" + "---|" * 7]
     first: dict[str, str] = {}
@@ -280,6 +282,14 @@ def _side_by_side(rows: list[dict]) -> list[str]:
             f"({ion['DME_inside']:.1f} kept). The seed's DME enters only with the ion; here "
             + ("it enters with the ion as well." if with_ion == "with" else
                "it enters in neither case: the ion is stripped at the mouth.")]
+
+
+def _e7_charges(st: dict) -> str:
+    """How the committed E7 run treated charges (recorded in study.json from 0.2.0 on)."""
+    q = st.get("charge_scaling")
+    return "q = +1 on Na⁺" if q == 1.0 else (
+        "NOT in this committed run: it predates 0.2.0 and used 0.8-scaled charges and a PME "
+        "box for the gas phase; rerun `predesolv study E7 --size paper`")
 
 
 def e7_300k_section() -> list[str]:

@@ -50,7 +50,12 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     import pandas as pd
     import yaml
 
-    from predesolv.freeenergy.stepwise import isolated_ec_energy, minimise_cluster, stepwise_table
+    from predesolv.freeenergy.stepwise import (
+        isolated_ec_energy,
+        minimise_cluster,
+        stepwise_table,
+        vacuum_forcefield,
+    )
 
     (path,) = configs(folder)
     try:
@@ -84,6 +89,8 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     _plot(rows).savefig(files["e7_static.png"], dpi=120, bbox_inches="tight")
     files["study.json"] = write_json(out / "study.json", {
         "study": "E7", "part": "0 K stepwise desolvation", "size": opts["size"],
+        "charge_scaling": vacuum_forcefield().charge_scaling,
+        "gas_phase_electrostatics": "NoCutoff (not periodic)",
         "n_starts": cfg.n_starts, "E_EC_kJ_per_mol": e_ec, "rows": rows, "wall_s": wall,
         "definition": "E_desolv(n) = E[slab + Na+(EC)_(6-n)] + E[EC] - E[slab + "
                       "Na+(EC)_(7-n)] (Tang et al. 2026, eq. 1), lowest minimum with every EC "
