@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,8 +16,9 @@ os.environ.setdefault("OPENMM_CPU_THREADS", "1")
 # notebooks` its kernel inherits this folder instead, so the README's two commands can run
 # side by side without contending for runs/default's lock.
 if "PREDESOLV_DEFAULT_RUN" not in os.environ:
-    os.environ["PREDESOLV_DEFAULT_RUN"] = str(
-        Path(tempfile.mkdtemp(prefix="predesolv-tests-")) / "default")
+    _runs = Path(tempfile.mkdtemp(prefix="predesolv-tests-"))
+    os.environ["PREDESOLV_DEFAULT_RUN"] = str(_runs / "default")
+    atexit.register(shutil.rmtree, _runs, ignore_errors=True)
 
 DATA = Path(__file__).resolve().parent / "data"
 

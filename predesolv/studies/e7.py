@@ -85,7 +85,7 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     files = {"e7_static.csv": out / "e7_static.csv", "e7_minima.csv": out / "e7_minima.csv",
              "e7_static.png": out / "e7_static.png"}
     pd.DataFrame(rows).to_csv(files["e7_static.csv"], index=False, float_format="%.6g")
-    pd.DataFrame(minima_rows).to_csv(files["e7_minima.csv"], index=False, float_format="%.6g")
+    pd.DataFrame(minima_rows).to_csv(files["e7_minima.csv"], index=False, float_format="%.10g")
     _plot(rows).savefig(files["e7_static.png"], dpi=120, bbox_inches="tight")
     files["study.json"] = write_json(out / "study.json", {
         "study": "E7", "part": "0 K stepwise desolvation", "size": opts["size"],
