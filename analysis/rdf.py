@@ -17,6 +17,16 @@ DEFAULT_RMAX_A = 10.0
 DEFAULT_BIN_A = 0.05
 
 
+def smoothed(g: np.ndarray, smooth: int = 5) -> np.ndarray:
+    """Moving average of ``g`` over ``smooth`` bins, edges padded with the end values (the
+    smoothing :func:`first_minimum` searches on); ``smooth`` <= 1 returns ``g``."""
+    g = np.asarray(g, dtype=float)
+    if smooth <= 1:
+        return g
+    k = np.ones(smooth) / smooth
+    return np.convolve(np.pad(g, smooth // 2, mode="edge"), k, mode="valid")[: g.size]
+
+
 def first_minimum(r: np.ndarray, g: np.ndarray, smooth: int = 5) -> float | None:
     """Position of the first minimum after the first-shell peak of an RDF.
 
@@ -42,11 +52,7 @@ def first_minimum(r: np.ndarray, g: np.ndarray, smooth: int = 5) -> float | None
     g = np.asarray(g, dtype=float)
     if g.size < 3 or not np.any(g > 0):
         return None
-    if smooth > 1:
-        k = np.ones(smooth) / smooth
-        gs = np.convolve(np.pad(g, smooth // 2, mode="edge"), k, mode="valid")[: g.size]
-    else:
-        gs = g
+    gs = smoothed(g, smooth)
     # first local maximum reaching 30 % of the highest peak (and g > 1): the first shell
     top = float(gs.max())
     peak = int(np.argmax(gs))

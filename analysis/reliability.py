@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .rdf import smoothed
+
 #: Fewest ion–partner pairs behind a residence time.
 MIN_RESIDENCE_PAIRS = 20
 #: The analysed trajectory must span at least this many τ.
@@ -90,11 +92,6 @@ def diffusion_warnings(msd: pd.DataFrame, diff: pd.DataFrame) -> list[str]:
     return out
 
 
-def _smoothed(g: np.ndarray, smooth: int) -> np.ndarray:
-    k = np.ones(smooth) / smooth
-    return np.convolve(np.pad(g, smooth // 2, mode="edge"), k, mode="valid")[: g.size]
-
-
 def minimum_clarity(r_nm: np.ndarray, g: np.ndarray, r_min_nm: float, smooth: int = 5
                     ) -> tuple[float, float]:
     """How clear a first minimum is, on the smoothed g(r) (as :func:`.rdf.first_minimum`).
@@ -111,7 +108,7 @@ def minimum_clarity(r_nm: np.ndarray, g: np.ndarray, r_min_nm: float, smooth: in
     r, g = np.asarray(r_nm, float), np.asarray(g, float)
     if not np.isfinite(r_min_nm) or g.size < 3:
         return 1.0, 0.0
-    gs = _smoothed(g, smooth)
+    gs = smoothed(g, smooth)
     before = gs[r < r_min_nm]
     if before.size == 0 or before.max() <= 0:
         return 1.0, 0.0

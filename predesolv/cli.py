@@ -359,7 +359,7 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
         pdir = PMFDir(Path(args.out or cfg.output.directory))
         if not pdir.windows.is_dir():
             raise RunDirectoryError(f"pmf: {pdir.root} holds no windows to estimate from; run "
-                                    f"predesolv pmf without --estimate-only first", "pmf")
+                                    f"predesolv pmf without --estimate-only first")
         with pdir.locked():
             pdir.claim(cfg, overwrite=False)  # the estimate uses these windows' physics
             _, files = estimate(pdir.root, cfg)
@@ -375,8 +375,6 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
 
 def _print_pmf_summary(files: dict[str, Path]) -> None:
     """The numbers a user came for (ΔF and barriers ± σ), read back from barriers.json."""
-    import json
-
     from predesolv.analysis.pmf_outputs import BARRIERS_JSON, format_summary
 
     path = files.get(BARRIERS_JSON)
@@ -418,7 +416,7 @@ def _refuse_live_run(args: argparse.Namespace, options: dict[str, object]) -> No
         raise RunDirectoryError(
             f"{args.run_dir} is being written by a live predesolv process ({holder}); wait "
             f"for it to finish, or add --live to analyse the frames written so far into "
-            f"another folder", "run_dir")
+            f"another folder")
     run = Path(args.run_dir).resolve()
     out = Path(str(options.get("out_dir") or f"{run}_live_analysis")).resolve()
     if out == run or run in out.parents:
@@ -500,8 +498,6 @@ def _cmd_study(args: argparse.Namespace) -> int:
                       resume=args.resume, platform=args.platform)
     summary = files.get("study.json")
     if summary is not None and summary.is_file():
-        import json
-
         from predesolv.studies import format_study
 
         print(format_study(json.loads(summary.read_text())))

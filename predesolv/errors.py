@@ -72,7 +72,12 @@ class RunDirectoryError(InputError, FileExistsError):
 
 
 class RunDirectoryBusy(RunDirectoryError):
-    """Another live process holds the run directory's lock."""
+    """Another live process holds the run directory's lock (``holder``: ``pid N on host H
+    since T``, as written in the lock file)."""
+
+    def __init__(self, message: str, holder: str = "unknown"):
+        self.holder = holder
+        super().__init__(message)
 
 
 class PredesolvRuntimeError(PredesolvError, RuntimeError):
@@ -89,4 +94,16 @@ class AnalysisError(InputError, ValueError):
 
 class Interrupted(PredesolvRuntimeError):
     """SIGINT/SIGTERM: a checkpoint was written (when MD had started); resume with
-    ``--resume`` (CLI exit status 130)."""
+    ``--resume`` (CLI exit status 130).
+
+    Parameters
+    ----------
+    what : str
+        Where it stopped and what was saved.
+    advice : str, optional
+        How to continue; a workflow that drives runs (e.g. ``pmf``) replaces it with its own.
+    """
+
+    def __init__(self, what: str, advice: str = ""):
+        self.what, self.advice = what, advice
+        super().__init__(f"{what}. {advice}" if advice else what)

@@ -249,15 +249,15 @@ class RunDir:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            holder = _lock_holder(fd)
             os.close(fd)
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise RunDirectoryError(f"output.directory: cannot lock {self.path} ({exc})"
                                         ) from None
             raise RunDirectoryBusy(
                 f"output.directory: {self.path} is in use by another predesolv process "
-                f"({holder}); wait for it to finish or stop it, or choose another directory"
-            ) from None
+                f"({holder}); wait for it to finish or stop it, or choose another directory",
+                holder) from None
         stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on host {socket.gethostname()} since {stamp}\n"
@@ -295,7 +295,7 @@ class RunDir:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
-            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            return _lock_holder(fd)
         else:
             fcntl.flock(fd, fcntl.LOCK_UN)
             return None
@@ -475,6 +475,11 @@ class RunDir:
         """Keep the header and the first ``rows`` data rows of ``state.csv``; returns the
         number of data rows it held before."""
         return truncate_state_csv(self.state, rows)
+
+
+def _lock_holder(fd: int) -> str:
+    """What the lock file open as ``fd`` says of its holder (``pid N on host H since T``)."""
+    return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
 
 
 class _PdbBuffer:

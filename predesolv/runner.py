@@ -321,8 +321,8 @@ class Runner:
     def _interrupted(self, i: int, step: int) -> Interrupted:
         label = self.cfg.stage_label(i)
         self.rundir.log(f"interrupted at stage {label} step {step}; checkpoint written")
-        return Interrupted(f"interrupted at stage {label!r}, step {step}; checkpoint written. "
-                           f"Continue with: predesolv run CONFIG --resume")
+        return Interrupted(f"interrupted at stage {label!r}, step {step}; checkpoint written",
+                           "Continue with: predesolv run CONFIG --resume")
 
     def _finish(self, progress: Progress, state: openmm.State | None) -> RunResult:
         rd = self.rundir

@@ -114,8 +114,6 @@ class StageOutputs:
             self.trajectory.close()
 
 
-
-
 def stage_start_line(runner: Runner, i: int, mid: bool) -> str:
     """The log line written when stage ``i`` starts: what it does and how long it is."""
     st, label = runner.cfg.stages[i], runner.cfg.stage_label(i)

@@ -37,16 +37,12 @@ from openmm import unit
 
 import predesolv
 from predesolv.builder import prepare_system
-from predesolv.forcefields.nonbonded import lj_forces
+from predesolv.forcefields.nonbonded import add_lj_exclusions, lj_forces
 from predesolv.systems import charges as ch
 
 
 def _lj_only(system: openmm.System, pairs: np.ndarray, frozen: list[int]) -> None:
-    for f in lj_forces(system):
-        have = {tuple(sorted(f.getExclusionParticles(m))) for m in range(f.getNumExclusions())}
-        for i, j in pairs.tolist():
-            if (i, j) not in have:
-                f.addExclusion(i, j)
+    add_lj_exclusions(system, pairs.tolist())
 
 
 def _all_forces(system: openmm.System, pairs: np.ndarray, frozen: list[int]) -> None:

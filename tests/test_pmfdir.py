@@ -174,14 +174,20 @@ def test_absurd_settings_refused_before_anything_is_written(tmp_path, capsys, ch
 
 
 def test_stiffness_limit_by_hand():
-    """ω Δt = sqrt(k/m) Δt; the allowed k at Δt = 2 fs for 23 amu is (0.2π/0.002)^2 x 23."""
+    """ω Δt = sqrt(k/m) Δt <= 2π/10: at Δt = 2 fs on 23 amu the largest k is
+    (0.2π / 0.002 ps)^2 x 23 amu = 2.27e6 kJ/mol/nm² (by hand); 1 % below passes, 1 % above
+    is refused naming the field."""
     import math
 
-    from predesolv.freeenergy.sanity import MAX_OMEGA_DT
+    from predesolv.errors import ConfigError
+    from predesolv.freeenergy.sanity import check_stiffness
 
-    assert MAX_OMEGA_DT == pytest.approx(2 * math.pi / 10)
-    k_max = (MAX_OMEGA_DT / 0.002) ** 2 * 23.0
+    k_max = (2 * math.pi / 10 / 0.002) ** 2 * 23.0
     assert k_max == pytest.approx(2.27e6, rel=0.01)
+    check_stiffness(23.0, 0.99 * k_max, 0.002, "pmf.k")
+    check_stiffness(None, 1e308, 0.002, "pmf.k")  # a CV without a mass is not checked
+    with pytest.raises(ConfigError, match=r"pmf\.k: .*ω Δt"):
+        check_stiffness(23.0, 1.01 * k_max, 0.002, "pmf.k")
 
 
 def test_pmf_folder_names_are_spelled_only_by_their_owners():

@@ -30,8 +30,10 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: obj}
 
 
-def config_changes(stored: RunConfig, new: RunConfig) -> list[str]:
-    """Dotted YAML paths whose values differ between ``stored`` and ``new`` (physics only).
+def config_changes(stored: RunConfig, new: RunConfig, ignore: tuple[str, ...] = ()
+                   ) -> list[str]:
+    """Dotted YAML paths whose values differ between ``stored`` and ``new`` (physics only;
+    paths starting with any of ``ignore`` are not compared either).
 
     Seeds a user left out are drawn at random on loading; call :func:`adopt_drawn_seeds`
     first so that they do not count as changes.
@@ -39,7 +41,19 @@ def config_changes(stored: RunConfig, new: RunConfig) -> list[str]:
     a = _flatten(stored.model_dump(mode="json"))
     b = _flatten(new.model_dump(mode="json"))
     return sorted(k for k in set(a) | set(b)
-                  if k not in NOT_PHYSICS and a.get(k, "<absent>") != b.get(k, "<absent>"))
+                  if k not in NOT_PHYSICS and not k.startswith(ignore)
+                  and a.get(k, "<absent>") != b.get(k, "<absent>"))
+
+
+def describe_changes(stored: RunConfig, new: RunConfig, changes: list[str],
+                     limit: int = 6) -> str:
+    """``field: old -> new`` for the first ``limit`` of ``changes`` (values cut to 40
+    characters), and how many more there are."""
+    a = _flatten(stored.model_dump(mode="json"))
+    b = _flatten(new.model_dump(mode="json"))
+    shown = "; ".join(f"{k}: {str(a.get(k, '<absent>'))[:40]} -> {str(b.get(k, '<absent>'))[:40]}"
+                      for k in changes[:limit])
+    return shown + (f" (+{len(changes) - limit} more)" if len(changes) > limit else "")
 
 
 def adopt_drawn_seeds(new: RunConfig, stored: RunConfig) -> None:
@@ -76,14 +90,10 @@ def check_resume_config(stored: RunConfig, new: RunConfig, extend: bool) -> bool
                   > stored.stage_steps(len(stored.stages) - 1))
     if extendable:
         return True
-    a = _flatten(stored.model_dump(mode="json"))
-    b = _flatten(new.model_dump(mode="json"))
-    shown = "; ".join(f"{k}: {str(a.get(k, '<absent>'))[:40]} -> {str(b.get(k, '<absent>'))[:40]}"
-                      for k in changes[:6])
-    more = f" (+{len(changes) - 6} more)" if len(changes) > 6 else ""
     hint = (" (--extend allows only a longer last stage)" if extend else
             f"; to run the last stage longer use --resume --extend (changing only {last})")
     raise ConfigError(
-        f"the config differs from the run's config.yaml in {shown}{more}; a resumed run must "
+        f"the config differs from the run's config.yaml in {describe_changes(stored, new, changes)}"
+        f"; a resumed run must "
         f"use the same physics: undo the change, or start a new run in another directory"
         f"{hint}", "--resume")

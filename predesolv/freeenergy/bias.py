@@ -218,14 +218,17 @@ class Bias:
         self.columns = [f"cv ({u})", f"bias_center ({u})", "bias_energy (kJ/mol)"]
         if self.pull is not None:
             self.columns.append("pull_work (kJ/mol)")
-        self.columns += [wall_column(i, rc.unit) for i, (rc, *_) in enumerate(self.walls)]
+        #: The walls whose CV ``row`` records (none for a run from before wall columns).
+        self.recorded_walls = [rc for rc, *_ in self.walls]
+        self.columns += [wall_column(i, rc.unit) for i, rc in enumerate(self.recorded_walls)]
 
     def match_state_header(self, state_csv: Any) -> None:
         """Record no wall CVs when ``state_csv`` (a resumed run's) predates wall columns."""
         with open(state_csv) as fh:
             header = fh.readline()
-        if self.walls and '"wall0 (' not in header:
-            self.columns = [c for c in self.columns if not c.startswith("wall")]
+        n = len(self.recorded_walls)
+        if n and f'"{wall_column(0, self.recorded_walls[0].unit)}"' not in header:
+            self.columns, self.recorded_walls = self.columns[:-n], []
 
     def add_to(self, system: openmm.System) -> None:
         """Add the bias (force group :data:`BIAS_FORCE_GROUP`) and the walls to ``system``."""
@@ -262,8 +265,7 @@ class Bias:
         out = [s, c, 0.5 * self.k * (s - c) ** 2]
         if self.pull is not None:
             out.append(context.getParameter(WORK))
-        n_walls = sum(c.startswith("wall") for c in self.columns)
-        out += [float(rc.cv.from_positions(pos, box)) for rc, *_ in self.walls[:n_walls]]
+        out += [float(rc.cv.from_positions(pos, box)) for rc in self.recorded_walls]
         return out
 
     def pull_center(self, steps_into_stage: int, dt_ps: float) -> float:

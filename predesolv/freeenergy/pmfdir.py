@@ -23,11 +23,11 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
+from predesolv import layout
 from predesolv.config import RunConfig
-from predesolv.config.compare import NOT_PHYSICS, _flatten, adopt_drawn_seeds
-from predesolv.errors import ConfigError, RunDirectoryError
+from predesolv.config.compare import adopt_drawn_seeds, config_changes, describe_changes
+from predesolv.errors import ConfigError, RunDirectoryBusy, RunDirectoryError
 from predesolv.rundir import RunDir, atomic_write_text
 
 from .protocol import PULL, START, WINDOWS
@@ -36,15 +36,9 @@ MANIFEST = "pmf.json"
 PULL_CSV = "pull.csv"
 #: The estimate's files (written by predesolv.analysis.pmf_outputs under these names).
 PMF_CSV, WINDOWS_CSV, BARRIERS_JSON = "pmf.csv", "windows.csv", "barriers.json"
-#: Config fields that do not change what a window computes.
+#: Config fields that do not change what a window computes (beyond
+#: :data:`predesolv.config.compare.NOT_PHYSICS`: platform, precision, devices, threads).
 NOT_WINDOW_PHYSICS = ("output.", "pmf.estimator.", "pmf.cluster.")
-
-
-def physics(cfg: RunConfig) -> dict[str, Any]:
-    """The flattened fields of ``cfg`` that change a window's physics (dotted YAML paths)."""
-    flat = _flatten(cfg.model_dump(mode="json"))
-    return {k: v for k, v in sorted(flat.items())
-            if k not in NOT_PHYSICS and not k.startswith(NOT_WINDOW_PHYSICS)}
 
 
 class PMFDir:
@@ -103,13 +97,10 @@ class PMFDir:
         try:
             with self._run.locked():
                 yield self
-        except RunDirectoryError as exc:
-            if "in use by another predesolv process" in str(exc):
-                raise RunDirectoryError(
-                    f"pmf: {self.root} is being written by another predesolv pmf "
-                    f"({str(exc).split('(', 1)[1].split(')')[0]}); wait for it to finish or "
-                    f"use another --out", "pmf") from None
-            raise
+        except RunDirectoryBusy as exc:
+            raise RunDirectoryError(
+                f"pmf: {self.root} is being written by another predesolv pmf ({exc.holder}); "
+                f"wait for it to finish or use another --out") from None
 
     def claim(self, cfg: RunConfig, overwrite: bool) -> str | None:
         """Check ``cfg`` against the manifest (or write it for a new folder). Returns a
@@ -120,10 +111,12 @@ class PMFDir:
         ConfigError
             The physics changed (every changed field named, with both values).
         """
-        if overwrite and self.has_runs():
-            for part in (START, PULL, WINDOWS):
-                shutil.rmtree(self.root / part, ignore_errors=True)
-            self.manifest.unlink(missing_ok=True)
+        if overwrite and self.has_runs():  # everything but the lock held and the log
+            for p in self.root.iterdir():
+                if p.is_dir():
+                    shutil.rmtree(p)
+                elif p.name not in (layout.LOCK, layout.LOG):
+                    p.unlink()
         if not self.manifest.is_file():
             legacy = self.has_runs()
             atomic_write_text(self.manifest, json.dumps(
@@ -133,15 +126,11 @@ class PMFDir:
                     f"config; recorded it now") if legacy else None
         stored = RunConfig.model_validate(json.loads(self.manifest.read_text())["config"])
         adopt_drawn_seeds(cfg, stored)
-        old, new = physics(stored), physics(cfg)
-        changed = [k for k in sorted(set(old) | set(new))
-                   if old.get(k, "<absent>") != new.get(k, "<absent>")]
+        changed = config_changes(stored, cfg, ignore=NOT_WINDOW_PHYSICS)
         if changed:
-            shown = "; ".join(f"{k}: {str(old.get(k, '<absent>'))[:40]} -> "
-                              f"{str(new.get(k, '<absent>'))[:40]}" for k in changed[:6])
-            more = f" (+{len(changed) - 6} more)" if len(changed) > 6 else ""
             raise ConfigError(
-                f"{self.root} holds a PMF made with other physics: {shown}{more}. Its windows "
+                f"{self.root} holds a PMF made with other physics: "
+                f"{describe_changes(stored, cfg, changed)}. Its windows "
                 f"would mix two ensembles. Undo the change, write the new PMF to another "
                 f"folder (--out), or replace this one (--overwrite)", "pmf")
         return None
@@ -159,8 +148,8 @@ class PMFDir:
             raise RunDirectoryError(
                 f"pmf: window {rd.path.name} is damaged: its state.csv holds {rows} rows "
                 f"where its progress record counts {want}; its samples are not used. Remove "
-                f"{rd.path} and run pmf again (the window is rerun)", "pmf")
+                f"{rd.path} and run pmf again (the window is rerun)")
 
 
-__all__ = ["BARRIERS_JSON", "MANIFEST", "PMF_CSV", "PULL_CSV", "PMFDir", "WINDOWS_CSV",
-           "physics"]
+__all__ = ["BARRIERS_JSON", "MANIFEST", "NOT_WINDOW_PHYSICS", "PMF_CSV", "PULL_CSV", "PMFDir",
+           "WINDOWS_CSV"]

@@ -196,34 +196,6 @@ def _slit_end_nm(metadata: Any, cv: Any) -> float | None:
     return float((hi - ins.origin_nm) if ins.direction > 0 else (ins.origin_nm - lo))
 
 
-def inside_walls(wall_values: np.ndarray, bounds: list[tuple[float | None, float | None]],
-                 slack: list[float] | None = None) -> np.ndarray:
-    """Which frames lie inside every flat-bottom wall (within ``slack`` of its bounds).
-
-    Parameters
-    ----------
-    wall_values : ndarray, shape (F, W)
-        Each wall's CV (its own unit) at each of ``F`` frames.
-    bounds : list of (lower, upper), length W
-        The walls' bounds (None: no wall on that side).
-    slack : list of float, length W, optional
-        How far past each wall's bounds still counts as inside (CV unit; default 0).
-
-    Returns
-    -------
-    ndarray of bool, shape (F,)
-    """
-    v = np.asarray(wall_values, dtype=float).reshape(len(wall_values), len(bounds))
-    extra = [0.0] * len(bounds) if slack is None else slack
-    ok = np.ones(len(v), dtype=bool)
-    for j, (lo, hi) in enumerate(bounds):
-        if lo is not None:
-            ok &= v[:, j] >= lo - extra[j]
-        if hi is not None:
-            ok &= v[:, j] <= hi + extra[j]
-    return ok
-
-
 def seed_frames(values: np.ndarray, inside: np.ndarray, centers: list[float]) -> list[int]:
     """For each centre, the frame nearest in the CV among the frames inside every wall.
 
@@ -236,7 +208,7 @@ def seed_frames(values: np.ndarray, inside: np.ndarray, centers: list[float]) ->
     values : ndarray, shape (F,)
         The umbrella CV at each frame.
     inside : ndarray of bool, shape (F,)
-        Frames inside every wall (:func:`inside_walls`).
+        Frames inside every wall (:func:`.wallcheck.inside_walls`).
     centers : list of float
         Window centres (CV unit).
 

@@ -49,16 +49,16 @@ def restraint_mass_amu(spec: Any, built: Any, field: str) -> float | None:
     return None
 
 
-def check_stiffness(spec: Any, k: float, built: Any, dt_ps: float, field: str) -> None:
-    """Refuse ``k`` (kJ/mol/nm²) on ``spec`` when ω Δt exceeds :data:`MAX_OMEGA_DT`."""
-    m = restraint_mass_amu(spec, built, "cv")
-    if not m:
+def check_stiffness(mass_amu: float | None, k: float, dt_ps: float, field: str) -> None:
+    """Refuse ``k`` (kJ/mol/nm²) on a restrained mass (amu, :func:`restraint_mass_amu`;
+    None or 0: not checked) when ω Δt exceeds :data:`MAX_OMEGA_DT`."""
+    if not mass_amu:
         return
-    omega_dt = math.sqrt(k / m) * dt_ps
+    omega_dt = math.sqrt(k / mass_amu) * dt_ps
     if not omega_dt <= MAX_OMEGA_DT:
-        k_max = (MAX_OMEGA_DT / dt_ps) ** 2 * m
+        k_max = (MAX_OMEGA_DT / dt_ps) ** 2 * mass_amu
         raise ConfigError(
-            f"k = {k:.4g} kJ/mol/nm² on a group of {m:.4g} amu oscillates with ω Δt = "
+            f"k = {k:.4g} kJ/mol/nm² on a group of {mass_amu:.4g} amu oscillates with ω Δt = "
             f"{omega_dt:.3g} at Δt = {dt_ps:g} ps (allowed <= {MAX_OMEGA_DT:.2f}, ten steps "
             f"per period): lower k to at most {k_max:.4g} kJ/mol/nm² or shorten "
             f"simulation.timestep", field)
@@ -107,16 +107,18 @@ def check_pmf_sanity(cfg: Any, built: Any) -> None:
     """All three checks on a ``pmf`` config (and its pull, walls)."""
     pmf, dt = cfg.pmf, cfg.simulation.timestep.value_in_unit(unit.picosecond)
     ks = pmf.force_constants()
+    m = restraint_mass_amu(pmf.cv, built, "pmf.cv")
     for i, k in enumerate(ks):
-        check_stiffness(pmf.cv, k, built, dt, f"pmf.k[{i}]" if isinstance(pmf.k, list)
-                        else "pmf.k")
+        check_stiffness(m, k, dt, f"pmf.k[{i}]" if isinstance(pmf.k, list) else "pmf.k")
     for i, w in enumerate(pmf.walls):
-        check_stiffness(w.cv, w.cv.force_constant(w.k, "k"), built, dt, f"pmf.walls[{i}].k")
-    check_spacing(pmf.centers(), pmf.force_constants(),
-                  cfg.simulation.temperature.value_in_unit(unit.kelvin), pmf.cv.unit)
+        check_stiffness(restraint_mass_amu(w.cv, built, f"pmf.walls[{i}].cv"),
+                        w.cv.force_constant(w.k, "k"), dt, f"pmf.walls[{i}].k")
+    check_spacing(pmf.centers(), ks, cfg.simulation.temperature.value_in_unit(unit.kelvin),
+                  pmf.cv.unit)
     if cfg.pull is not None:
         p = cfg.pull
-        check_stiffness(p.cv, p.cv.force_constant(p.k, "k"), built, dt, "pull.k")
+        check_stiffness(restraint_mass_amu(p.cv, built, "pull.cv"),
+                        p.cv.force_constant(p.k, "k"), dt, "pull.k")
         check_pull_target(p.cv, p.cv.value(p.target, "target"), built)
 
 

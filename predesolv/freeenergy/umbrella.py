@@ -21,7 +21,6 @@ from openmm import unit
 
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig
-from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import ConfigError, Interrupted, RunDirectoryError
 from predesolv.rundir import RunDir, atomic_write_text
 
@@ -33,7 +32,6 @@ from .protocol import (
     WINDOWS,
     WindowPlan,
     check_windows,
-    inside_walls,
     plan_windows,
     pull_config,
     seed_frames,
@@ -125,7 +123,7 @@ def _seeds(cfg: RunConfig, start: BuiltSystem, pull_dir: RunDir | None,
     """
     from predesolv.freeenergy.bias import resolve_cv
 
-    from .wallcheck import allowed_excursion
+    from .wallcheck import inside_walls, wall_allowances
 
     assert cfg.pmf is not None
     cv = resolve_cv(cfg.pmf.cv, start, "pmf.cv").cv
@@ -137,18 +135,16 @@ def _seeds(cfg: RunConfig, start: BuiltSystem, pull_dir: RunDir | None,
                             for f, b in zip(frames, boxes, strict=True)]).reshape(len(frames),
                                                                                   len(walls))
     bounds = [w.bounds() for w in cfg.pmf.walls]
-    kT = kT_kJ_per_mol(cfg.simulation.temperature.value_in_unit(unit.kelvin))
-    slack = [allowed_excursion(w.cv.force_constant(w.k, f"pmf.walls[{i}].k"), kT)
-             for i, w in enumerate(cfg.pmf.walls)]
     inside = inside_walls(wall_values, bounds)
-    if not inside.any():
-        inside = inside_walls(wall_values, bounds, slack)
-        if inside.any() or pull_dir is None:
-            _say("warning: " + _outside_walls_message(cfg, wall_values, pull_dir is not None,
-                                                      strict=False))
-        else:
+    if not inside.any():  # then frames within the thermal excursion the wall check allows
+        inside = inside_walls(wall_values, bounds, wall_allowances(
+            cfg.pmf.walls, cfg.simulation.temperature.value_in_unit(unit.kelvin)))
+        if not inside.any() and pull_dir is not None:
             raise ConfigError(_outside_walls_message(cfg, wall_values, True), "pmf.walls")
-        inside = inside if inside.any() else np.ones(len(frames), dtype=bool)
+        _say("warning: " + _outside_walls_message(cfg, wall_values, pull_dir is not None,
+                                                  strict=False))
+        if not inside.any():  # the start structure is the only candidate
+            inside[:] = True
     picks = seed_frames(values, inside, [p.center for p in plans])
     for p, f in zip(plans, picks, strict=True):
         if pull_dir is not None and abs(values[f] - p.center) > 0.5 * _spacing(plans):
@@ -275,11 +271,11 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
         _say(f"{len(plans)} windows; folder {root}")
         try:
             return _run_pmf_locked(cfg, root, plans, built, serial, platform)
-        except Interrupted as exc:
-            what = str(exc).split(". Continue with")[0]  # the runner's advice is for `run`
-            raise Interrupted(f"pmf stopped ({what}). Continue with the same command: "
-                              f"predesolv pmf CONFIG (finished windows are kept, the "
-                              f"interrupted one resumes from its checkpoint)") from None
+        except Interrupted as exc:  # the runner's advice is for `run`; a PMF goes on by `pmf`
+            raise Interrupted(f"pmf stopped ({exc.what})",
+                              "Continue with the same command: predesolv pmf CONFIG (finished "
+                              "windows are kept, the interrupted one resumes from its "
+                              "checkpoint)") from None
 
 
 def _run_pmf_locked(cfg: RunConfig, root: Path, plans: list[WindowPlan], built: BuiltSystem,
@@ -392,15 +388,15 @@ def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
         raise RunDirectoryError(f"{rd.path}: not an umbrella window (no bias in config.yaml)")
     df = pd.read_csv(rd.state)
     df = df[df["stage"] == cfg.stage_label(len(cfg.stages) - 1)]
+    temperature_K = cfg.simulation.temperature.value_in_unit(unit.kelvin)
     if cfg.bias.walls:
         from .wallcheck import check_walls, wall_samples
 
         samples, source = wall_samples(rd, df, cfg.bias)
-        check_walls(rd.path.name, cfg.bias, samples,
-                    cfg.simulation.temperature.value_in_unit(unit.kelvin), source)
+        check_walls(rd.path.name, cfg.bias, samples, temperature_K, source)
     col = next(c for c in df.columns if c.startswith("cv ("))
-    return (df[col].to_numpy(float), cfg.bias.center_value, cfg.bias.k_value,
-            cfg.simulation.temperature.value_in_unit(unit.kelvin), cfg.bias.cv.column)
+    return (df[col].to_numpy(float), cfg.bias.center_value, cfg.bias.k_value, temperature_K,
+            cfg.bias.cv.column)
 
 
 def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:

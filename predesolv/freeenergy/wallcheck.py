@@ -21,6 +21,7 @@ from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import PredesolvRuntimeError
 
 from .bias import resolve_cv, wall_column
+from .definitions import cv_timeseries
 
 #: Excursion beyond a wall's bound, in σ = sqrt(kT/k), above which the wall let go.
 WALL_SIGMAS = 5.0
@@ -30,33 +31,71 @@ class WallEscapeError(PredesolvRuntimeError):
     """A window's CV left the range one of its walls allows."""
 
 
-def worst_escape(values: np.ndarray, lower: float | None, upper: float | None
-                 ) -> tuple[float, int]:
-    """Largest distance beyond either bound (CV unit; 0 when always inside) and its index.
+def past_bounds(values: np.ndarray, lower: float | None, upper: float | None) -> np.ndarray:
+    """How far each value lies beyond either bound (CV unit; 0 inside, inf when not finite).
 
     Parameters
     ----------
     values : ndarray, shape (S,)
-        The wall's CV at each sample.
+        A wall's CV at each sample or frame.
     lower, upper : float or None
-        Bounds (CV unit).
+        Bounds (CV unit; None: no wall on that side).
     """
     v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return 0.0, -1
     past = np.zeros_like(v)
     if upper is not None:
         past = np.maximum(past, v - upper)
     if lower is not None:
         past = np.maximum(past, lower - v)
-    past = np.where(np.isfinite(v), past, np.inf)
+    return np.where(np.isfinite(v), past, np.inf)
+
+
+def worst_escape(values: np.ndarray, lower: float | None, upper: float | None
+                 ) -> tuple[float, int]:
+    """Largest distance beyond either bound (CV unit; 0 when always inside) and its index
+    (-1 for no samples)."""
+    past = past_bounds(values, lower, upper)
+    if past.size == 0:
+        return 0.0, -1
     i = int(np.argmax(past))
     return float(past[i]), i
+
+
+def inside_walls(wall_values: np.ndarray, bounds: list[tuple[float | None, float | None]],
+                 slack: list[float] | None = None) -> np.ndarray:
+    """Which frames lie inside every flat-bottom wall (within ``slack`` of its bounds).
+
+    Parameters
+    ----------
+    wall_values : ndarray, shape (F, W)
+        Each wall's CV (its own unit) at each of ``F`` frames.
+    bounds : list of (lower, upper), length W
+        The walls' bounds (None: no wall on that side).
+    slack : list of float, length W, optional
+        How far past each wall's bounds still counts as inside (CV unit; default 0).
+
+    Returns
+    -------
+    ndarray of bool, shape (F,)
+    """
+    v = np.asarray(wall_values, dtype=float).reshape(len(wall_values), len(bounds))
+    extra = [0.0] * len(bounds) if slack is None else slack
+    ok = np.ones(len(v), dtype=bool)
+    for j, (lo, hi) in enumerate(bounds):
+        ok &= past_bounds(v[:, j], lo, hi) <= extra[j]
+    return ok
 
 
 def allowed_excursion(k: float, kT_kJ_per_mol: float) -> float:
     """:data:`WALL_SIGMAS` σ with σ = sqrt(kT/k) (CV unit)."""
     return WALL_SIGMAS * math.sqrt(kT_kJ_per_mol / k)
+
+
+def wall_allowances(walls: list[Any], temperature_K: float) -> list[float]:
+    """:func:`allowed_excursion` of each wall (``WallConfig`` list) at ``temperature_K``."""
+    kT = kT_kJ_per_mol(temperature_K)
+    return [allowed_excursion(w.cv.force_constant(w.k, f"walls[{i}].k"), kT)
+            for i, w in enumerate(walls)]
 
 
 def check_walls(name: str, bias: Any, samples: dict[int, np.ndarray], temperature_K: float,
@@ -80,12 +119,10 @@ def check_walls(name: str, bias: Any, samples: dict[int, np.ndarray], temperatur
     WallEscapeError
         Naming the window, the wall, its bound, the value reached and the allowance.
     """
-    kT = kT_kJ_per_mol(temperature_K)
-    for i, wall in enumerate(bias.walls):
+    for i, (wall, allow) in enumerate(zip(bias.walls, wall_allowances(bias.walls, temperature_K),
+                                          strict=True)):
         lo, hi = wall.bounds()
-        k = wall.cv.force_constant(wall.k, f"walls[{i}].k")
         past, at = worst_escape(samples[i], lo, hi)
-        allow = allowed_excursion(k, kT)
         if past > allow:
             value = float(np.asarray(samples[i])[at])
             side = f"upper {hi:.4g}" if hi is not None and value > hi else f"lower {lo:.4g}"
@@ -108,16 +145,11 @@ def wall_samples(rd: Any, rows: pd.DataFrame, bias: Any) -> tuple[dict[int, np.n
     import MDAnalysis as mda
 
     built = rd.load_built()
-    cvs = [resolve_cv(w.cv, built, f"bias.walls[{i}].cv").cv for i, w in enumerate(bias.walls)]
     fmt = rd.load_config().output.trajectory.format
     u = mda.Universe(str(rd.topology), str(rd.trajectory(fmt)))
-    out: dict[int, list[float]] = {i: [] for i in range(len(cvs))}
-    for ts in u.trajectory:
-        pos, box = ts.positions / 10.0, np.asarray(ts.dimensions[:3], dtype=float) / 10.0
-        for i, cv in enumerate(cvs):
-            out[i].append(float(cv.from_positions(pos, box)))
-    return {i: np.asarray(v) for i, v in out.items()}, "trajectory frames"
+    return {i: cv_timeseries(resolve_cv(w.cv, built, f"bias.walls[{i}].cv").cv, u)
+            for i, w in enumerate(bias.walls)}, "trajectory frames"
 
 
 __all__ = ["WALL_SIGMAS", "WallEscapeError", "allowed_excursion", "check_walls",
-           "wall_samples", "worst_escape"]
+           "inside_walls", "past_bounds", "wall_allowances", "wall_samples", "worst_escape"]

@@ -10,7 +10,6 @@ coordination numbers and writes ΔG(n → n−1) = F(n−1) − F(n), the 300 K 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +70,8 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
     for path in configs(folder):
         cfg = predesolv.load_config(path)
         root = out / path.stem
-        if opts.get("overwrite") and root.exists():
-            shutil.rmtree(root)
-        run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
+        run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"),
+                overwrite=bool(opts.get("overwrite")))  # under the PMF's lock
         pmf = pd.read_csv(PMFDir(root).pmf_csv)
         pmfs.append(pmf.assign(surface=path.stem))
         assert cfg.pmf is not None

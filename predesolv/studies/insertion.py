@@ -12,7 +12,6 @@ with one verdict sentence per config, generated from the numbers.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +67,8 @@ def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
         cfg = predesolv.load_config(path)
         root = out / path.stem
         spacing = _spacing_nm(cfg, path)
-        if opts.get("overwrite") and root.exists():
-            shutil.rmtree(root)
-        run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"))
+        run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"),
+                overwrite=bool(opts.get("overwrite")))  # under the PMF's lock
         pmf = pd.read_csv(PMFDir(root).pmf_csv)
         pmfs.append(pmf.assign(config=path.stem, spacing_nm=spacing))
         kind, index = pulled(cfg)
