@@ -1,9 +1,12 @@
 """First-shell coordination of cations, per ion and per frame, resolved by region.
 
 :class:`Coordination` follows MDAnalysis's ``AnalysisBase`` pattern: inputs are validated in
-``__init__``, each frame is processed by ``_single_frame`` with one periodic neighbour search
-(:func:`MDAnalysis.lib.distances.capped_distance`) covering every partner kind, everything
-else is vectorised NumPy, and ``run()`` returns the object with its ``results``.
+``__init__`` and ``run()`` returns the object with its ``results``. Frames are not visited one
+by one: the ion and partner positions are read in blocks of frames (one ``readframes`` call
+per block for a DCD, see :func:`~.io.read_frame_blocks`), searched for contacts a few dozen
+frames at a time (:func:`~.neighbors.pairs_by_centre`, exact ``capped_distance`` arithmetic)
+and counted with NumPy (``bincount`` over frame x ion x kind keys), so memory stays bounded
+(``batch_size`` frames) however long the trajectory.
 
 Definitions (identical to solvation_analysis for the molecule counts):
 
@@ -25,15 +28,19 @@ import MDAnalysis as mda
 import numpy as np
 import pandas as pd
 from MDAnalysis.analysis.base import AnalysisBase
+from MDAnalysis.lib.log import ProgressBar
 
 from predesolv.errors import AnalysisError
 
 from .geometry import Geometry
-from .neighbors import pairs_within, use_cell_list
+from .io import read_frame_blocks
+from .neighbors import pairs_by_centre, use_cell_list
 from .rdf import compute_rdfs, cutoffs_from_rdfs
 from .units import angstrom_to_nm, nm_to_angstrom
 
 MAX_DENTICITY = 4
+MAX_BLOCK_BYTES = 256 * 2**20  # positions held at once, at most
+SEARCH_CELLS = 2**17  # centre x cell entries per neighbour-search call (fits the CPU cache)
 
 
 class Coordination(AnalysisBase):
@@ -55,7 +62,8 @@ class Coordination(AnalysisBase):
         Time between *stored* trajectory frames (ps); times are then ``frame * dt_ps``.
         Default: the times in the trajectory.
     batch_size : int
-        Frames buffered and searched together (memory ~ batch_size x partner atoms x 12 B).
+        Frames read and held together (memory ~ batch_size x (ions + partner atoms) x 12 B,
+        capped at 256 MiB); they are searched in smaller groups sized for the CPU cache.
     **kwargs
         Passed to ``AnalysisBase`` (``verbose``).
 
@@ -137,6 +145,10 @@ class Coordination(AnalysisBase):
         self.batch_size = int(batch_size)
         offs = np.cumsum([0] + [partners[k].n_atoms for k in self.kinds])
         self._sel = [np.arange(offs[j], offs[j + 1]) for j in range(len(self.kinds))]
+        self._read = ions + allp  # read together: ions first
+        # residues holding atoms of two kinds: the closest atom decides (slower sort)
+        kinds_per_res = np.unique(np.c_[self._res_of, self._kind_of], axis=0)[:, 0]
+        self._mixed_res = len(np.unique(kinds_per_res)) != len(kinds_per_res)
 
     # -- AnalysisBase hooks -------------------------------------------------------------
     def _prepare(self):
@@ -154,6 +166,7 @@ class Coordination(AnalysisBase):
             self.results.rdf = rdf
         # rounded to 1e-10 Å so that e.g. 0.3 nm is exactly 3.0 Å (10 * 0.3 is 3.0000000000000004)
         self._cut_A = np.array([round(nm_to_angstrom(self.cutoffs_nm[k]), 10) for k in self.kinds])
+        self._cut2 = self._cut_A ** 2
         nf, ni, nk = self.n_frames, self.ions.n_atoms, len(self.kinds)
         self._counts = np.zeros((nf, ni, nk), dtype=np.int32)
         self._nmol = np.zeros((nf, ni, nk), dtype=np.int32)
@@ -163,77 +176,91 @@ class Coordination(AnalysisBase):
         self._has_box = np.ones(nf, dtype=bool)
         self._frames = np.zeros(nf, dtype=np.int64)
         self._times = np.zeros(nf)
-        self._shell_rows: list[np.ndarray] = []
-        self._buf = np.zeros((min(self.batch_size, max(nf, 1)), self._all.n_atoms, 3),
-                             dtype=np.float32)
-        self._buf_start = 0
-        self._buf_n = 0
+        self._shell_rows: list[tuple[np.ndarray, ...]] = []
 
-    def _single_frame(self):
-        i = self._frame_index
-        xyz = self._ts.positions
-        self._pos[i] = xyz[self._ion_ix]
-        self._frames[i] = self._ts.frame
-        self._times[i] = self._ts.time
-        box = self._ts.dimensions
-        if box is None:
-            self._has_box[i] = False
-        else:
-            self._boxes[i] = box
-        if self._buf_n == 0:
-            self._buf_start = i
-        self._buf[self._buf_n] = xyz[self._all_ix]
-        self._buf_n += 1
-        if self._buf_n == len(self._buf):
-            self._flush()
+    def _compute(self, indexed_frames: np.ndarray, verbose: bool | None = None, *,
+                 progressbar_kwargs: dict | None = None) -> Coordination:
+        """Read, search and count all frames, block by block (replaces the per-frame loop).
 
-    def _flush(self):
-        """Neighbour search and bookkeeping for the buffered frames, vectorised."""
-        nb = self._buf_n
-        if nb == 0:
-            return
-        s0 = self._buf_start
+        Parameters
+        ----------
+        indexed_frames : ndarray of int, shape (n_frames, 2)
+            Result index and trajectory frame number of every analysed frame.
+        verbose : bool, optional
+            Progress bar.
+        progressbar_kwargs : dict, optional
+            Passed to :class:`MDAnalysis.lib.log.ProgressBar`.
+        """
+        frames = np.asarray(indexed_frames)[:, 1]
+        # what _prepare_sliced_trajectory sets, without its (unused) per-frame iterator
+        self.n_frames = len(frames)
+        self.frames = np.zeros(self.n_frames, dtype=int)
+        self.times = np.zeros(self.n_frames)
+        self._prepare()
+        if len(frames) == 0:
+            return self
+        verbose = getattr(self, "_verbose", False) if verbose is None else verbose
+        ni = self.ions.n_atoms
+        block = max(1, min(self.batch_size, MAX_BLOCK_BYTES // (12 * self._read.n_atoms)))
+        step = max(1, min(block, SEARCH_CELLS // (27 * ni)))
+        i0 = 0
+        with ProgressBar(total=len(frames), verbose=verbose, **(progressbar_kwargs or {})) as bar:
+            for blk in read_frame_blocks(self._read, frames, block):
+                nb = len(blk.frames)
+                sl = slice(i0, i0 + nb)
+                self.frames[sl] = self._frames[sl] = blk.frames
+                self.times[sl] = self._times[sl] = blk.times
+                self._pos[sl] = blk.positions[:, :ni]
+                self._boxes[sl] = blk.boxes
+                self._has_box[sl] = blk.has_box
+                for s in range(0, nb, step):
+                    n = min(step, nb - s)
+                    self._count(i0 + s, blk.positions[s:s + n, :ni], blk.positions[s:s + n, ni:])
+                i0 += nb
+                bar.update(nb)
+        return self
+
+    def _count(self, s0: int, pos: np.ndarray, part: np.ndarray):
+        """Contacts and bookkeeping of analysed frames ``s0 .. s0 + len(pos)``, vectorised.
+
+        ``pos``: ion positions (F, n_ions, 3), ``part``: partner positions (F, n_partners, 3),
+        Å."""
+        nb = len(pos)
         sl = slice(s0, s0 + nb)
-        self._buf_n = 0
         boxes = self._boxes[sl] if self._has_box[sl].all() else None
         ni, nk = self.ions.n_atoms, len(self.kinds)
-        pos = self._pos[sl]
-        fi, ion, atom, d2 = self._contacts(pos, nb, boxes)
+        slot, atom, d2 = self._contacts(pos, part, boxes)
         kind = self._kind_of[atom]
-        ok = d2 <= self._cut_A[kind] ** 2
-        fi, ion, atom, kind = fi[ok], ion[ok], atom[ok], kind[ok]
-        d = np.sqrt(d2[ok])
         res = self._res_of[atom]
-        keep = res != self._ion_res[ion]
-        fi, ion, kind, res, d = fi[keep], ion[keep], kind[keep], res[keep], d[keep]
-        slot_ion = fi * ni + ion  # (batch frame, ion)
+        keep = np.flatnonzero((d2 <= self._cut2[kind]) & (res != self._ion_res[slot % ni]))
+        slot, kind, res = np.take(slot, keep), np.take(kind, keep), np.take(res, keep)
         size = nb * ni * nk
-        self._counts[sl] = np.bincount(slot_ion * nk + kind, minlength=size).reshape(nb, ni, nk)
-        if fi.size == 0:
+        self._counts[sl] = np.bincount(slot * nk + kind, minlength=size).reshape(nb, ni, nk)
+        if slot.size == 0:
             return
-        key = slot_ion * self._n_res + res
-        order = np.lexsort((d, key))
+        d = np.sqrt(np.take(d2, keep))
+        key = slot * self._n_res + res
+        order = np.lexsort((d, key)) if self._mixed_res else np.argsort(key, kind="stable")
         key, kind, d = key[order], kind[order], d[order]
-        uniq, first, cnt = np.unique(key, return_index=True, return_counts=True)
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        cnt = np.diff(np.r_[first, key.size])
+        uniq = key[first]
         m_slot, m_res, m_kind = uniq // self._n_res, uniq % self._n_res, kind[first]
-        slot = m_slot * nk + m_kind
-        self._nmol[sl] = np.bincount(slot, minlength=size).reshape(nb, ni, nk)
-        dcode = slot * MAX_DENTICITY + np.minimum(cnt, MAX_DENTICITY) - 1
+        # closest atom: first after the lexsort; else any atom gives the kind, and the min
+        dmin = d[first] if self._mixed_res else np.minimum.reduceat(d, first)
+        mslot = m_slot * nk + m_kind
+        self._nmol[sl] = np.bincount(mslot, minlength=size).reshape(nb, ni, nk)
+        dcode = mslot * MAX_DENTICITY + np.minimum(cnt, MAX_DENTICITY) - 1
         self._dent[sl] = np.bincount(dcode, minlength=size * MAX_DENTICITY).reshape(
             nb, ni, nk, MAX_DENTICITY
         )
-        rows = np.empty((uniq.size, 6))
-        rows[:, 0] = s0 + m_slot // ni
-        rows[:, 1] = m_slot % ni
-        rows[:, 2] = m_kind
-        rows[:, 3] = m_res
-        rows[:, 4] = cnt
-        rows[:, 5] = d[first]
-        self._shell_rows.append(rows)
+        # rows come out sorted by (frame, ion, residue): no sort needed when concluding
+        self._shell_rows.append((s0 + m_slot // ni, m_slot % ni, m_kind, m_res, cnt, dmin))
 
-    def _contacts(self, pos: np.ndarray, nb: int, boxes: np.ndarray | None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(batch frame, ion, partner atom, d² in Å²) of every pair within the largest cutoff.
+    def _contacts(self, pos: np.ndarray, part: np.ndarray, boxes: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(frame x ion slot, partner atom, d² in Å²) of every pair within the largest cutoff,
+        sorted by slot.
 
         Kinds MDAnalysis would search with its grid go through one combined cell-list call
         (max cutoff, then the per-kind d² filter: same arithmetic, so exact); the rest
@@ -245,19 +272,18 @@ class Coordination(AnalysisBase):
         if grid:
             sel = np.concatenate([self._sel[j] for j in grid])
             calls.append((sel, max(self._cut_A[j] for j in grid)))
-        fi, ion, atom, d2 = [], [], [], []
+        out = []
         for sel, cut in calls:
-            part = self._buf[:nb] if len(sel) == self._all.n_atoms else self._buf[:nb, sel]
-            f_, i_, a_, d2_ = pairs_within(pos, part, cut, boxes)
-            fi.append(f_)
-            ion.append(i_)
-            atom.append(sel[a_])
-            d2.append(d2_)
-        f_all, ion_all, atom_all = (np.concatenate(x).astype(np.int64) for x in (fi, ion, atom))
-        return f_all, ion_all, atom_all, np.concatenate(d2)
+            sub = part if len(sel) == self._all.n_atoms else part[:, sel]
+            slot, j, d2 = pairs_by_centre(pos, sub, cut, boxes)
+            out.append((slot, sel[j], d2))
+        if len(out) == 1:
+            return out[0]
+        slot, atom, d2 = (np.concatenate(x) for x in zip(*out, strict=True))
+        order = np.argsort(slot, kind="stable")
+        return slot[order], atom[order], d2[order]
 
     def _conclude(self):
-        self._flush()
         r = self.results
         r.kinds = list(self.kinds)
         r.cutoffs_nm = dict(self.cutoffs_nm)
@@ -275,21 +301,20 @@ class Coordination(AnalysisBase):
         r.positions = self._pos
         r.regions = self.geometry.assign(flat).reshape(nf, ni)
         r.insertion_nm = self.geometry.insertion_coordinate(flat).reshape(nf, ni)
-        rows = np.concatenate(self._shell_rows) if self._shell_rows else np.empty((0, 6))
-        order = np.lexsort((rows[:, 3], rows[:, 1], rows[:, 0]))
-        rows = rows[order]
-        shell = pd.DataFrame(
+        cols = [np.concatenate(c) for c in zip(*self._shell_rows, strict=True)] \
+            if self._shell_rows else [np.empty(0, np.int64)] * 5 + [np.empty(0)]
+        fidx, ion, kind, res, n_atoms = (c.astype(np.int64) for c in cols[:5])
+        r.shell = pd.DataFrame(
             {
-                "frame": self._frames[rows[:, 0].astype(np.intp)],
-                "ion": rows[:, 1].astype(np.int64),
-                "kind": pd.Categorical.from_codes(rows[:, 2].astype(np.int64), self.kinds),
-                "resindex": rows[:, 3].astype(np.int64),
-                "n_atoms": rows[:, 4].astype(np.int64),
-                "distance_nm": angstrom_to_nm(rows[:, 5]),
+                "frame": self._frames[fidx],
+                "frame_index": fidx,
+                "ion": ion,
+                "kind": pd.Categorical.from_codes(kind, self.kinds),
+                "resindex": res,
+                "n_atoms": n_atoms,
+                "distance_nm": angstrom_to_nm(cols[5]),
             }
         )
-        shell.insert(1, "frame_index", rows[:, 0].astype(np.int64))
-        r.shell = shell
 
     # -- convenience tables -------------------------------------------------------------
     @property

@@ -25,6 +25,7 @@ import pandas as pd
 from MDAnalysis.exceptions import NoDataError
 
 from predesolv import layout
+from predesolv.atomic import atomic_write_text
 from predesolv.errors import AnalysisError
 from predesolv.metadata import ANION, CATION, ELECTRODE, Metadata, solvent_o_group
 
@@ -191,7 +192,6 @@ class _Output:
     def summary(self, summary: dict[str, Any]) -> None:
         import json
 
-        from predesolv.rundir import atomic_write_text
 
         p = self._path("summary.json")
         atomic_write_text(p, json.dumps(strict_json(summary), indent=1, allow_nan=False) + "\n")

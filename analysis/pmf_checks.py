@@ -15,12 +15,10 @@ window, sample longer); :func:`all_warnings` gathers them for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from predesolv.analysis.pmf import PMFResult, UmbrellaWindow
+from predesolv.analysis.pmf_types import PMFResult, UmbrellaWindow
 
 #: Neighbouring windows with an overlap-matrix element below this get a warning.
 MIN_OVERLAP = 0.03

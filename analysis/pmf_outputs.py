@@ -22,10 +22,10 @@ from matplotlib.figure import Figure
 
 from predesolv.analysis.pmf import PMFResult, barriers
 from predesolv.analysis.pmf_plots import plot_histograms, plot_overlap, plot_pmf
+from predesolv.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from predesolv.errors import AnalysisError
-from predesolv.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-PMF_CSV = "pmf.csv"  # the names are PMFDir's (predesolv.freeenergy.pmfdir); a test keeps
+PMF_CSV = "pmf.csv"  # the names are PMFDir's (predesolv.workflows.pmfdir); a test keeps
                     # them equal
 PMF_PNG = "pmf.png"
 OVERLAP_PNG = "overlap.png"

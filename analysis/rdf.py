@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import MDAnalysis as mda
 import numpy as np
@@ -10,7 +11,9 @@ import pandas as pd
 from MDAnalysis.analysis.rdf import InterRDF
 
 from predesolv.errors import AnalysisError
+from predesolv.metadata import CATION, Metadata
 
+from .io import coordination_partners, group
 from .units import angstrom_to_nm
 
 DEFAULT_RMAX_A = 10.0
@@ -137,3 +140,32 @@ def cutoffs_from_rdfs(rdfs: pd.DataFrame) -> dict[str, float]:
             f"no first minimum found in the RDF of {', '.join(bad)}; pass cutoffs_nm explicitly"
         )
     return cut
+
+
+def default_r0_nm(universe: Any, metadata: Metadata, cation_group: str = CATION,
+                  **slice_kwargs: Any) -> dict[str, float]:
+    """First minimum of each cation–partner RDF (nm), as the analysis chooses its cutoffs.
+
+    Parameters
+    ----------
+    universe : MDAnalysis.Universe
+        Topology and trajectory of a (preliminary) run.
+    metadata : Metadata
+    cation_group : str
+        Metadata group of the RDF centres.
+    **slice_kwargs
+        ``start``, ``stop``, ``step`` frames for the RDF.
+
+    Returns
+    -------
+    dict of str to float
+        Kind (as :func:`partner_groups`) to r0 in nm.
+
+    Raises
+    ------
+    predesolv.errors.AnalysisError
+        An RDF has no first minimum.
+    """
+    rdf = compute_rdfs(group(universe, metadata, cation_group),
+                       coordination_partners(universe, metadata), **slice_kwargs)
+    return cutoffs_from_rdfs(rdf)

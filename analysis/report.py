@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from predesolv.rundir import atomic_write_text
+from predesolv.atomic import atomic_write_text
 
 #: Figure stem -> (section title, CSV files that summarise it, in order).
 SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -71,7 +71,7 @@ def residence_times(
         pid, fidx, pair_ion = _pair_table(r.shell[r.shell["kind"] == k])
         for name, code in regions:
             C, n_used = _shell_acf(pid, fidx, pair_ion, r.regions, code, n_frames, max_lag)
-            below = np.flatnonzero(C < 1.0 / np.e)
+            below = np.flatnonzero(C < np.exp(-1.0))
             tau = int(below[0]) if below.size else np.nan
             n_orig = n_frames * n_ions if code is None else int((r.regions == code).sum())
             tau_rows.append({"region": name, "kind": k, "tau_frames": tau,

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from predesolv.errors import ConfigError
-from predesolv.forcefields import get_data_dir
+from predesolv.forcefields.data import get_data_dir
 
 SETS_DIR = "sets"
 """Folder of the shipped sets inside the force-field data directory."""

@@ -18,7 +18,7 @@ import openmm
 from openmm import app, unit
 
 from predesolv.errors import BuildError, ConfigError
-from predesolv.forcefields import get_data_dir
+from predesolv.forcefields.data import get_data_dir
 from predesolv.forcefields.nonbonded import (
     apply_combining_rule,
     atom_type_names,

@@ -12,7 +12,6 @@ checked on construction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import openmm
@@ -72,42 +71,3 @@ class BuiltSystem:
             for i in range(self.system.getNumParticles())
             if self.system.getParticleMass(i).value_in_unit(unit.dalton) == 0.0
         ]
-
-    def create_simulation(self, simulation: Any, platform: str | None = None,
-                          stage_index: int = 0, velocities: bool = True) -> app.Simulation:
-        """An ``openmm.app.Simulation`` set up exactly as the runner sets up a stage.
-
-        Same System preparation (barostats removed, hydrogen masses repartitioned as
-        ``simulation.hydrogen_mass`` asks), same integrator and seed, constraints from the
-        System, same platform choice (``auto`` = fastest usable) and properties; positions and
-        box vectors set; velocities drawn from Maxwell-Boltzmann at ``simulation.temperature``
-        with the stage's seed, as the runner starts an MD stage that follows no other (frozen
-        particles stay at rest). Attach your own reporters and step it.
-
-        Parameters
-        ----------
-        simulation : predesolv.config.simulation.SimulationConfig
-            The ``simulation`` block (``cfg.simulation`` of a loaded config).
-        platform : str, optional
-            Overrides ``simulation.platform`` (``"CPU"``, ``"CUDA"``, ...).
-        stage_index : int
-            Stage whose integrator and velocity seeds to use (the runner's derivation).
-        velocities : bool
-            Draw velocities (default); False leaves them at zero (e.g. to minimise first).
-        """
-        from predesolv.builder import prepare_system
-        from predesolv.platforms import select_platform
-        from predesolv.runner import make_integrator, stage_seed
-
-        plat, props = select_platform(platform or simulation.platform, simulation.precision,
-                                      simulation.device_index, simulation.cpu_threads)
-        sim = app.Simulation(self.topology, prepare_system(self, simulation),
-                             make_integrator(simulation, stage_index), plat, dict(props))
-        box = self.topology.getPeriodicBoxVectors()
-        if box is not None:
-            sim.context.setPeriodicBoxVectors(*box)
-        sim.context.setPositions(self.positions)
-        if velocities:
-            sim.context.setVelocitiesToTemperature(
-                simulation.temperature, stage_seed(int(simulation.seed or 0), stage_index))
-        return sim

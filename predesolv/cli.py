@@ -19,16 +19,40 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from predesolv import __version__
-from predesolv.config.simulation import PLATFORM_NAMES
+import predesolv
+from predesolv.analysis import run_analyses
+from predesolv.analysis.fes2d_outputs import FES_JSON, format_fes_summary
+from predesolv.analysis.pmf_outputs import BARRIERS_JSON, format_summary
+from predesolv.builder import build_system
+from predesolv.config import RunConfig, load_config, resolved_yaml
+from predesolv.config.barrier import BarrierScanConfig
+from predesolv.config.loader import load_model, read_config_yaml
+from predesolv.config.simulation import PLATFORM_NAMES, usable_directory
 from predesolv.errors import (
+    AnalysisError,
     ConfigError,
     InputError,
     Interrupted,
+    MissingFileError,
     PredesolvError,
     PredesolvRuntimeError,
     RunDirectoryError,
 )
+from predesolv.platforms import platform_table
+from predesolv.provenance import provenance
+from predesolv.quiet import QUIET_LOGGERS
+from predesolv.rundir import RunDir
+from predesolv.runner import preflight
+from predesolv.simulation import prepare_system
+from predesolv.studies import STUDY_FILE, StudyResult, format_study, run_study
+from predesolv.systems.cell import reservoir_warnings
+from predesolv.systems.cell_export import export_system
+from predesolv.version import __version__
+from predesolv.workflows.barrier_output import format_table
+from predesolv.workflows.barrier_scan import run_barrier_scan
+from predesolv.workflows.na_c_fit import adsorption_check, fit_na_c, verify, write_fit
+from predesolv.workflows.pmfdir import PMFDir
+from predesolv.workflows.umbrella import check_pmf, estimate, run_pmf
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INPUT, EXIT_INTERRUPT = 0, 1, 2, 130
 
@@ -136,6 +160,9 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
                     help="only redo the MBAR estimate from the finished windows")
     pm.add_argument("--overwrite", action="store_true",
                     help="replace a PMF folder that was made with other physics")
+    pm.add_argument("--extend", action="store_true",
+                    help="sample longer: allow only a longer last window stage "
+                         "(pmf.stages[-1].duration); finished windows run the extra steps")
 
     bs = sub.add_parser("barrier-scan", parents=[common],
                         help="0 K migration barrier of a bare Na+ between graphene walls")
@@ -176,7 +203,6 @@ def _platform_name(text: str) -> str:
 
 
 def _parse_cutoffs(text: str) -> dict[str, float]:
-    from predesolv.errors import AnalysisError
 
     out: dict[str, float] = {}
     for item in text.split(","):
@@ -221,13 +247,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate_one(path: str, build: bool) -> int:
-    from predesolv.config import load_config
-    from predesolv.config.loader import read_config_yaml
 
     data = read_config_yaml(path)
     if isinstance(data, dict) and "barrier_scan" in data:
-        from predesolv.config.barrier import BarrierScanConfig
-        from predesolv.config.loader import load_model
 
         scan = load_model(path, BarrierScanConfig).barrier_scan
         print(f"{path}: OK (barrier scan, {len(scan.spacings)} spacings x "
@@ -235,14 +257,10 @@ def _validate_one(path: str, build: bool) -> int:
         return EXIT_OK
     cfg = load_config(path)
     if build:
-        from predesolv.builder import build_system
-        from predesolv.runner import preflight
-        from predesolv.systems.cell import reservoir_warnings
 
         built = build_system(cfg.system)
         preflight(cfg, built)
         if cfg.pmf is not None:
-            from predesolv.freeenergy.umbrella import check_pmf
 
             check_pmf(cfg, built)
         for line in reservoir_warnings(built.metadata):
@@ -252,8 +270,6 @@ def _validate_one(path: str, build: bool) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from predesolv.config import RunConfig
-    from predesolv.config.barrier import BarrierScanConfig
 
     model = BarrierScanConfig if args.kind == "barrier-scan" else RunConfig
     try:
@@ -267,7 +283,6 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_platforms(args: argparse.Namespace) -> int:
-    from predesolv.platforms import platform_table
 
     print(platform_table())
     return EXIT_OK
@@ -276,10 +291,6 @@ def _cmd_platforms(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from openmm import unit
 
-    from predesolv.builder import build_system, prepare_system
-    from predesolv.config import load_config, resolved_yaml
-    from predesolv.provenance import provenance
-    from predesolv.rundir import RunDir
 
     cfg = load_config(args.config)
     out = RunDir(args.out)
@@ -301,10 +312,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from predesolv.builder import build_system
-    from predesolv.config import load_config
-    from predesolv.rundir import RunDir
-    from predesolv.systems.cell_export import export_system
 
     cfg = load_config(args.config)
     if cfg.system.from_files is not None:
@@ -334,7 +341,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import predesolv
 
     t0 = time.perf_counter()
     result = predesolv.run(args.config, out=args.out, resume=args.resume,
@@ -346,15 +352,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_pmf(args: argparse.Namespace) -> int:
-    from predesolv.config import load_config
-    from predesolv.freeenergy.umbrella import estimate, run_pmf
 
     cfg = load_config(args.config)
     t0 = time.perf_counter()
     if args.estimate_only:
         if cfg.pmf is None:
             raise ConfigError("pmf: the config has no 'pmf' block", "pmf")
-        from predesolv.freeenergy.pmfdir import PMFDir
 
         pdir = PMFDir(Path(args.out or cfg.output.directory))
         if not pdir.windows.is_dir():
@@ -365,7 +368,7 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
             _, files = estimate(pdir.root, cfg)
     else:
         files = run_pmf(cfg, out=args.out, serial=args.serial, platform=args.platform,
-                        overwrite=args.overwrite).files
+                        overwrite=args.overwrite, extend=args.extend).files
     _print_pmf_summary(files)
     for name, path in files.items():
         print(f"{name}: {path}")
@@ -375,19 +378,16 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
 
 def _print_pmf_summary(files: dict[str, Path]) -> None:
     """The numbers a user came for (ΔF and barriers ± σ), read back from barriers.json."""
-    from predesolv.analysis.pmf_outputs import BARRIERS_JSON, format_summary
 
     path = files.get(BARRIERS_JSON)
     if path is not None and path.is_file():
         print(format_summary(json.loads(path.read_text())))
+    surface = files.get(FES_JSON)  # a two-CV surface
+    if surface is not None and surface.is_file():
+        print(format_fes_summary(json.loads(surface.read_text())))
 
 
 def _cmd_barrier_scan(args: argparse.Namespace) -> int:
-    from predesolv.config.barrier import BarrierScanConfig
-    from predesolv.config.loader import load_model
-    from predesolv.config.simulation import usable_directory
-    from predesolv.freeenergy.barrier_output import format_table
-    from predesolv.freeenergy.barrier_scan import run_barrier_scan
 
     cfg = load_model(args.config, BarrierScanConfig)
     out = None
@@ -407,7 +407,6 @@ def _cmd_barrier_scan(args: argparse.Namespace) -> int:
 
 def _refuse_live_run(args: argparse.Namespace, options: dict[str, object]) -> None:
     """A run still being written is analysed only with ``--live``, and then outside it."""
-    from predesolv.rundir import RunDir
 
     holder = RunDir(args.run_dir).live_holder()
     if holder is None:
@@ -428,7 +427,6 @@ def _refuse_live_run(args: argparse.Namespace, options: dict[str, object]) -> No
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from predesolv.analysis import run_analyses
 
     what = [w.strip() for w in args.what.split(",")] if args.what else None
     options: dict[str, object] = {
@@ -448,7 +446,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.verbose:
         options["verbose"] = True
     if not Path(args.run_dir).is_dir():
-        from predesolv.errors import MissingFileError
 
         raise MissingFileError(f"run directory {args.run_dir!r} not found")
     _refuse_live_run(args, options)
@@ -461,8 +458,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit_na_c(args: argparse.Namespace) -> int:
-    from predesolv.errors import RunDirectoryError
-    from predesolv.freeenergy.na_c_fit import adsorption_check, fit_na_c, verify, write_fit
 
     out = Path(args.out).absolute()
     set_out = Path(args.set_out).absolute() if args.set_out else out / "na-c-fit.yaml"
@@ -491,16 +486,13 @@ def _cmd_fit_na_c(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from predesolv.studies import run_study
 
     t0 = time.perf_counter()
     files = run_study(args.study, args.size, args.out, overwrite=args.overwrite,
                       resume=args.resume, platform=args.platform)
-    summary = files.get("study.json")
+    summary = files.get(STUDY_FILE)
     if summary is not None and summary.is_file():
-        from predesolv.studies import format_study
-
-        print(format_study(json.loads(summary.read_text())))
+        print(format_study(StudyResult.read(summary)))
     for name, path in files.items():
         print(f"{name}: {path}")
     print(f"study {args.study.upper()} ({args.size}) complete ({time.perf_counter() - t0:.1f} s)")
@@ -544,7 +536,6 @@ def main(argv: list[str] | None = None) -> int:
         handler.setFormatter(logging.Formatter("predesolv: %(levelname)s: %(message)s"))
         logging.getLogger("predesolv").addHandler(handler)
     if getattr(args, "debug", False):
-        from predesolv import QUIET_LOGGERS
 
         for name in QUIET_LOGGERS:  # third-party warnings, shown only when debugging
             noisy = _CurrentStderr()

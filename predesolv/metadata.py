@@ -236,6 +236,84 @@ class Geometry:
         return out
 
 
+@dataclass(frozen=True)
+class IonSlitGeometry:
+    """The geometry of an ion slit (:func:`predesolv.systems.ion_slit.build_ion_slit`), typed.
+
+    Written into ``metadata.json`` as ``geometry`` keys (kind ``ion_slit``) and read back by
+    :meth:`Metadata.ion_slit`; lengths in nm.
+
+    Attributes
+    ----------
+    spacing_nm : float
+        Interlayer spacing d (carbon plane to carbon plane across the slit).
+    midplane_z_nm : float
+        z of the slit's mid-plane.
+    sheet_z_nm : tuple of float
+        z of every graphene sheet.
+    stacking : str
+        ``"AB"`` or ``"AA"``.
+    edge : str
+        Which lattice direction runs along x (``"zigzag"`` or ``"armchair"``).
+    cell_nm : tuple of float, shape (2,)
+        Lattice cell (x, y).
+    n_cells : tuple of int, shape (2,)
+        Cells along x and y.
+    bond_nm : float
+        C–C bond length.
+    box_nm : tuple of float, shape (3,)
+        Orthorhombic box lengths.
+    electrostatics : str
+        ``"PME"``, or what the lone-ion shortcut kept.
+    """
+
+    spacing_nm: float
+    midplane_z_nm: float
+    sheet_z_nm: tuple[float, ...]
+    stacking: str
+    edge: str
+    cell_nm: tuple[float, float]
+    n_cells: tuple[int, int]
+    bond_nm: float
+    box_nm: tuple[float, float, float]
+    electrostatics: str
+
+    KIND = "ion_slit"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``geometry`` keys of ``metadata.json`` (kind and fixed axes included)."""
+        return {"kind": self.KIND, "fixed_axes": list(AXES),
+                "midplane_z_nm": self.midplane_z_nm, "sheet_z_nm": list(self.sheet_z_nm),
+                "spacing_nm": self.spacing_nm, "stacking": self.stacking, "edge": self.edge,
+                "cell_nm": list(self.cell_nm), "n_cells": list(self.n_cells),
+                "bond_nm": self.bond_nm, "box_nm": list(self.box_nm),
+                "electrostatics": self.electrostatics}
+
+    @classmethod
+    def from_geometry(cls, geo: Geometry, source: str) -> IonSlitGeometry:
+        """Read the typed fields from a :class:`Geometry` of kind ``ion_slit``.
+
+        Raises
+        ------
+        MetadataError
+            Another kind, or a key missing or of the wrong type (naming it).
+        """
+        if geo.kind != cls.KIND:
+            raise MetadataError(f"{source}: geometry kind is {geo.kind!r}, not an ion slit "
+                                f"(build it with system.ion_slit)")
+        ex = geo.extra
+        try:
+            return cls(float(ex["spacing_nm"]), float(ex["midplane_z_nm"]),
+                       tuple(float(z) for z in ex["sheet_z_nm"]), str(ex["stacking"]),
+                       str(ex["edge"]), (float(ex["cell_nm"][0]), float(ex["cell_nm"][1])),
+                       (int(ex["n_cells"][0]), int(ex["n_cells"][1])), float(ex["bond_nm"]),
+                       (float(ex["box_nm"][0]), float(ex["box_nm"][1]), float(ex["box_nm"][2])),
+                       str(ex.get("electrostatics", "PME")))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise MetadataError(f"{source}: ion-slit geometry is incomplete or malformed "
+                                f"({type(exc).__name__}: {exc})") from None
+
+
 @dataclass
 class Charges:
     """How the electrode is charged: ``mode`` plus the realised numbers of that mode."""
@@ -421,6 +499,16 @@ class Metadata:
             raise MetadataError("metadata.json: this system has no electrode geometry "
                                 "(bulk, or from_files without predesolv metadata)")
         return self.geometry
+
+    def ion_slit(self) -> IonSlitGeometry:
+        """The typed geometry of an ion slit (:class:`IonSlitGeometry`).
+
+        Raises
+        ------
+        MetadataError
+            No geometry, or not an ion slit.
+        """
+        return IonSlitGeometry.from_geometry(self.require_geometry(), "metadata.json")
 
     def fixed_axes(self) -> list[str]:
         """Axes a barostat must not scale (empty for bulk)."""

@@ -13,6 +13,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from predesolv.atomic import atomic_write_json
+
 _PACKAGES = ("predesolv", "openmm", "numpy", "mdtraj", "MDAnalysis", "parmed", "pydantic",
              "pymbar", "packmol", "openmm-cuda-12")
 
@@ -68,7 +70,6 @@ def provenance(extra: dict[str, Any]) -> dict[str, Any]:
 def record_platform_properties(path: Path, context: Any, resumed: bool) -> dict[str, str]:
     """Add the properties ``context``'s platform really uses to ``provenance.json`` at
     ``path`` (one entry per session: a resumed run may run on another device)."""
-    from predesolv.rundir import atomic_write_json
 
     used = platform_properties(context)
     try:

@@ -33,13 +33,11 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import socket
 import struct
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -47,52 +45,18 @@ from pathlib import Path
 from typing import Any
 
 from predesolv import layout, runlog
+from predesolv.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    current_umask,
+    sha256_bytes,
+)
+from predesolv.config import load_config
 from predesolv.errors import PredesolvRuntimeError, RunDirectoryBusy, RunDirectoryError
+from predesolv.system_files import load_files
 
 PROGRESS_VERSION = 2
-
-
-# --------------------------------------------------------------------------- file writes
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder + ``os.replace``.
-
-    The file gets the permissions a plain ``open()`` would give (``0o666`` less the umask),
-    not ``mkstemp``'s private ``0o600``.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented, strict JSON (no NaN/inf) atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
 
 
 # ------------------------------------------------------------------------------ progress
@@ -241,7 +205,7 @@ class RunDir:
         self._created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path / layout.LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            fd = os.open(self.path / layout.LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
         except OSError as exc:
             raise RunDirectoryError(
                 f"output.directory: cannot create {self.path} ({exc.strerror or exc}); choose a "
@@ -362,15 +326,12 @@ class RunDir:
     # -------------------------------------------------------------- reading back
     def load_config(self) -> Any:
         """The run's resolved :class:`~predesolv.config.RunConfig` (``config.yaml``)."""
-        from predesolv.config import load_config
 
         return load_config(self.config)
 
     def load_built(self) -> Any:
         """The run's :class:`~predesolv.built.BuiltSystem` exactly as it was run (masses
         already repartitioned)."""
-        from predesolv.builder import load_files
-
         return load_files(str(self.system), str(self.topology), str(self.metadata))
 
     def read_progress(self) -> Progress | None:

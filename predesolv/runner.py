@@ -32,9 +32,10 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from predesolv.builder import prepare_system
+from predesolv.atomic import atomic_write_text
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig, resolved_yaml
+from predesolv.config.compare import check_resume_config
 from predesolv.config.simulation import (
     BAROSTAT_AXES,
     MinimizeStage,
@@ -53,17 +54,19 @@ from predesolv.errors import (
 from predesolv.platforms import is_pocl, select_platform
 from predesolv.provenance import provenance, record_platform_properties
 from predesolv.reporters import STATE_COLUMNS
-from predesolv.rundir import Checkpoint, Progress, RunDir, atomic_write_text
+from predesolv.rundir import Checkpoint, Progress, RunDir
+from predesolv.simulation import make_integrator, prepare_system, stage_seed
 from predesolv.stage_io import InterruptFlag as _InterruptFlag
 from predesolv.stage_io import StageOutputs as _StageOutputs
-from predesolv.stage_io import stage_start_line
+from predesolv.stage_io import StageStart, stage_start_line
+from predesolv.transforms import SystemTransform, make_transform
 
 #: Largest number of steps between two checks of the interrupt flag.
 MAX_CHUNK_STEPS = 1000
 #: Target wall time (s) between two checks of the interrupt flag (blocks are sized from the
 #: measured speed, so a SIGTERM is honoured within about this time plus one checkpoint).
 SIGNAL_LATENCY_S = 2.0
-__all__ = ["Interrupted", "RunResult", "Runner", "make_integrator", "preflight"]
+__all__ = ["Interrupted", "RunResult", "Runner", "preflight"]
 
 
 @dataclass
@@ -86,8 +89,8 @@ def preflight(cfg: RunConfig, built: BuiltSystem) -> None:
         A stage's barostat cannot act on this system (see
         :func:`predesolv.config.simulation.barostat_problem`: frozen particles under an
         isotropic barostat, an axis the builder fixed, a system that needs a fixed box);
-        a bias whose position CV starts in its periodic cut band
-        (:func:`predesolv.freeenergy.bias.refuse_start_at_cut`).
+        a bias whose position CV starts in its periodic cut band (the transform's
+        ``check_start``, :mod:`predesolv.transforms`).
     """
     frozen = bool(built.frozen_indices())
     fixed_axes = set(built.metadata.fixed_axes())
@@ -99,11 +102,7 @@ def preflight(cfg: RunConfig, built: BuiltSystem) -> None:
         if why:
             raise ConfigError(why, f"stages[{i}].barostat")
     if cfg.bias is not None:  # a bias or wall must not start in its CV's periodic cut band
-        from predesolv.freeenergy.bias import refuse_start_at_cut
-
-        refuse_start_at_cut(cfg.bias.cv, built, built.positions, "bias.cv")
-        for i, w in enumerate(cfg.bias.walls):
-            refuse_start_at_cut(w.cv, built, built.positions, f"bias.walls[{i}].cv")
+        make_transform(cfg.bias, built, "bias").check_start(built)
 
 
 def _make_barostat(kind: str, pressure: Any, temperature: Any, frequency: int) -> openmm.Force:
@@ -117,35 +116,6 @@ def _make_barostat(kind: str, pressure: Any, temperature: Any, frequency: int) -
     )
 
 
-def stage_seed(seed: int, index: int) -> int:
-    """The seed of stage ``index`` from ``simulation.seed`` (never 0: OpenMM's "random")."""
-    return (seed + 7919 * (index + 1)) % (2**31 - 2) + 1
-
-
-def make_integrator(simulation: Any, stage_index: int = 0) -> openmm.Integrator:
-    """The integrator of stage ``stage_index``: ``LangevinMiddleIntegrator`` at
-    ``simulation.temperature``/``friction``/``timestep``, its random seed derived from
-    ``simulation.seed`` (one definition for the runner and ``BuiltSystem.create_simulation``).
-    """
-    integrator = openmm.LangevinMiddleIntegrator(simulation.temperature, simulation.friction,
-                                                 simulation.timestep)
-    integrator.setRandomNumberSeed(stage_seed(int(simulation.seed or 0), stage_index))
-    return integrator
-
-
-
-
-@dataclass
-class _Start:
-    """Where a stage starts: the previous state (or None: the built positions), whether it
-    carries velocities, and the binary checkpoint to load when resuming inside the stage."""
-
-    state: openmm.State | None = None
-    has_velocities: bool = False
-    checkpoint: Checkpoint | None = None
-    binary: bytes | None = None
-
-
 class Runner:
     """Run the stages of ``cfg`` on ``built`` into ``run_dir`` (a new run).
 
@@ -155,7 +125,7 @@ class Runner:
         Resolved config (seeds drawn).
     built : BuiltSystem
         The system; it is not modified (hydrogen masses are repartitioned on a copy, as
-        ``simulation.hydrogen_mass`` asks, by :func:`predesolv.builder.prepare_system`).
+        ``simulation.hydrogen_mass`` asks, by :func:`predesolv.simulation.prepare_system`).
     run_dir : str, Path or RunDir
     platform : str, optional
         Overrides ``simulation.platform`` (CLI ``--platform``).
@@ -189,7 +159,6 @@ class Runner:
         ConfigError
             ``config`` differs from the run's ``config.yaml``.
         """
-        from predesolv.config.compare import check_resume_config
 
         rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
         if not rd.has_inputs():
@@ -214,8 +183,6 @@ class Runner:
     def _setup(self, cfg: RunConfig, built: BuiltSystem, run_dir: str | Path | RunDir,
                platform: str | None, system: openmm.System,
                device_index: str | None = None) -> None:
-        from predesolv.freeenergy.bias import Bias
-
         self.cfg = cfg
         self.built = built
         self.rundir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
@@ -225,7 +192,8 @@ class Runner:
             platform or sim.platform, sim.precision, device_index or sim.device_index,
             sim.cpu_threads
         )
-        self.bias = None if cfg.bias is None else Bias(cfg.bias, built)
+        self.bias: SystemTransform | None = (
+            None if cfg.bias is None else make_transform(cfg.bias, built, "bias"))
         self.dt = sim.timestep
         self.dt_ps = self.dt.value_in_unit(unit.picosecond)
         self.offsets = np.cumsum([0] + [cfg.stage_steps(i) for i in range(len(cfg.stages))])
@@ -300,7 +268,7 @@ class Runner:
                 return self._finish(progress, None)
         else:
             self.write_inputs(overwrite)
-            progress, first, start = Progress(), 0, _Start()
+            progress, first, start = Progress(), 0, StageStart()
         state = start.state
         with _InterruptFlag() as flag:
             self._flag = flag
@@ -309,11 +277,11 @@ class Runner:
                 self.rundir.log(stage_start_line(self, i, mid))
                 if isinstance(self.cfg.stages[i], MinimizeStage):
                     state, progress = self._minimize(i, state, progress)
-                    start = _Start(state, False)
+                    start = StageStart(state, False)
                 else:
                     state, progress = self._md(i, start if mid else replace(
                         start, state=state, checkpoint=None, binary=None), progress)
-                    start = _Start(state, True)
+                    start = StageStart(state, True)
                 if i < len(self.cfg.stages) - 1 and flag.set:
                     raise self._interrupted(i, int(self.offsets[i + 1]))
         return self._finish(progress, state)
@@ -338,7 +306,7 @@ class Runner:
                          last.state_rows)
 
     # ----------------------------------------------------------- resume
-    def _prepare_resume(self) -> tuple[Progress, int, _Start]:
+    def _prepare_resume(self) -> tuple[Progress, int, StageStart]:
         """Choose the newest checkpoint that verifies, cut the outputs back to it."""
         rd = self.rundir
         progress = rd.read_progress()
@@ -348,12 +316,12 @@ class Runner:
             begun = rd.truncate_state(0) > 0  # state rows written by an earlier attempt
             rd.log("resuming before the first checkpoint: starting from stage 0" if begun
                    else "starting from stage 0 (inputs written earlier, no MD run yet)")
-            return Progress(), 0, _Start()
+            return Progress(), 0, StageStart()
         if self._extended:
             progress = self._extend_last_stage(progress)
         if progress.completed:
             rd.log("resume: the run is already complete")
-            return progress, len(self.cfg.stages), _Start()
+            return progress, len(self.cfg.stages), StageStart()
         for n, ck in enumerate(progress.checkpoints):
             start = self._load_checkpoint(ck)
             if start is None:
@@ -389,7 +357,7 @@ class Runner:
                 f"{ck.global_step} counts {ck.frames} frames; resuming would mislabel the "
                 f"frames' times: restore the file or rerun with --overwrite")
 
-    def _load_checkpoint(self, ck: Checkpoint) -> _Start | None:
+    def _load_checkpoint(self, ck: Checkpoint) -> StageStart | None:
         """Verified start data of a checkpoint (binary preferred), or None if unusable."""
         rd = self.rundir
         binary, why = rd.read_verified(ck.chk, ck.chk_size, ck.chk_sha256)
@@ -405,7 +373,7 @@ class Runner:
             rd.log(f"State XML {ck.xml} not usable; the verified binary checkpoint is used")
         elif state is None:  # a finished stage hands its State to the next: the XML is needed
             return None
-        return _Start(state, ck.has_velocities, ck, binary)
+        return StageStart(state, ck.has_velocities, ck, binary)
 
     # ----------------------------------------------------------- checkpoints
     def _write_checkpoint(self, sim: app.Simulation, index: int, stage_step: int,
@@ -523,7 +491,7 @@ class Runner:
                 f"{getattr(exc, 'filename', None) or 'output'} ({exc.strerror or exc}); the "
                 f"last good checkpoint is kept: {hint}") from None
 
-    def _md(self, i: int, start: _Start, progress: Progress) -> tuple[openmm.State, Progress]:
+    def _md(self, i: int, start: StageStart, progress: Progress) -> tuple[openmm.State, Progress]:
         label = self.cfg.stage_label(i)
         sim = self._simulation(i, self._stage_system(i))
         self._start_md(sim, i, start)
@@ -539,7 +507,7 @@ class Runner:
         out = sim.context.getState(getPositions=True, getVelocities=True, getEnergy=True)
         return out, progress
 
-    def _start_md(self, sim: app.Simulation, i: int, start: _Start) -> None:
+    def _start_md(self, sim: app.Simulation, i: int, start: StageStart) -> None:
         """Positions, velocities and step count at the start (or resume point) of stage i."""
         ck = start.checkpoint
         if ck is not None and start.binary is not None:

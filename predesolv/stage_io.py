@@ -5,16 +5,45 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from openmm import app
+import numpy as np
+import openmm
+from openmm import app, unit
 
+from predesolv.built import BuiltSystem
+from predesolv.config import RunConfig
 from predesolv.config.simulation import MinimizeStage, ProductionStage
 from predesolv.reporters import ProgressReporter, StateCSVReporter, TrajectoryReporter
-from predesolv.rundir import truncate_dcd, truncate_xtc
+from predesolv.rundir import Checkpoint, Progress, RunDir, truncate_dcd, truncate_xtc
+from predesolv.transforms import SystemTransform
 
-if TYPE_CHECKING:
-    from predesolv.runner import Progress, Runner, _Start
+
+@dataclass
+class StageStart:
+    """Where a stage starts: the previous state (or None: the built positions), whether it
+    carries velocities, and the binary checkpoint to load when resuming inside the stage."""
+
+    state: openmm.State | None = None
+    has_velocities: bool = False
+    checkpoint: Checkpoint | None = None
+    binary: bytes | None = None
+
+
+class StageHost(Protocol):
+    """What a stage's outputs read from the runner that drives it
+    (:class:`predesolv.runner.Runner`)."""
+
+    cfg: RunConfig
+    built: BuiltSystem
+    rundir: RunDir
+    system: openmm.System
+    bias: SystemTransform | None
+    offsets: np.ndarray
+    dt: unit.Quantity
+    dt_ps: float
+    user_reporters: list[Any]
 
 
 class InterruptFlag:
@@ -51,7 +80,7 @@ class StageOutputs:
     """The reporters of one MD stage (state.csv always; the trajectory in production) and
     the row/frame counts they add to those of the checkpoint the stage started from."""
 
-    def __init__(self, runner: Runner, i: int, start: _Start, progress: Progress):
+    def __init__(self, runner: StageHost, i: int, start: StageStart, progress: Progress):
         cfg, rd = runner.cfg, runner.rundir
         first, last = int(runner.offsets[i]), int(runner.offsets[i + 1])
         base = start.checkpoint or progress.latest
@@ -62,14 +91,8 @@ class StageOutputs:
                                       cfg.stage_label(i), runner.system, runner.bias)
         self.trajectory: TrajectoryReporter | None = None
         reporters: list[Any] = []
-        bias = runner.bias
-        if bias is not None:
-            bias.puller = None
-            if bias.pull is not None and i == len(cfg.stages) - 1:
-                from predesolv.freeenergy.bias import PullReporter
-
-                bias.puller = PullReporter(bias, first, runner.dt_ps)
-                reporters.append(bias.puller)
+        if runner.bias is not None:  # e.g. the mover of a steered centre
+            reporters += runner.bias.stage_reporters(i, len(cfg.stages), first, runner.dt_ps)
         reporters.append(self.state)
         if isinstance(cfg.stages[i], ProductionStage):
             self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)
@@ -83,7 +106,7 @@ class StageOutputs:
         reporters.append(self.progress_bar)
         self._sim_reporters = reporters
 
-    def _open_trajectory(self, runner: Runner, first: int, mid: bool) -> TrajectoryReporter:
+    def _open_trajectory(self, runner: StageHost, first: int, mid: bool) -> TrajectoryReporter:
         cfg = runner.cfg
         fmt = cfg.output.trajectory.format
         path = runner.rundir.trajectory(fmt)
@@ -114,7 +137,7 @@ class StageOutputs:
             self.trajectory.close()
 
 
-def stage_start_line(runner: Runner, i: int, mid: bool) -> str:
+def stage_start_line(runner: StageHost, i: int, mid: bool) -> str:
     """The log line written when stage ``i`` starts: what it does and how long it is."""
     st, label = runner.cfg.stages[i], runner.cfg.stage_label(i)
     if isinstance(st, MinimizeStage):

@@ -7,19 +7,25 @@
    ``solvation_analysis.Solute`` with the same cutoffs (no RDF step); molecule counts per frame
    are checked identical.
 
-Frames per second are best of ``--repeat`` runs of process CPU time. Needs the ``bench``
-extra (``pip install -e ".[test,bench]"``: solvation_analysis, freud-analysis).
+Frames per second are best of ``--repeat`` runs of process CPU time; every repeat's ratio is
+printed too. ``--profile`` adds where predesolv's CPU time goes (cProfile, process CPU time):
+read (``read_frame_blocks``), search (``pairs_by_centre``), count (``Coordination._count``
+without its search) and other (RDF, set-up, ``_conclude``: regions, shell table). Needs the
+``bench`` extra (``pip install -e ".[test,bench]"``: solvation_analysis, freud-analysis).
 
 Usage::
 
     python scripts/bench_analysis.py                   # synthetic run, generated in a tmp dir
     python scripts/bench_analysis.py --dense           # 1 M NaPF6/DME density, random walk
+    python scripts/bench_analysis.py --dense --frames 300 --repeat 3 --profile
     python scripts/bench_analysis.py --run-dir RUN_DIR --cutoffs DME=0.30,PF6=0.30
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import tempfile
 import time
 import warnings
@@ -27,15 +33,44 @@ import warnings
 import numpy as np
 
 
-def _time(fn, repeat):
-    """Best-of-``repeat`` CPU time of this process (robust to other jobs on a shared host)."""
-    best = np.inf
-    out = None
+def _times(fn, repeat):
+    """CPU times of this process for ``repeat`` calls (robust to other jobs on a shared
+    host), and the last result."""
+    times, out = [], None
     for _ in range(repeat):
         t0 = time.process_time()
         out = fn()
-        best = min(best, time.process_time() - t0)
-    return best, out
+        times.append(time.process_time() - t0)
+    return times, out
+
+
+def _time(fn, repeat):
+    """Best-of-``repeat`` CPU time and the last result."""
+    times, out = _times(fn, repeat)
+    return min(times), out
+
+
+def profile_phases(fn, repeat: int) -> dict[str, float]:
+    """Per-phase CPU time (s) of ``fn`` (a Coordination run) under cProfile, best of
+    ``repeat`` per phase: read / search / count / other (everything else)."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        prof = cProfile.Profile(timer=time.process_time)
+        prof.enable()
+        fn()
+        prof.disable()
+        stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+
+        def cum(name, stats=stats):
+            return sum(v[3] for k, v in stats.items() if k[2] == name)
+
+        total = sum(v[2] for v in stats.values())
+        ph = {"read": cum("read_frame_blocks"), "search": cum("pairs_by_centre")}
+        ph["count"] = cum("_count") - ph["search"]
+        ph["other"] = total - sum(ph.values())
+        ph["total"] = total
+        best = {k: min(v, best.get(k, np.inf)) for k, v in ph.items()}
+    return best
 
 
 def main(argv=None) -> int:
@@ -48,6 +83,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dense", action="store_true",
                     help="liquid-density random NaPF6/DME box (5 nm, 75 Na, 700 DME)")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--profile", action="store_true",
+                    help="also print where predesolv's time goes (read/search/count/other)")
     args = ap.parse_args(argv)
 
     from solvation_analysis.solute import Solute
@@ -83,8 +120,9 @@ def main(argv=None) -> int:
 
     if neighbour_search(u, ions, partners, max(cut.values()), args.repeat) != 0:
         return 1
-    t_ours, co = _time(ours, args.repeat)
-    t_sa, s = _time(theirs, args.repeat)
+    ts_ours, co = _times(ours, args.repeat)
+    ts_sa, s = _times(theirs, args.repeat)
+    t_ours, t_sa = min(ts_ours), min(ts_sa)
     sd = s.solvation_data.reset_index()
     sa_counts = sd.groupby(["frame", "solvent"]).size()
     for j, k in enumerate(co.results.kinds):
@@ -96,7 +134,16 @@ def main(argv=None) -> int:
     print("molecule counts per frame identical to solvation_analysis: yes")
     print(f"predesolv.analysis.Coordination: {n_frames / t_ours:9.1f} frames/s ({t_ours:.3f} s)")
     print(f"solvation_analysis.Solute      : {n_frames / t_sa:9.1f} frames/s ({t_sa:.3f} s)")
-    print(f"speed ratio: {t_sa / t_ours:.1f}x")
+    print(f"speed ratio: {t_sa / t_ours:.1f}x (best of each); per repeat: "
+          + ", ".join(f"{b / a:.1f}x" for a, b in zip(ts_ours, ts_sa, strict=True))
+          + f"; predesolv {', '.join(f'{t:.3f}' for t in ts_ours)} s, solvation_analysis "
+          + f"{', '.join(f'{t:.3f}' for t in ts_sa)} s")
+    if args.profile:
+        ph = profile_phases(ours, args.repeat)
+        print(f"predesolv Coordination phases (cProfile, CPU, best of {args.repeat}; "
+              f"profiled total {ph['total']:.3f} s):")
+        for name in ("read", "search", "count", "other"):
+            print(f"  {name:<7} {ph[name] * 1e3:8.1f} ms  {100 * ph[name] / ph['total']:5.1f} %")
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from predesolv.config.barrier import BarrierScanConfig
 from predesolv.config.loader import load_model
-from predesolv.freeenergy.barrier_output import format_table
-from predesolv.freeenergy.barrier_scan import run_barrier_scan
+from predesolv.workflows.barrier_output import format_table
+from predesolv.workflows.barrier_scan import run_barrier_scan
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "barrier_scan.yaml"
 

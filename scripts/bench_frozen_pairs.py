@@ -36,8 +36,8 @@ import openmm
 from openmm import unit
 
 import predesolv
-from predesolv.builder import prepare_system
 from predesolv.forcefields.nonbonded import add_lj_exclusions, lj_forces
+from predesolv.simulation import prepare_system
 from predesolv.systems import charges as ch
 
 

@@ -10,7 +10,7 @@ Systems (all with the simulation block below: LangevinMiddle, 4 fs, H mass 3 amu
 * ``bulk``      1 M NaPF6 in DME (``examples/bulk_napf6_dme.yaml``)
 
 Each predesolv System is made exactly as the runner makes it
-(``BuiltSystem.create_simulation``); the water box is ``Modeller.addSolvent`` with
+(``predesolv.create_simulation``); the water box is ``Modeller.addSolvent`` with
 ``amber14/tip3p.xml``, PME, the same 1.0 nm cutoff, rigid water, the same integrator, time
 step and hydrogen mass. The ratio ``predesolv / water`` is therefore the cost of the model
 (PF6/DME/carbon, constant-potential solver) per atom-step against OpenMM's best-case liquid.
@@ -102,7 +102,7 @@ def bench(key: str, platform: str, steps: int, repeats: int) -> dict[str, Any]:
     """One row: the predesolv system and the water box of its size on ``platform``."""
     cfg = _config(key, platform)
     built = predesolv.build(cfg)
-    sim = built.create_simulation(cfg.simulation)
+    sim = predesolv.create_simulation(built, cfg.simulation)
     props = {n: sim.context.getPlatform().getPropertyValue(sim.context, n)
              for n in sim.context.getPlatform().getPropertyNames()}
     ours = _ns_per_day(sim, steps, repeats, 4.0)

@@ -14,7 +14,7 @@ Each case is run
 
   A. serially in this process, OpenMM CPU platform with 2 threads,
   B. serially in this process, 1 thread,
-  C. on a LocalCluster of 2 worker processes x 1 thread (predesolv.freeenergy.distributed),
+  C. on a LocalCluster of 2 worker processes x 1 thread (predesolv.workflows.distributed),
 
 and the wall times and their ratios are printed side by side.
 
@@ -31,11 +31,11 @@ from pathlib import Path
 
 from predesolv import build, load_config
 from predesolv.config.cluster import ClusterConfig
-from predesolv.freeenergy.distributed import Task, run_tasks
-from predesolv.freeenergy.protocol import plan_windows, window_config
-from predesolv.freeenergy.umbrella import run_window
 from predesolv.rundir import RunDir
 from predesolv.runner import Runner
+from predesolv.workflows.distributed import Task, run_tasks
+from predesolv.workflows.protocol import plan_windows, window_config
+from predesolv.workflows.umbrella import run_window
 
 _OUTPUT = {"directory": "unused", "trajectory": {"interval": "1 ps"},
            "state_interval": "1 ps", "checkpoint_interval": "5 ps"}

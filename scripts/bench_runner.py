@@ -20,11 +20,11 @@ from pathlib import Path
 import openmm
 from openmm import app, unit
 
-from predesolv.builder import load_files
 from predesolv.built import BuiltSystem
 from predesolv.config import parse_config
 from predesolv.platforms import select_platform
 from predesolv.runner import Runner
+from predesolv.system_files import load_files
 
 
 def water_box(edge_nm: float) -> BuiltSystem:

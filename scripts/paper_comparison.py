@@ -6,9 +6,10 @@ Usage::
     python scripts/paper_comparison.py --check    # exit 1 if the file is not what the
                                                   # committed outputs give
 
-Inputs (all under docs/results/): ``studies/<ID>-paper/study.json`` for E1, E2, E3, E4, E5
-and E7, ``na_c_fit/fit.json``, ``pmf_migration/migration_barriers.csv``. A study whose
-outputs are absent is listed as not run.
+Inputs (all under docs/results/): the summary of every study in ``studies/<ID>-paper/``
+(E1, E2, E3, E4, E5, E7 and E7-300K, read as :class:`predesolv.studies.result.StudyResult`),
+``na_c_fit/fit.json``, ``pmf_migration/migration_barriers.csv``. A study whose outputs are
+absent is listed as not run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import csv
 import json
 import sys
 from pathlib import Path
+
+from predesolv.studies.result import RunRecord, StudyResult
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
@@ -44,10 +47,16 @@ def _pm(x: float | None, e: float | None, fmt: str = ".2f") -> str:
     return f"{x:{fmt}}" if e is None else f"{x:{fmt}} ± {e:{fmt}}"
 
 
-def _study(study: str, title: str) -> tuple[dict | None, list[str]]:
-    """A study's committed paper-size ``study.json`` (None if absent) and the opening lines of
-    its section (with a "not run yet" line when there is no output)."""
-    st = _load(RESULTS / "studies" / f"{study}-paper" / "study.json")
+def _result(study: str) -> StudyResult | None:
+    """A study's committed paper-size summary (None if absent)."""
+    folder = RESULTS / "studies" / f"{study}-paper"
+    return StudyResult.read(folder) if StudyResult.file_in(folder).is_file() else None
+
+
+def _study(study: str, title: str) -> tuple[StudyResult | None, list[str]]:
+    """A study's committed paper-size summary (None if absent) and the opening lines of its
+    section (with a "not run yet" line when there is no output)."""
+    st = _result(study)
     out = [f"## {study} — {title}", ""]
     if st is None:
         out += [f"Not run yet (`predesolv study {study} --size paper`).", ""]
@@ -58,33 +67,35 @@ def e1_section() -> list[str]:
     st, out = _study("E1", "Na⁺ solvation in DME (Ren, AIMD: 2 Na⁺ + 18 DME)")
     if st is None:
         return out
-    aimd = st["aimd"]
+    assert st.seed is not None
+    aimd = {q.name: q.value for q in st.seed.numbers}
+    rows = st.rows
     out += ["| quantity | paper (AIMD) | " + " | ".join(
         f"ours: {r['system']} ({r['n_Na']} Na⁺, {r['n_DME']} DME, {r['production_ps']:.0f} ps)"
-        for r in st["rows"]) + " |", "|---|---|" + "---|" * len(st["rows"])]
+        for r in rows) + " |", "|---|---|" + "---|" * len(rows)]
     for key, label, paper in (("CN_NaO", "CN(Na–O)", aimd["CN_NaO"]),
                               ("DME_per_Na", "DME per Na⁺", aimd["DME_per_Na"]),
                               ("bidentate_fraction", "bidentate share of bound DME",
                                aimd["bidentate_fraction"])):
         out.append(f"| {label} | {paper:g} | " + " | ".join(
-            _pm(r.get(key), r.get(f"{key}_sem"), ".3f") for r in st["rows"]) + " |")
+            _pm(r.get(key), r.get(f"{key}_sem"), ".3f") for r in rows) + " |")
     out.append("| share of ion-frames with exactly Na⁺(DME)₃ | 1 | " + " | ".join(
-        f"{r['NaDME3_fraction']:.3f}" for r in st["rows"]) + " |")
+        f"{r['NaDME3_fraction']:.3f}" for r in rows) + " |")
     out.append("| Na–O g(r) peak (nm) | — | " + " | ".join(
-        f"{r['NaO_peak_nm']:.3f}" for r in st["rows"]) + " |")
+        f"{r['NaO_peak_nm']:.3f}" for r in rows) + " |")
     out.append("| PF6⁻ per Na⁺ | 0 (no anion) | " + " | ".join(
         _pm(r.get("PF6_per_Na"), r.get("PF6_per_Na_sem"), ".3f") if not r["anion_free"] else "0"
-        for r in st["rows"]) + " |")
-    free = next((r for r in st["rows"] if r["anion_free"]), None)
+        for r in rows) + " |")
+    free = next((r for r in rows if r["anion_free"]), None)
     if free is not None:
         verdict = ("agrees" if abs(free["CN_NaO"] - aimd["CN_NaO"]) <= 0.5
                    and abs(free["DME_per_Na"] - aimd["DME_per_Na"]) <= 0.25 else "disagrees")
         out += ["", f"Like for like (no anion), the classical model {verdict} with the AIMD "
                 f"Na⁺(DME)₃ shell: CN {free['CN_NaO']:.2f} vs 6, {free['DME_per_Na']:.2f} DME "
-                f"per Na⁺ vs 3. Force field: predesolv defaults (ions × 0.8). {st['note']}"]
-        taus = [r.get("DME_residence_ps") for r in st["rows"]]
+                f"per Na⁺ vs 3. Force field: predesolv defaults (ions × 0.8). {st.note}"]
+        taus = [r.get("DME_residence_ps") for r in rows]
         if all(t is None for t in taus):
-            lag = min(r["residence_max_lag_ps"] for r in st["rows"])
+            lag = min(r["residence_max_lag_ps"] for r in rows)
             out[-1] += (f" The DME residence time exceeds the longest lag analysed ({lag:.0f} ps) "
                         "in every box: the shells barely exchange within the run, so these "
                         "errors are lower bounds.")
@@ -95,7 +106,7 @@ def e5_section() -> list[str]:
     st, out = _study("E5", "Na⁺ migration barriers at d = 0.40–0.55 nm (Ren, DFT, Fig. 4e)")
     if st is None:
         return out
-    rows = st["rows"]
+    rows = st.rows
     keys = sorted({(r["forcefield"], r["stacking"]) for r in rows})
     out += ["0 K, bare Na⁺ between rigid neutral graphene sheets (eV):", "",
             "| d (nm) | paper | " + " | ".join(f"{ff} Na–C, {stk}" for ff, stk in keys) + " |",
@@ -172,9 +183,10 @@ def e7_section() -> list[str]:
     st, out = _study("E7", "stepwise EC desolvation at 0 K (Tang, DFT, eq. 1)")
     if st is None:
         return out
-    rows = st["rows"]
+    rows = st.rows
     surfaces = list(dict.fromkeys(r["surface"] for r in rows))
-    out += [f"E_desolv(n) in eV from the lowest of {st['n_starts']} minimisations per cluster "
+    out += [f"E_desolv(n) in eV from the lowest of {st.setting('n_starts')} minimisations per "
+            "cluster "
             "size with every EC bound; in brackets the spread (max − min) of those minima for "
             "the larger cluster of the step. Face-on: the cluster on the sheet, as in the "
             "paper; edge-on: predesolv's electrode surface. Clusters in vacuum carry full "
@@ -233,11 +245,11 @@ def insertion_section() -> list[str]:
     out = ["## E2/E3/E4 — insertion into graphitic slits (Ren, AIMD; classical PMFs here)", ""]
     rows, missing = [], []
     for sid in ("E2", "E3", "E4"):
-        st = _load(RESULTS / "studies" / f"{sid}-paper" / "study.json")
+        st = _result(sid)
         if st is None:
             missing.append(sid)
             continue
-        rows += [dict(r, study=sid) for r in st["rows"]]
+        rows += [dict(r, study=sid) for r in st.rows]
     if missing:
         out += [f"Not run yet: {', '.join(missing)} (`predesolv study <ID> --size paper`).", ""]
     if not rows:
@@ -284,9 +296,9 @@ def _side_by_side(rows: list[dict]) -> list[str]:
                "it enters in neither case: the ion is stripped at the mouth.")]
 
 
-def _e7_charges(st: dict) -> str:
-    """How the committed E7 run treated charges (recorded in study.json from 0.2.0 on)."""
-    q = st.get("charge_scaling")
+def _e7_charges(st: StudyResult) -> str:
+    """How the committed E7 run treated charges (recorded in its summary from 0.2.0 on)."""
+    q = st.setting("charge_scaling")
     return "q = +1 on Na⁺" if q == 1.0 else (
         "NOT in this committed run: it predates 0.2.0 and used 0.8-scaled charges and a PME "
         "box for the gas phase; rerun `predesolv study E7 --size paper`")
@@ -297,8 +309,8 @@ def e7_300k_section() -> list[str]:
                      "at 300 K (classical counterpart of Tang's 0 K steps)")
     if st is None:
         return out
-    rows, surf = st["rows"], st.get("surfaces", [])
-    names = [s["surface"] for s in surf] or list(dict.fromkeys(r["surface"] for r in rows))
+    rows, surf = st.rows, st.what_was_run.runs
+    names = [s.name for s in surf] or list(dict.fromkeys(r["surface"] for r in rows))
     out += ["ΔG(n → n−1) = F(n−1) − F(n) in eV, from F(CN) of the Na–O(EC) coordination "
             "number (umbrella sampling + MBAR, ion held at the surface, 1 M NaPF6 in "
             "EC:DMC 1:1, edge-on surfaces); ± from the bootstrap σ of F at both ends. "
@@ -310,7 +322,8 @@ def e7_300k_section() -> list[str]:
         cells = [_pm(at[n]["dG_eV"], at[n].get("sigma_eV"), ".2f") if n in at else "—"
                  for n in names]
         out.append(f"| {step} | " + " | ".join(cells) + " |")
-    out += ["", f"* {st['three_to_two']} The seed: oxidised N lowers the 3→2 step.",
+    out += ["", f"* {st.verdict('three_to_two').sentence} The seed: oxidised N lowers the 3→2 "
+            "step.",
             "* Caution: with 100–200 ps windows F(CN) keeps bin-to-bin structure larger than "
             "its bootstrap σ (`e7_300k.png`), so the σ above is statistical only; treat step "
             "differences under ~0.05 eV as unresolved.",
@@ -321,23 +334,23 @@ def e7_300k_section() -> list[str]:
             "let the ion reach 0.7–1.5 nm. Until they are rerun with 0.2.0 (which seeds "
             "inside the wall and refuses a window that leaves it), the N-oxide steps are not "
             "a verdict."]
-    out += [f"* {s['surface']}: {s['n_windows']} windows × {_ps_range(s)} production, "
-            f"{s['platform']} platform, {s['threads']} thread(s), "
-            f"{s['ns_per_day_median']:.0f} ns/day measured." for s in surf]
+    out += [f"* {s.name}: {s.n_windows} windows × {_ps_range(s)} production, "
+            f"{s.platform} platform, {s.threads} thread(s), "
+            f"{s.ns_per_day:.0f} ns/day measured." for s in surf]
     return out + [""]
 
 
-def _ps_range(s: dict) -> str:
-    lo, hi = s["production_ps_per_window"], s.get("production_ps_max", 0.0)
+def _ps_range(s: RunRecord) -> str:
+    lo, hi = s.production_ps, s.production_ps_max or 0.0
     if hi <= lo + 0.5:
         return f"{lo:.0f} ps"
     return f"{lo:.0f}–{hi:.0f} ps (windows extended where they decorrelate slowly)"
 
 
 def _e7_300k_todo() -> str:
-    st = _load(RESULTS / "studies" / "E7-300K-paper" / "study.json")
+    st = _result("E7-300K")
     configs = sorted(p.stem for p in (ROOT / "studies" / "E7-300K" / "paper").glob("*.yaml"))
-    missing = [c for c in configs if st is None or c not in {r["surface"] for r in st["rows"]}]
+    missing = [c for c in configs if st is None or c not in {r["surface"] for r in st.rows}]
     return ("paper-size surfaces not run: " + ", ".join(missing) + " (`predesolv study "
             "E7-300K --size paper`; cost: `studies/E7-300K/README.md`)") if missing else ""
 

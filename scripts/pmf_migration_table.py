@@ -7,10 +7,10 @@ straight hop between neighbouring equivalent sites, through the saddle at CV = 0
 barrier = max - min of F over the hop with its bootstrap uncertainty. Beside it: the same
 barrier from direct numerical integration of the same force field (and the same walls),
 F(s) = -kT ln sum exp(-E/kT) over the coordinates the CV leaves free (energies from the OpenMM
-System through predesolv.freeenergy.barrier_scan's checked energy model), and the 0 K barrier
+System through predesolv.workflows.barrier_scan's checked energy model), and the 0 K barrier
 of `predesolv barrier-scan`.
 
-The hop and the exact integral are `predesolv.freeenergy.migration` (`hop_geometry`,
+The hop and the exact integral are `predesolv.workflows.migration` (`hop_geometry`,
 `exact_profile`): AB along x through a saddle; AA along y through a C-C bond midpoint, with a
 flat-bottom wall across the hop (without it F(y) would count hexagon centres that lie in the
 saddle's plane, and show 0.53 eV at 0.40 nm where the hop costs 1.2 eV).
@@ -39,11 +39,11 @@ import pandas as pd
 from predesolv import load_config
 from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
-from predesolv.freeenergy.barrier_scan import scan_one
-from predesolv.freeenergy.migration import Hop, exact_profile, hop_geometry
-from predesolv.freeenergy.pmfdir import PMFDir
-from predesolv.freeenergy.umbrella import run_pmf
 from predesolv.systems.ion_slit import build_ion_slit
+from predesolv.workflows.barrier_scan import scan_one
+from predesolv.workflows.migration import Hop, exact_profile, hop_geometry
+from predesolv.workflows.pmfdir import PMFDir
+from predesolv.workflows.umbrella import run_pmf
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pmf_na_migration.yaml"
 SPACINGS = (0.40, 0.45, 0.50, 0.55)

@@ -33,16 +33,18 @@ from typing import Any
 import numpy as np
 from openmm import app, unit
 
-from predesolv import __version__
 from predesolv.built import BuiltSystem
 from predesolv.config.electrode import (
     ConstantChargeConfig,
     ConstantPotentialConfig,
     ElectrodeConfig,
+    charge_mode,
+    register_charge_mode,
 )
+from predesolv.config.electrode_kinds import electrode_kind
 from predesolv.config.units import to_nm
 from predesolv.errors import BuildError, ConfigError
-from predesolv.forcefields import get_data_dir
+from predesolv.forcefields.data import get_data_dir
 from predesolv.forcefields.parameterize import ELECTROLYTE_XML, create_system
 from predesolv.metadata import (
     ELECTRODE,
@@ -78,6 +80,7 @@ from predesolv.systems.slit import (
     build_counter_geometry,
     build_electrode_geometry,
 )
+from predesolv.version import __version__
 
 CARBON_XML = "predesolv-carbon.xml"
 MOUTH_DEPTH_NM = 0.8
@@ -376,39 +379,59 @@ def _assemble(electrode: ElectrodeConfig, forcefield: Any, lay: _Layout, species
         ch.add_rigid_body_bonds(system, [w_idx] + ([c_idx] if c_idx else []))
     else:
         ch.restrain(system, asm.frozen, asm.pos, electrode.flexible.restraint_k)
-    asm.pair_treatment = treat_frozen_pairs(system, asm.frozen, asm.pos, lay.box,
-                                            isinstance(electrode.charge, ConstantPotentialConfig))
+    cp = electrode.charge is not None and electrode.charge.constant_potential
+    asm.pair_treatment = treat_frozen_pairs(system, asm.frozen, asm.pos, lay.box, cp)
     return asm
 
 
 def _charge_electrodes(electrode: ElectrodeConfig, lay: _Layout, asm: _Assembly,
                        q_req: float | None, q_work: float | None) -> _ChargeResult:
-    """Apply constant charge, or move the charges into a ConstantPotentialForce."""
+    """Charge the electrodes with the registered charge mode's ``apply`` (none: check that
+    the cell is neutral)."""
     cfg = electrode.charge
     out = _ChargeResult(area_nm2=_charge_area(electrode, lay.geom))
-    if isinstance(cfg, ConstantChargeConfig):
-        assert q_req is not None and q_work is not None
-        out.charges = _constant_charge(cfg, lay, asm, q_req, q_work, out.area_nm2)
-    elif isinstance(cfg, ConstantPotentialConfig):
-        settings = cp_settings(cfg)
-        w_cond = conductor_atoms(asm.system, asm.top, asm.w_idx)
-        c_cond = conductor_atoms(asm.system, asm.top, asm.c_idx)
-        strip_pair_exclusions(asm.system, asm.frozen, conductors=w_cond + c_cond)
-        to_constant_potential(
-            asm.system, w_cond, c_cond, settings["delta_v_V"], float(lay.box[0]),
-            method=cfg.method, gaussian_width=settings["gaussian_width_nm"],
-            thomas_fermi_scale=settings["thomas_fermi_scale_per_nm"],
-            cg_tolerance=settings["cg_tolerance_kJ_mol_e"], finite_field=cfg.finite_field)
-        out.charges = {"mode": "constant_potential", **settings,
-                       "electrodes": {"working": "conductor:working",
-                                      "counter": "conductor:counter"},
-                       "n_conductor_atoms": len(w_cond) + len(c_cond),
-                       "n_fixed_charge_electrode_atoms":
-                           len(asm.frozen) - len(w_cond) - len(c_cond)}
-        out.groups = {"conductor:working": w_cond, "conductor:counter": c_cond}
-        out.requires = {"fixed_box": True}
-    elif abs(ch.total_charge(asm.system)) > 1e-6:
+    if cfg is not None:
+        apply = charge_mode(cfg.mode).apply
+        if apply is None:
+            raise BuildError(f"electrode.charge.mode {cfg.mode!r} has no builder registered "
+                             f"(register_charge_mode(name, model, apply))")
+        return apply(cfg, lay, asm, q_req, q_work, out)
+    if abs(ch.total_charge(asm.system)) > 1e-6:
         raise BuildError("the cell is not neutral; check the electrolyte composition")
+    return out
+
+
+def _apply_constant_charge(cfg: ConstantChargeConfig, lay: _Layout, asm: _Assembly,
+                           q_req: float | None, q_work: float | None,
+                           out: _ChargeResult) -> _ChargeResult:
+    """Charge mode ``constant_charge``: fixed charges (see :func:`_constant_charge`)."""
+    assert q_req is not None and q_work is not None
+    out.charges = _constant_charge(cfg, lay, asm, q_req, q_work, out.area_nm2)
+    return out
+
+
+def _apply_constant_potential(cfg: ConstantPotentialConfig, lay: _Layout, asm: _Assembly,
+                              q_req: float | None, q_work: float | None,
+                              out: _ChargeResult) -> _ChargeResult:
+    """Charge mode ``constant_potential``: the charges move into a ConstantPotentialForce
+    whose conductors are the sheet carbons of both electrodes."""
+    settings = cp_settings(cfg)
+    w_cond = conductor_atoms(asm.system, asm.top, asm.w_idx)
+    c_cond = conductor_atoms(asm.system, asm.top, asm.c_idx)
+    strip_pair_exclusions(asm.system, asm.frozen, conductors=w_cond + c_cond)
+    to_constant_potential(
+        asm.system, w_cond, c_cond, settings["delta_v_V"], float(lay.box[0]),
+        method=cfg.method, gaussian_width=settings["gaussian_width_nm"],
+        thomas_fermi_scale=settings["thomas_fermi_scale_per_nm"],
+        cg_tolerance=settings["cg_tolerance_kJ_mol_e"], finite_field=cfg.finite_field)
+    out.charges = {"mode": "constant_potential", **settings,
+                   "electrodes": {"working": "conductor:working",
+                                  "counter": "conductor:counter"},
+                   "n_conductor_atoms": len(w_cond) + len(c_cond),
+                   "n_fixed_charge_electrode_atoms":
+                       len(asm.frozen) - len(w_cond) - len(c_cond)}
+    out.groups = {"conductor:working": w_cond, "conductor:counter": c_cond}
+    out.requires = {"fixed_box": True}
     return out
 
 
@@ -527,7 +550,7 @@ def _regions(electrode: ElectrodeConfig, geom: ElectrodeGeometry, x_m: float) ->
         return regions + [Region("mouth", {"x": (x_m - MOUTH_DEPTH_NM, x_m)})]
     z = (first["z_nm"][0] - 0.3, first["z_nm"][1] + 0.3)
     regions.append(Region("mouth", {"x": (x_m - MOUTH_DEPTH_NM, x_m), "z": z}))
-    if electrode.kind == "slit":
+    if electrode_kind(electrode.kind).open_back:
         xb = x_m + geom.x_extent
         regions.append(Region("mouth_back", {"x": (xb, xb + MOUTH_DEPTH_NM), "z": z}))
     return regions
@@ -559,3 +582,7 @@ def _geometry(electrode: ElectrodeConfig, lay: _Layout, asm: _Assembly,
             "electrode_pair_treatment": asm.pair_treatment,
             "charge_area_nm2": area_nm2,
         })
+
+
+register_charge_mode("constant_charge", ConstantChargeConfig, _apply_constant_charge)
+register_charge_mode("constant_potential", ConstantPotentialConfig, _apply_constant_potential)

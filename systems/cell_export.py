@@ -24,18 +24,18 @@ import openmm
 import parmed
 from openmm import app, unit
 
+from predesolv.atomic import atomic_write_json
 from predesolv.built import BuiltSystem
 from predesolv.errors import BuildError
 from predesolv.forcefields.parameterize import load_forcefield
-from predesolv.rundir import atomic_write_json
 from predesolv.systems import export_frozen as fz
+from predesolv.systems.cell import carbon_xml_path
 from predesolv.systems.charges import nonbonded_force
 
 FORMATS = ("gromacs", "amber")
 
 
 def _carbon_xml() -> str:
-    from predesolv.systems.cell import carbon_xml_path
 
     return carbon_xml_path()
 

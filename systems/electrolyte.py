@@ -27,7 +27,6 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from predesolv import __version__
 from predesolv.built import BuiltSystem
 from predesolv.config.electrolyte import SALTS, SOLVENTS, ElectrolyteConfig
 from predesolv.config.forcefield import ForceFieldConfig
@@ -41,6 +40,7 @@ from predesolv.forcefields.parameterize import (
 from predesolv.metadata import Groups, Metadata
 from predesolv.metadata import Species as SpeciesInfo
 from predesolv.systems.packing import Species, pack_molecules
+from predesolv.version import __version__
 
 AVOGADRO = AVOGADRO_PER_MOL  # 1/mol, from predesolv.constants
 NM3_PER_CM3 = 1e21

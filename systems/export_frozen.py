@@ -32,8 +32,8 @@ import openmm
 import parmed
 from openmm import app, unit
 
+from predesolv.atomic import atomic_write_text
 from predesolv.built import BuiltSystem
-from predesolv.rundir import atomic_write_text
 from predesolv.systems.charges import lj_force, nonbonded_force
 
 ELECTRODE_SUFFIX = "_E"

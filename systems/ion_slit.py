@@ -1,6 +1,6 @@
 """A slit that holds only the ions you name: rigid graphene walls, no electrolyte.
 
-Used by the 0 K barrier scan (:mod:`predesolv.freeenergy.barrier_scan`) and for bare-ion
+Used by the 0 K barrier scan (:mod:`predesolv.workflows.barrier_scan`) and for bare-ion
 PMFs. Sheets are periodic along x **and** y (the box holds whole unit cells in both, so the
 lattice has no edge anywhere), stacked along z: ``layers_per_wall`` sheets below the slit
 and as many above, carbon plane to carbon plane ``spacing_nm`` across the slit and the
@@ -30,8 +30,10 @@ import openmm
 from openmm import app, unit
 
 from predesolv.built import BuiltSystem
+from predesolv.config.forcefield import ForceFieldConfig
 from predesolv.errors import BuildError
-from predesolv.metadata import Metadata
+from predesolv.forcefields.parameterize import create_system
+from predesolv.metadata import IonSlitGeometry, Metadata
 
 from .cell import carbon_xml_path, treat_frozen_pairs
 from .graphene import CC_BOND_NM, cell_dimensions, ribbon, stacking_shift
@@ -84,8 +86,6 @@ def build_ion_slit(spacing_nm: float, ions: Sequence[str] = ("Na",), *, stacking
         Groups ``cation`` (the ions), ``electrode`` and ``frozen`` (the carbons);
         ``geometry.extra``: ``midplane_z_nm``, ``sheet_z_nm``, ``cell_nm`` (lattice cell).
     """
-    from predesolv.config.forcefield import ForceFieldConfig
-    from predesolv.forcefields.parameterize import create_system
 
     ff = forcefield if forcefield is not None else ForceFieldConfig()
     if not spacing_nm >= 0.3 or layers_per_wall < 1 or not ions:
@@ -125,11 +125,12 @@ def build_ion_slit(spacing_nm: float, ions: Sequence[str] = ("Na",), *, stacking
     metadata = Metadata.from_dict({
         "groups": {"cation": list(range(len(pos_c), len(positions))), "electrode": frozen,
                    "frozen": frozen},
-        "geometry": {"kind": "ion_slit", "fixed_axes": ["x", "y", "z"],
-                     "midplane_z_nm": mid, "sheet_z_nm": heights, "spacing_nm": spacing_nm,
-                     "stacking": stacking, "edge": edge, "cell_nm": [lx, ly],
-                     "n_cells": [n_x, n_y], "bond_nm": CC_BOND_NM, "box_nm": box.tolist(),
-                     "electrostatics": electrostatics},
+        "geometry": IonSlitGeometry(
+            spacing_nm=float(spacing_nm), midplane_z_nm=float(mid),
+            sheet_z_nm=tuple(float(z) for z in heights), stacking=stacking, edge=edge,
+            cell_nm=(float(lx), float(ly)), n_cells=(int(n_x), int(n_y)), bond_nm=CC_BOND_NM,
+            box_nm=(float(box[0]), float(box[1]), float(box[2])),
+            electrostatics=electrostatics).to_dict(),
     }, "ion slit")
     return BuiltSystem(system, top, positions * unit.nanometer, metadata)
 

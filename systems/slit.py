@@ -17,6 +17,7 @@ segment the slit walls sit at ``z_c +/- d/2`` and further sheets are added at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,24 +220,84 @@ def stack_segments(
 
 
 
-def electrode_segments(cfg: Any) -> tuple[list[Segment], float]:
-    """Segments and box z (nm) for an :class:`~predesolv.config.electrode.ElectrodeConfig`."""
+def _slit_segments(cfg: Any) -> tuple[list[Segment], float]:
+    """Segments and box z (nm) of a slit or a stage-wise pore."""
     layer = to_nm(cfg.layer_spacing)
     n = cfg.layers_per_wall
     if cfg.kind == "slit":
         d = to_nm(cfg.spacing)
         return [Segment(to_nm(cfg.length), d, "slit")], d + (2 * n - 1) * layer
-    if cfg.kind == "stagewise_pore":
-        segs = [Segment(to_nm(s.length), to_nm(s.spacing), f"stage{i + 1}")
-                for i, s in enumerate(cfg.stages)]
-        d_max = max(to_nm(s.spacing) for s in cfg.stages)
-        segs.append(Segment(to_nm(cfg.cap_length), None, "cap"))
-        return segs, d_max + (2 * n - 1) * layer
-    return [Segment(to_nm(cfg.length), None, "surface")], cfg.layers * layer
+    segs = [Segment(to_nm(s.length), to_nm(s.spacing), f"stage{i + 1}")
+            for i, s in enumerate(cfg.stages)]
+    d_max = max(to_nm(s.spacing) for s in cfg.stages)
+    segs.append(Segment(to_nm(cfg.cap_length), None, "cap"))
+    return segs, d_max + (2 * n - 1) * layer
+
+
+def _stacked_geometry(cfg: Any) -> ElectrodeGeometry:
+    """A slit or a stage-wise pore: segments stacked along x (:func:`stack_segments`)."""
+    segs, box_z = _slit_segments(cfg)
+    return stack_segments(
+        segs, width=to_nm(cfg.width), edge=cfg.edge, stacking=cfg.stacking, box_z=box_z,
+        layer=to_nm(cfg.layer_spacing), hydrogenate=cfg.hydrogenate_edges,
+    )
+
+
+def _surface_geometry(cfg: Any) -> ElectrodeGeometry:
+    """``layers`` graphite-spaced sheets, edge-on to the electrolyte (no slit)."""
+    layer = to_nm(cfg.layer_spacing)
+    n = cfg.layers
+    heights = [(k + 0.5) * layer for k in range(n)]
+    lx, ly = cell_dimensions(cfg.edge)
+    n_y = n_cells_for_width(to_nm(cfg.width), cfg.edge)
+    n_x = max(1, int(round(to_nm(cfg.length) / lx)))
+    sheets = [
+        ribbon(n_x, n_y, cfg.edge, z=z, shift=stacking_shift(cfg.edge, cfg.stacking, k),
+               hydrogenate=cfg.hydrogenate_edges)
+        for k, z in enumerate(heights)
+    ]
+    sheet = concatenate(sheets)
+    return ElectrodeGeometry(
+        sheet=sheet, part=["walls"] * sheet.n_atoms, box_y=n_y * ly, box_z=n * layer,
+        x_extent=float(sheet.positions[:, 0].max()),
+        segments=[{"name": "surface", "spacing_nm": None, "n_cells_x": n_x,
+                   "length_nm": n_x * lx,
+                   "x_nm": [0.0, float(sheet.positions[:, 0].max())],
+                   "sheet_z_nm": heights}],
+        info={"edge": cfg.edge, "stacking": cfg.stacking, "n_cells_y": n_y,
+              "layer_spacing_nm": layer, "cell_nm": [lx, ly],
+              "hydrogenated": cfg.hydrogenate_edges},
+    )
+
+
+GeometryBuilder = Callable[[Any], ElectrodeGeometry]
+_BUILDERS: dict[str, GeometryBuilder] = {}
+
+
+def register_geometry_builder(kind: str, build: GeometryBuilder) -> None:
+    """Make ``build(cfg) -> ElectrodeGeometry`` the builder of electrode ``kind`` (register
+    the kind's config side with
+    :func:`predesolv.config.electrode_kinds.register_electrode_kind`).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` has another builder already.
+    """
+    old = _BUILDERS.get(kind)
+    if old is not None and old is not build:
+        raise ValueError(f"electrode kind {kind!r} has a geometry builder already")
+    _BUILDERS[kind] = build
+
+
+def unregister_geometry_builder(kind: str) -> None:
+    """Remove a kind's builder (for tests of a kind defined on the fly)."""
+    _BUILDERS.pop(kind, None)
 
 
 def build_electrode_geometry(cfg: Any) -> ElectrodeGeometry:
-    """Working electrode for an ``ElectrodeConfig`` (electrode frame, mouth at x = 0).
+    """Working electrode for an ``ElectrodeConfig`` (electrode frame, mouth at x = 0), made
+    by the builder registered for ``cfg.kind``.
 
     Parameters
     ----------
@@ -245,36 +306,23 @@ def build_electrode_geometry(cfg: Any) -> ElectrodeGeometry:
     Returns
     -------
     ElectrodeGeometry
+
+    Raises
+    ------
+    BuildError
+        No builder is registered for ``cfg.kind``.
     """
-    segs, box_z = electrode_segments(cfg)
-    layer = to_nm(cfg.layer_spacing)
-    if cfg.kind == "surface":
-        n = cfg.layers
-        heights = [(k + 0.5) * layer for k in range(n)]
-        lx, ly = cell_dimensions(cfg.edge)
-        n_y = n_cells_for_width(to_nm(cfg.width), cfg.edge)
-        n_x = max(1, int(round(to_nm(cfg.length) / lx)))
-        sheets = [
-            ribbon(n_x, n_y, cfg.edge, z=z, shift=stacking_shift(cfg.edge, cfg.stacking, k),
-                   hydrogenate=cfg.hydrogenate_edges)
-            for k, z in enumerate(heights)
-        ]
-        sheet = concatenate(sheets)
-        return ElectrodeGeometry(
-            sheet=sheet, part=["walls"] * sheet.n_atoms, box_y=n_y * ly, box_z=box_z,
-            x_extent=float(sheet.positions[:, 0].max()),
-            segments=[{"name": "surface", "spacing_nm": None, "n_cells_x": n_x,
-                       "length_nm": n_x * lx,
-                       "x_nm": [0.0, float(sheet.positions[:, 0].max())],
-                       "sheet_z_nm": heights}],
-            info={"edge": cfg.edge, "stacking": cfg.stacking, "n_cells_y": n_y,
-                  "layer_spacing_nm": layer, "cell_nm": [lx, ly],
-                  "hydrogenated": cfg.hydrogenate_edges},
-        )
-    return stack_segments(
-        segs, width=to_nm(cfg.width), edge=cfg.edge, stacking=cfg.stacking, box_z=box_z,
-        layer=layer, hydrogenate=cfg.hydrogenate_edges,
-    )
+    build = _BUILDERS.get(cfg.kind)
+    if build is None:
+        raise BuildError(f"electrode kind {cfg.kind!r} has no geometry builder; register "
+                         f"one with predesolv.systems.slit.register_geometry_builder "
+                         f"(registered: {', '.join(sorted(_BUILDERS))})")
+    return build(cfg)
+
+
+register_geometry_builder("slit", _stacked_geometry)
+register_geometry_builder("stagewise_pore", _stacked_geometry)
+register_geometry_builder("surface", _surface_geometry)
 
 
 def build_counter_geometry(cfg: Any, box_y: float, box_z: float) -> ElectrodeGeometry:

@@ -14,9 +14,9 @@ import yaml
 
 from predesolv.cli import main
 from predesolv.config.forcefield import ForceFieldConfig
-from predesolv.forcefields import get_data_dir
-from predesolv.freeenergy.barrier_scan import IonEnergy, percolation_saddle, scan_one
+from predesolv.forcefields.data import get_data_dir
 from predesolv.systems.ion_slit import build_ion_slit
+from predesolv.workflows.barrier_scan import IonEnergy, percolation_saddle, scan_one
 
 KJ_PER_EV = 96.48533212
 

@@ -19,6 +19,7 @@ from MDAnalysis.lib.distances import capped_distance, distance_array
 from openmm import app, unit
 
 from predesolv.analysis.geometry import Geometry
+from predesolv.analysis.rdf import default_r0_nm
 from predesolv.errors import ConfigError
 from predesolv.freeenergy import (
     CoordinationCV,
@@ -27,7 +28,6 @@ from predesolv.freeenergy import (
     SumCV,
     coordination_cvs,
     cv_timeseries,
-    default_r0_nm,
     distance_cv,
     element_masses,
     position_cv,

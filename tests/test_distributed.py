@@ -17,8 +17,8 @@ import yaml
 
 from predesolv.config.cluster import ClusterConfig
 from predesolv.errors import ConfigError, PredesolvRuntimeError
-from predesolv.freeenergy.distributed import Task, make_cluster, run_tasks
 from predesolv.testing import write_double_well
+from predesolv.workflows.distributed import Task, make_cluster, run_tasks
 
 
 def _tasks(n: int) -> list[Task]:

@@ -290,13 +290,13 @@ def test_add_lj_exclusions_reaches_override_forces():
 
 
 def test_package_helper_gives_the_documented_model_and_plain_forcefield_does_not():
-    """``predesolv.forcefields.create_system`` = the builders' model (geometric LJ, ions x
+    """``predesolv.forcefields.model.create_system`` = the builders' model (geometric LJ, ions x
     0.8); a System from ``app.ForceField`` alone has full ionic charges and LB mixing. The
     expected charges come from the independent TABLE; the expected LJ from the hand sum."""
-    from predesolv import forcefields
+    from predesolv.forcefields import model
 
     top, xyz = _merge(("NA", "DME", "PF6"), [(0, 0, 0), (0.0, 0.42, 0.0), (0.36, 0.0, 0.0)])
-    helper = forcefields.create_system(top, constraints="none")
+    helper = model.create_system(top, constraints="none")
     plain = app.ForceField("predesolv-electrolytes.xml").createSystem(top)
     assert _charges(helper)[0] == pytest.approx(0.8 * TABLE["NA_Na"][0], abs=1e-12)
     assert _charges(plain)[0] == pytest.approx(TABLE["NA_Na"][0], abs=1e-12)

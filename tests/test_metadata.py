@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from predesolv.errors import InputError
@@ -112,3 +113,25 @@ def test_builtsystem_refuses_groups_beyond_its_atoms():
     assert isinstance(ok.metadata, Metadata) and ok.metadata.group("cation") == [0, 1]
     with pytest.raises(BuildError, match="index atom 2"):
         BuiltSystem(system, top, pos, {"groups": {"cation": [0, 2]}})
+
+
+@pytest.mark.parametrize("spacing_nm, stacking", [(0.45, "AB"), (0.6, "AA")])
+def test_ion_slit_geometry_is_typed_and_matches_the_positions(spacing_nm, stacking):
+    """metadata.ion_slit() against numbers read from the built positions and box: the two
+    innermost sheets are spacing_nm apart around the mid-plane; the box is the topology's."""
+    from openmm import unit
+
+    from predesolv.systems.ion_slit import build_ion_slit
+
+    built = build_ion_slit(spacing_nm, ("Na",), stacking=stacking)
+    geo = built.metadata.ion_slit()
+    pos = built.positions.value_in_unit(unit.nanometer)
+    z = np.unique(np.round(np.asarray(pos)[built.metadata.groups["electrode"], 2], 6))
+    assert tuple(np.round(geo.sheet_z_nm, 6)) == tuple(z)
+    inner = sorted(z, key=lambda v: abs(v - geo.midplane_z_nm))[:2]
+    assert abs(abs(inner[1] - inner[0]) - spacing_nm) < 1e-6
+    box = built.topology.getPeriodicBoxVectors().value_in_unit(unit.nanometer)
+    assert np.allclose(geo.box_nm, [box[0][0], box[1][1], box[2][2]])
+    assert (geo.spacing_nm, geo.stacking) == (spacing_nm, stacking)
+    with pytest.raises(MetadataError, match="not an ion slit"):
+        Metadata.from_dict({"geometry": {"kind": "slit"}}, "t").ion_slit()

@@ -1,4 +1,4 @@
-"""The straight migration hop of predesolv.freeenergy.migration: its geometry checked against
+"""The straight migration hop of predesolv.workflows.migration: its geometry checked against
 the 0 K barrier scan's independent saddle search, and the exact profile's limits."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from openmm import unit
 
-from predesolv.freeenergy.barrier_scan import IonEnergy, min_over_z, scan_one
-from predesolv.freeenergy.migration import exact_profile, hop_geometry
 from predesolv.systems.ion_slit import build_ion_slit
+from predesolv.workflows.barrier_scan import IonEnergy, min_over_z, scan_one
+from predesolv.workflows.migration import exact_profile, hop_geometry
 
 KJ_PER_EV = 96.48533212
 #: Hexagon centre to bond midpoint across the bond (nm): half the lattice constant along the

@@ -13,8 +13,8 @@ from openmm import unit
 from predesolv.cli import main
 from predesolv.config.forcefield import ForceFieldConfig
 from predesolv.forcefields.parameter_sets import available_sets, sets_dir
-from predesolv.freeenergy.barrier_scan import scan_one
-from predesolv.freeenergy.na_c_fit import SlitScan, fit_na_c
+from predesolv.workflows.barrier_scan import scan_one
+from predesolv.workflows.na_c_fit import SlitScan, fit_na_c
 
 ROOT = Path(__file__).resolve().parents[1]
 SET = "na-c-ren2026"

@@ -62,8 +62,8 @@ def test_preflight_refuses_a_biased_run_starting_at_the_cut(cell, tmp_path):
     """The check sits in the runner's preflight, so the pull, every new window and any user
     run with a ``bias`` block get it before anything is written."""
     from predesolv.built import BuiltSystem
-    from predesolv.freeenergy.protocol import plan_windows, window_config
     from predesolv.runner import preflight
+    from predesolv.workflows.protocol import plan_windows, window_config
 
     cfg = predesolv.load_config(SMOKE)
     wcfg = window_config(cfg, tmp_path, plan_windows(cfg)[0])

@@ -177,7 +177,7 @@ def test_charged_slit_cell_pmf_mechanics(tmp_path):
     """The insertion example, shrunk to seconds: 3 windows on the built 0.8 nm charged cell,
     a mid-plane wall and a coordination wall; pmf.csv + png with uncertainties."""
     import predesolv
-    from predesolv.freeenergy.umbrella import run_pmf
+    from predesolv.workflows.umbrella import run_pmf
 
     root = Path(__file__).resolve().parent.parent
     data = yaml.safe_load((root / "examples" / "pmf_slit_0.8nm.yaml").read_text())

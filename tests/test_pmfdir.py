@@ -1,4 +1,4 @@
-"""A PMF folder has one owner (predesolv.freeenergy.pmfdir.PMFDir): physics changes are
+"""A PMF folder has one owner (predesolv.workflows.pmfdir.PMFDir): physics changes are
 refused before MD, a damaged finished window never reaches the estimator, one pmf at a time,
 Ctrl-C exits 130 with the command that continues. Tiny analytic double well, Reference."""
 
@@ -180,7 +180,7 @@ def test_stiffness_limit_by_hand():
     import math
 
     from predesolv.errors import ConfigError
-    from predesolv.freeenergy.sanity import check_stiffness
+    from predesolv.workflows.sanity import check_stiffness
 
     k_max = (2 * math.pi / 10 / 0.002) ** 2 * 23.0
     assert k_max == pytest.approx(2.27e6, rel=0.01)
@@ -197,13 +197,15 @@ def test_pmf_folder_names_are_spelled_only_by_their_owners():
     import re
 
     from predesolv.analysis import pmf_outputs
-    from predesolv.freeenergy import pmfdir
+    from predesolv.workflows import pmfdir
 
     root = Path(__file__).resolve().parents[1]
-    owners = {"predesolv/freeenergy/pmfdir.py", "predesolv/freeenergy/protocol.py",
-              "analysis/pmf_outputs.py", "predesolv/freeenergy/barrier_output.py"}
+    owners = {"predesolv/workflows/pmfdir.py", "predesolv/workflows/protocol.py",
+              "analysis/pmf_outputs.py", "predesolv/workflows/barrier_output.py",
+              "analysis/fes2d_outputs.py"}
     name = re.compile(r'"(pmf\.csv|windows\.csv|pull\.csv|barriers\.json|overlap\.csv|'
-                      r'pmf\.json)"|/ "(windows|pull|start)"')
+                      r'pmf\.json|fes\.csv|fes\.json|fes\.png|fes_[a-z]+\.csv)"|'
+                      r'/ "(windows|pull|start)"')
     offenders = [f"{p.relative_to(root)}:{i + 1}"
                  for d in ("predesolv", "systems", "analysis", "forcefields", "scripts")
                  for p in sorted((root / d).rglob("*.py"))
@@ -212,3 +214,36 @@ def test_pmf_folder_names_are_spelled_only_by_their_owners():
     assert offenders == []
     assert (pmf_outputs.PMF_CSV, pmf_outputs.WINDOWS_CSV, pmf_outputs.BARRIERS_JSON) == (
         pmfdir.PMF_CSV, pmfdir.WINDOWS_CSV, pmfdir.BARRIERS_JSON)
+
+
+def test_extend_runs_only_the_extra_steps_and_records_it(done, capsys):
+    """A longer last window stage: refused without --extend (naming the field and the
+    flag), refused with --extend when anything else changes too; with --extend alone every
+    window continues from its last checkpoint: its first rows are the earlier run's, byte
+    for byte, and it ends with the rows 8 ps at 0.02 ps give (counted here, not by the code)."""
+    tmp, cfg = done
+    before = _samples(tmp / "pmf")
+    cfg["pmf"]["stages"][0]["duration"] = "8 ps"
+    path = _write(tmp, cfg)
+    capsys.readouterr()
+    assert main(["pmf", path, "--serial"]) == 2
+    err = capsys.readouterr().err
+    assert "pmf.stages[0].duration" in err and "--extend" in err
+    both = json.loads(json.dumps(cfg))
+    both["simulation"]["temperature"] = "310 K"
+    assert main(["pmf", _write(tmp, both), "--serial", "--extend"]) == 2
+    assert "simulation.temperature" in capsys.readouterr().err
+    assert _samples(tmp / "pmf") == before  # nothing ran
+    path = _write(tmp, cfg)
+    assert main(["pmf", path, "--serial", "--extend"]) == 0
+    after = _samples(tmp / "pmf")
+    rows_4ps, rows_8ps = round(4.0 / 0.02), round(8.0 / 0.02)
+    for name, old in before.items():
+        assert len(old.splitlines()) == 1 + rows_4ps
+        assert len(after[name].splitlines()) == 1 + rows_8ps
+        assert after[name].startswith(old)  # continued, not rerun
+    history = json.loads((tmp / "pmf" / "pmf.json").read_text())["history"]
+    assert [(h["field"], h["from"], h["to"]) for h in history] == [
+        ("pmf.stages[0].duration", "4.0 ps", "8.0 ps")]
+    assert main(["pmf", path, "--serial"]) == 0  # the extended folder is the new normal
+    assert "2 of 2 windows already complete" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from openmm import unit
 
-from predesolv.freeenergy.stepwise import (
+from predesolv.workflows.stepwise import (
     H_EV_S,
     K_B_EV,
     Minimum,
@@ -45,7 +45,7 @@ def test_stepwise_table_applies_eq1_to_the_lowest_bound_minima():
 def test_slab_is_frozen_and_cluster_relaxes():
     import openmm
 
-    from predesolv.freeenergy.stepwise import cluster_start
+    from predesolv.workflows.stepwise import cluster_start
 
     slab = surface_slab("zigzag", "n_oxide", seed=2, reservoir_ec=60)
     system, top, n_slab = build_system(slab, 2)

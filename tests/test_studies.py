@@ -3,17 +3,16 @@ run's own files say (recomputed here independently)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 from openmm import unit
 
 from predesolv.cli import main
-from predesolv.freeenergy.barrier_scan import SEED_BARRIERS_EV
 from predesolv.studies import registry, studies_root
 from predesolv.studies.e1 import block_mean
+from predesolv.studies.result import StudyResult
+from predesolv.workflows.barrier_scan import SEED_BARRIERS_EV
 
 
 def test_block_mean_on_a_known_series():
@@ -36,8 +35,12 @@ def test_e5_smoke(tmp_path, capsys):
     # the fitted set raises the 0.40 nm AB barrier (0.20 -> 0.57 eV, docs/free_energy.md)
     b = t.set_index(["forcefield", "spacing_nm"]).barrier_eV
     assert b[("fitted", 0.40)] > 2 * b[("default", 0.40)]
-    study = json.loads((out / "study.json").read_text())
-    assert study["study"] == "E5" and study["size"] == "smoke"
+    study = StudyResult.read(out)
+    assert study.study == "E5" and study.size == "smoke"
+    assert study.what_was_run.configs == ["default", "fitted"] and len(study.rows) == 4
+    for v in study.verdicts:  # one per force field and stacking: all within 0.05 eV?
+        mine = [r for r in study.rows if f"{r['forcefield']} {r['stacking']}" == v.name]
+        assert mine and v.ok == all(abs(r["residual_eV"]) <= 0.05 for r in mine)
     # a second call without --resume/--overwrite refuses, naming both flags
     assert main(["study", "E5", "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -67,12 +70,12 @@ def test_unknown_study_and_size_are_input_errors(capsys):
 
 def test_e7_smoke_rows_follow_eq1_from_the_minima(tmp_path):
     """The step energies are recomputed here from e7_minima.csv (lowest fully bound minimum
-    per cluster size) and E[EC] in study.json: eq. 1 of Tang et al., independently."""
+    per cluster size) and E[EC] in the study's summary: eq. 1 of Tang et al., independently."""
     out = tmp_path / "e7"
     assert main(["study", "E7", "--size", "smoke", "--out", str(out)]) == 0
     rows = pd.read_csv(out / "e7_static.csv")
     minima = pd.read_csv(out / "e7_minima.csv")
-    e_ec = json.loads((out / "study.json").read_text())["E_EC_kJ_per_mol"]
+    e_ec = StudyResult.read(out).number("E_EC_kJ_per_mol").value
     assert set(rows.surface) == {"gas", "n_oxide (zigzag edge, face-on)"}
     for _, r in rows.iterrows():
         before, after = 7 - r.n, 6 - r.n
@@ -148,8 +151,9 @@ def test_e2_smoke_shell_path_matches_a_hand_count(tmp_path):
         for col in ("cn_DME", "nmol_DME", "cn_PF6", "nmol_PF6", "inside_DME"):
             assert w[col] == pytest.approx(hand[col].mean(), abs=1e-9), (w.window, col)
         assert w.insertion_nm == pytest.approx(hand.insertion_nm.mean(), abs=1e-4)
-    study = json.loads((out / "study.json").read_text())
-    (row,) = study["rows"]
+    study = StudyResult.read(out)
+    (row,) = study.rows
+    assert study.verdict("slit_0.6nm").sentence == row["sentence"]
     pmf = pd.read_csv(out / "slit_0.6nm" / "pmf.csv").dropna(subset=["F_kJ_per_mol"])
     assert row["deepest_sampled_nm"] == pytest.approx(pmf.x_nm.max())
     reservoir = pmf[pmf.x_nm <= -0.6]  # the start run may already have moved the ion nearer
@@ -157,7 +161,7 @@ def test_e2_smoke_shell_path_matches_a_hand_count(tmp_path):
         assert row["F_reservoir_kJ_per_mol"] is None
     else:
         assert row["F_reservoir_kJ_per_mol"] == pytest.approx(reservoir.F_kJ_per_mol.mean())
-    assert row["pull_start_nm"] < 0 and study["study"] == "E2"
+    assert row["pull_start_nm"] < 0 and study.study == "E2"
     assert row["sentence"].startswith("0.6 nm")
 
 
@@ -166,7 +170,10 @@ def test_e2_smoke_shell_path_matches_a_hand_count(tmp_path):
 def test_e3_e4_smoke(tmp_path, study, configs):
     out = tmp_path / study
     assert main(["study", study, "--size", "smoke", "--out", str(out)]) == 0
-    rows = json.loads((out / "study.json").read_text())["rows"]
+    study = StudyResult.read(out)
+    rows = study.rows
+    assert study.what_was_run.configs == configs
+    assert study.what_was_run.n_windows == sum(r["n_windows"] for r in rows)
     assert [r["config"] for r in rows] == configs
     assert all(r["pull_start_nm"] < 0 for r in rows)
     pmf = pd.read_csv(out / "insertion_pmf.csv")
@@ -238,8 +245,8 @@ def test_e7_300k_steps_from_a_hand_made_pmf():
 def test_e7_300k_smoke(tmp_path):
     out = tmp_path / "e7h"
     assert main(["study", "e7-300k", "--size", "smoke", "--out", str(out)]) == 0
-    study = json.loads((out / "study.json").read_text())
-    assert study["study"] == "E7-300K"
+    study = StudyResult.read(out)
+    assert study.study == "E7-300K" and study.verdict("three_to_two").sentence.startswith("3→2")
     pmf = pd.read_csv(out / "e7_300k_pmf.csv")
     assert set(pmf.surface) == {"n_oxide_zigzag"}
     steps = pd.read_csv(out / "e7_300k_steps.csv")
@@ -269,7 +276,7 @@ def test_paper_configs_build_and_pull_from_the_front(path):
     be dragged through the graphite."""
     import predesolv
     from predesolv.freeenergy.groups import resolve_group
-    from predesolv.freeenergy.umbrella import check_pmf
+    from predesolv.workflows.umbrella import check_pmf
 
     cfg = predesolv.load_config(studies_root() / path)
     built = predesolv.build(cfg)

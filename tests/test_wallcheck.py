@@ -14,14 +14,14 @@ import yaml
 
 from predesolv.cli import main
 from predesolv.config.freeenergy import BiasConfig
-from predesolv.freeenergy.protocol import seed_frames
-from predesolv.freeenergy.wallcheck import (
+from predesolv.testing import write_double_well
+from predesolv.workflows.protocol import seed_frames
+from predesolv.workflows.wallcheck import (
     WallEscapeError,
     check_walls,
     inside_walls,
     worst_escape,
 )
-from predesolv.testing import write_double_well
 
 KB = 0.00831446261815324  # kJ/mol/K (CODATA 2018 R, as OpenMM)
 

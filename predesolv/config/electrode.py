@@ -25,14 +25,24 @@ a reservoir whose length is set by the electrolyte volume the electrolyte block 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from predesolv.config.base import Int, StrictModel
-from predesolv.config.units import QuantityField, to_nm
+from predesolv.config.electrode_kinds import electrode_kind, electrode_kind_names
+from predesolv.config.registry import TaggedModels, check_tag_field
+from predesolv.config.units import QuantityField
 
 Length = Annotated[Any, QuantityField("nm", gt=0, le=50)]
+
+
+def _kind_enum(schema: dict[str, Any]) -> None:
+    """JSON schema of ``kind``: the kinds registered when the schema is written."""
+    schema["enum"] = electrode_kind_names()
+
 #: Carbon-plane to carbon-plane spacing: graphite (0.335 nm) is the physical lower bound.
 Spacing = Annotated[Any, QuantityField("nm", ge=0.335, le=5.0)]
 
@@ -56,7 +66,22 @@ class CounterElectrodeConfig(StrictModel):
     length: Length = Field(description="slab extent along x")
 
 
-class ConstantChargeConfig(StrictModel):
+class ChargeModeConfig(StrictModel):
+    """Base of the ``electrode.charge`` models, one per charge mode (see
+    :func:`register_charge_mode`); a subclass declares ``mode: Literal["<name>"]``."""
+
+    if TYPE_CHECKING:  # each subclass declares it as a Literal field
+        mode: str
+
+    #: Its charges live in an OpenMM ``ConstantPotentialForce`` (no exception may touch an
+    #: electrode particle, so electrode-electrode LJ is switched off instead of excluded).
+    constant_potential: ClassVar[bool] = False
+
+    def check_electrode(self, electrode: ElectrodeConfig) -> None:
+        """Cross-field checks against the whole ``electrode`` block (raise ValueError)."""
+
+
+class ConstantChargeConfig(ChargeModeConfig):
     """Fixed, uniform charges on chosen electrode carbons."""
 
     mode: Literal["constant_charge"]
@@ -81,10 +106,20 @@ class ConstantChargeConfig(StrictModel):
             raise ValueError("give exactly one of 'sigma' (C/m**2) or 'total' (e)")
         return self
 
+    def check_electrode(self, electrode: ElectrodeConfig) -> None:
+        """A counter electrode to neutralise with; slit walls to charge."""
+        if self.neutralize == "counter_electrode" and electrode.counter_electrode is None:
+            raise ValueError(
+                "charge.neutralize 'counter_electrode' needs a 'counter_electrode' block")
+        if self.apply_to == "slit_walls" and not electrode_kind(electrode.kind).has_slit:
+            raise ValueError(f"charge.apply_to 'slit_walls' needs a slit (kind "
+                             f"{electrode.kind} has none)")
 
-class ConstantPotentialConfig(StrictModel):
+
+class ConstantPotentialConfig(ChargeModeConfig):
     """OpenMM ConstantPotentialForce between working and counter electrode."""
 
+    constant_potential: ClassVar[bool] = True
     mode: Literal["constant_potential"]
     delta_v: Annotated[Any, QuantityField("V", ge=-10.0, le=10.0)] = Field(
         description="potential of the working electrode minus the counter electrode"
@@ -110,6 +145,99 @@ class ConstantPotentialConfig(StrictModel):
         description="impose delta_v with a uniform field delta_v / L_x (both electrodes at "
         "0 V, Dufils et al. 2019) instead of electrode potentials +/- delta_v / 2",
     )
+
+    def check_electrode(self, electrode: ElectrodeConfig) -> None:
+        """A counter electrode; rigid electrodes (the matrix solver needs fixed atoms)."""
+        if electrode.counter_electrode is None:
+            raise ValueError("charge.mode 'constant_potential' needs a 'counter_electrode'")
+        if electrode.flexible is not None:
+            raise ValueError(
+                "flexible electrodes with constant_potential are not supported: the matrix "
+                "solver needs fixed electrode atoms; use rigid electrodes (remove 'flexible') "
+                "or constant_charge"
+            )
+
+
+#: ``apply(cfg, electrode, layout, assembly, q_requested, q_working) -> charge result``:
+#: charges the electrodes of a cell being built (:func:`predesolv.systems.cell.build_cell`).
+ChargeApplier = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ChargeMode:
+    """One registered electrode charge mode (see :func:`register_charge_mode`)."""
+
+    name: str
+    model: type[ChargeModeConfig]
+    apply: ChargeApplier | None = None
+
+
+_CHARGE_MODES: dict[str, ChargeMode] = {}
+_CHARGE_MODELS: dict[str, type[ChargeModeConfig]] = {}
+
+#: The ``electrode.charge`` field type: any registered charge mode, chosen by ``mode``.
+ChargeSpec = Annotated[ChargeModeConfig,
+                       TaggedModels("mode", "electrode charge mode", _CHARGE_MODELS)]
+
+
+def register_charge_mode(name: str, model: type[ChargeModeConfig],
+                         apply: ChargeApplier | None = None) -> ChargeMode:
+    """Make ``electrode.charge.mode: <name>`` a charge mode.
+
+    Parameters
+    ----------
+    name : str
+        The YAML tag.
+    model : type
+        A :class:`ChargeModeConfig` subclass with ``mode: Literal[name]``.
+    apply : callable, optional
+        What charges the cell's electrodes (see :data:`ChargeApplier`); the built-in modes
+        register theirs from :mod:`predesolv.systems.cell`. Registering the same model again
+        with an ``apply`` completes the entry.
+
+    Returns
+    -------
+    ChargeMode
+
+    Raises
+    ------
+    ValueError
+        ``name`` is registered already with another model, or the model is unfit.
+    """
+    check_tag_field(model, "mode", name)
+    if not issubclass(model, ChargeModeConfig):
+        raise ValueError(f"{name!r}: {model.__name__} must derive from ChargeModeConfig")
+    old = _CHARGE_MODES.get(name)
+    if old is not None and old.model is not model:
+        raise ValueError(f"charge mode {name!r} is registered already ({old.model.__name__})")
+    entry = ChargeMode(name, model, apply or (old.apply if old is not None else None))
+    _CHARGE_MODES[name] = entry
+    _CHARGE_MODELS[name] = model
+    return entry
+
+
+def unregister_charge_mode(name: str) -> None:
+    """Remove a charge mode (tests, plugins); unknown names are ignored."""
+    _CHARGE_MODES.pop(name, None)
+    _CHARGE_MODELS.pop(name, None)
+
+
+def charge_mode_names() -> list[str]:
+    """The registered charge modes, in registration order."""
+    return list(_CHARGE_MODES)
+
+
+def charge_mode(name: str) -> ChargeMode:
+    """The registered charge mode ``name`` (KeyError naming the registered ones)."""
+    try:
+        return _CHARGE_MODES[name]
+    except KeyError:
+        raise KeyError(f"unknown electrode charge mode {name!r}; allowed: "
+                       f"{', '.join(sorted(_CHARGE_MODES))}") from None
+
+
+register_charge_mode("constant_charge", ConstantChargeConfig)
+register_charge_mode("constant_potential", ConstantPotentialConfig)
 
 
 class DopantConfig(StrictModel):
@@ -151,7 +279,9 @@ class FlexibleConfig(StrictModel):
 class ElectrodeConfig(StrictModel):
     """Carbon electrode description (see the module docstring for an example)."""
 
-    kind: Literal["slit", "stagewise_pore", "surface"]
+    kind: str = Field(description="electrode geometry kind: slit, stagewise_pore, surface or "
+                      "any kind registered with register_electrode_kind",
+                      json_schema_extra=_kind_enum)
     edge: Literal["zigzag", "armchair"] = Field(
         description="edge shape facing the electrolyte (the mouth)"
     )
@@ -186,8 +316,9 @@ class ElectrodeConfig(StrictModel):
         default=False, description="pre-load the slit with electrolyte at bulk density"
     )
     counter_electrode: CounterElectrodeConfig | None = None
-    charge: ConstantChargeConfig | ConstantPotentialConfig | None = Field(
-        default=None, discriminator="mode"
+    charge: ChargeSpec | None = Field(
+        default=None, description="charge mode (key 'mode'): constant_charge, "
+        "constant_potential or any mode registered with register_charge_mode"
     )
     dopants: list[DopantConfig] = Field(default_factory=list)
     flexible: FlexibleConfig | None = Field(
@@ -195,54 +326,27 @@ class ElectrodeConfig(StrictModel):
         description="unset: rigid (frozen, mass 0) electrodes; set: restrained flexible atoms",
     )
 
+    @field_validator("kind")
+    @classmethod
+    def _registered_kind(cls, kind: str) -> str:
+        electrode_kind(kind)  # ValueError listing the registered kinds
+        return kind
+
     @model_validator(mode="after")
     def _kind_fields(self) -> ElectrodeConfig:
-        if self.kind == "slit":
-            if self.spacing is None or self.length is None:
-                raise ValueError("kind 'slit' needs 'spacing' and 'length'")
-            if self.stages is not None or self.layers is not None:
-                raise ValueError("kind 'slit' takes no 'stages' or 'layers'")
-        elif self.kind == "stagewise_pore":
-            if not self.stages or len(self.stages) < 2:
-                raise ValueError("kind 'stagewise_pore' needs 'stages' (at least 2)")
-            if self.spacing is not None or self.length is not None or self.layers is not None:
-                raise ValueError(
-                    "kind 'stagewise_pore' takes 'stages' instead of 'spacing'/'length'/'layers'"
-                )
-        else:  # surface
-            if self.length is None or self.layers is None:
-                raise ValueError("kind 'surface' needs 'length' and 'layers'")
-            if self.spacing is not None or self.stages is not None or self.fill_slit:
-                raise ValueError("kind 'surface' has no slit: no 'spacing'/'stages'/'fill_slit'")
+        electrode_kind(self.kind).check(self)
         return self
 
     @model_validator(mode="after")
     def _charge_fields(self) -> ElectrodeConfig:
-        ch = self.charge
-        if isinstance(ch, ConstantPotentialConfig) and self.counter_electrode is None:
-            raise ValueError("charge.mode 'constant_potential' needs a 'counter_electrode'")
-        if isinstance(ch, ConstantChargeConfig):
-            if ch.neutralize == "counter_electrode" and self.counter_electrode is None:
-                raise ValueError(
-                    "charge.neutralize 'counter_electrode' needs a 'counter_electrode' block"
-                )
-            if ch.apply_to == "slit_walls" and self.kind == "surface":
-                raise ValueError(
-                    "charge.apply_to 'slit_walls' needs a slit (kind surface has none)")
-        if self.kind == "surface" and any(d.sheets == "slit_walls" for d in self.dopants):
-            raise ValueError("dopants.sheets 'slit_walls' needs a slit (kind surface has none)")
-        if self.flexible is not None and isinstance(ch, ConstantPotentialConfig):
-            raise ValueError(
-                "flexible electrodes with constant_potential are not supported: the matrix "
-                "solver needs fixed electrode atoms; use rigid electrodes (remove 'flexible') "
-                "or constant_charge"
-            )
+        if self.charge is not None:
+            self.charge.check_electrode(self)
+        if not electrode_kind(self.kind).has_slit and any(
+                d.sheets == "slit_walls" for d in self.dopants):
+            raise ValueError(f"dopants.sheets 'slit_walls' needs a slit (kind {self.kind} "
+                             f"has none)")
         return self
 
     def slit_spacings_nm(self) -> list[float]:
-        """Slit spacings (nm) from the mouth inwards; empty for a surface."""
-        if self.kind == "slit":
-            return [to_nm(self.spacing)]
-        if self.kind == "stagewise_pore":
-            return [to_nm(s.spacing) for s in self.stages or []]
-        return []
+        """Slit spacings (nm) from the mouth inwards; empty for a kind without a slit."""
+        return electrode_kind(self.kind).spacings_nm(self)

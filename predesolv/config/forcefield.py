@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 
 from predesolv.config.base import StrictModel
 from predesolv.config.units import QuantityField
+from predesolv.forcefields.parameter_sets import load_set
 
 DEFAULT_CHARGE_SCALING = 0.8
 """Default factor on ionic charges; see :class:`ForceFieldConfig`."""
@@ -99,7 +100,6 @@ class ForceFieldConfig(StrictModel):
         override of the same pair wins), so the resolved config records the numbers."""
         if not isinstance(data, dict) or not data.get("parameter_sets"):
             return data
-        from predesolv.forcefields.parameter_sets import load_set
 
         names = data["parameter_sets"]
         if not isinstance(names, list):

@@ -26,125 +26,30 @@ Example (Na+ insertion into a slit, windows every 0.1 nm)::
 CV values and force constants are read in the CV's unit: nm for ``position``/``distance``
 (write ``"0.8 nm"``; k in ``kJ/mol/nm**2``, speeds in ``nm/ns``), a pure number for
 ``coordination`` (k in ``kJ/mol``, speeds in ``1/ns``).
+
+``cv:`` accepts every CV type registered with
+:func:`predesolv.config.cvtypes.register_cv_type` (built-in: ``position``, ``distance``,
+``coordination``, one module each: :mod:`predesolv.config.cv_position`, ...).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from openmm import unit
 from pydantic import Field, model_validator
 
 from predesolv.config.base import INT_MAX, Int, StrictModel
 from predesolv.config.cluster import ClusterConfig
+
+# the built-in CV types register themselves on import (one module each)
+from predesolv.config.cv_coordination import CoordinationCVSpec
+from predesolv.config.cv_distance import DistanceCVSpec
+from predesolv.config.cv_position import PositionCVSpec
+from predesolv.config.cvtypes import CVSpec, GroupSpecField, Value
 from predesolv.config.simulation import Stage
-from predesolv.config.units import QuantityField, parse_quantity
+from predesolv.config.units import QuantityField
 
-GroupSpecField = Annotated[str, Field(min_length=1)] | Annotated[list[Int], Field(min_length=1)]
-Value = float | str
 Time = Annotated[Any, QuantityField("ps", gt=0)]
-
-
-class _CVSpec(StrictModel):
-    @property
-    def unit(self) -> str:
-        """Unit of the CV value: ``"nm"``, or ``""`` for a dimensionless CV."""
-        return "nm"
-
-    @property
-    def column(self) -> str:
-        """Column name of the CV in tables (``x_nm``, ``d_nm``, ``cn``)."""
-        raise NotImplementedError
-
-    def value(self, raw: Value, field: str) -> float:
-        """``raw`` (``"0.8 nm"`` or a number for a dimensionless CV) in the CV unit."""
-        return _in_unit(raw, self.unit, field)
-
-    def force_constant(self, raw: Value, field: str) -> float:
-        """A force constant in kJ/mol per CV unit squared."""
-        expected = "kJ/mol/nm**2" if self.unit else "kJ/mol"
-        return _in_unit(raw, expected, field)
-
-    def rate(self, raw: Value, field: str) -> float:
-        """A pulling speed in CV unit per ps."""
-        expected = "nm/ps" if self.unit else "1/ps"
-        return _in_unit(raw, expected, field)
-
-
-def _in_unit(raw: Value, expected: str, field: str) -> float:
-    try:
-        q = parse_quantity(raw, expected)
-    except ValueError as exc:
-        raise ValueError(f"{field}: {exc}") from None
-    if isinstance(q, unit.Quantity):
-        from predesolv.config.units import parse_unit
-
-        return float(q.value_in_unit(parse_unit(expected)))
-    return float(q)
-
-
-class PositionCVSpec(_CVSpec):
-    """Centre of mass of a group along one axis, from an origin (default: the cell's mouth,
-    ``geometry.insertion`` in metadata.json: axis, origin and inward direction)."""
-
-    type: Literal["position"]
-    group: GroupSpecField = Field("cation[0]", description="group spec: 'cation[0]', "
-                                  "'solvent:DME#3', 'sel:<MDAnalysis selection>' or indices")
-    axis: Literal["x", "y", "z"] | None = Field(None, description="default: insertion axis")
-    origin: Annotated[Any, QuantityField("nm", ge=-1000, le=1000)] | None = Field(
-        None, description="absolute coordinate of the zero (default: the mouth)")
-    direction: Literal[1, -1] | None = Field(None, description="+1 or -1 (default: inward)")
-
-    @property
-    def column(self) -> str:
-        # the insertion axis of predesolv cells is x
-        return f"{self.axis or 'x'}_nm"
-
-
-class DistanceCVSpec(_CVSpec):
-    """Minimum-image distance between the centres of mass of two groups."""
-
-    type: Literal["distance"]
-    group_a: GroupSpecField
-    group_b: GroupSpecField
-
-    @property
-    def column(self) -> str:
-        return "d_nm"
-
-
-class CoordinationCVSpec(_CVSpec):
-    """Smooth coordination number of one cation with a partner kind (PLUMED's rational
-    switch ``(1 - (r/r0)^n) / (1 - (r/r0)^m)``)."""
-
-    type: Literal["coordination"]
-    cation: GroupSpecField = "cation[0]"
-    partner: Annotated[str, Field(min_length=1)] = Field(
-        "solvent", description="a kind ('DME', 'EC', 'PF6'), 'solvent' (sum over solvents) "
-        "or a group spec 'sel:<MDAnalysis selection>'")
-    r0: Annotated[Any, QuantityField("nm", gt=0.05, le=2.0)] | None = Field(
-        None, description="switching length (default: first minimum of the Na-O RDF of the "
-        "start run's trajectory)")
-    n: Annotated[Int, Field(ge=1, le=64)] = 6
-    m: Annotated[Int, Field(ge=2, le=128)] = 12
-
-    @property
-    def unit(self) -> str:
-        return ""
-
-    @property
-    def column(self) -> str:
-        return "cn"
-
-    @model_validator(mode="after")
-    def _nm(self) -> CoordinationCVSpec:
-        if self.m <= self.n:
-            raise ValueError(f"m ({self.m}) must be larger than n ({self.n})")
-        return self
-
-
-CVSpec = Annotated[PositionCVSpec | DistanceCVSpec | CoordinationCVSpec,
-                   Field(discriminator="type")]
 
 
 class WallConfig(StrictModel):
@@ -182,6 +87,29 @@ class PullSpec(StrictModel):
         10, description="steps between moves of the centre (work is exact for this schedule)")
 
 
+class BiasTerm(StrictModel):
+    """A second harmonic term of a bias, on its own CV (two-CV umbrella windows)."""
+
+    cv: CVSpec
+    center: Value
+    k: Value
+
+    @model_validator(mode="after")
+    def _values(self) -> BiasTerm:
+        self.cv.value(self.center, "center")
+        if not self.cv.force_constant(self.k, "k") > 0:
+            raise ValueError(f"k must be > 0, got {self.k!r}")
+        return self
+
+    @property
+    def center_value(self) -> float:
+        return self.cv.value(self.center, "center")
+
+    @property
+    def k_value(self) -> float:
+        return self.cv.force_constant(self.k, "k")
+
+
 class BiasConfig(StrictModel):
     """The restraints of one run (an umbrella window or a pull): a harmonic bias on ``cv``
     at ``center`` with force constant ``k``, flat-bottom ``walls`` and an optional ``pull``
@@ -192,6 +120,8 @@ class BiasConfig(StrictModel):
     k: Value
     walls: list[WallConfig] = Field(default_factory=list)
     pull: PullSpec | None = None
+    cv2: BiasTerm | None = Field(
+        None, description="a second harmonic term on another CV (two-CV umbrella windows)")
 
     @model_validator(mode="after")
     def _values(self) -> BiasConfig:
@@ -250,6 +180,47 @@ class WindowList(StrictModel):
     values: Annotated[list[Value], Field(min_length=2, max_length=1000)]
 
 
+def _centers(cv: Any, windows: WindowRange | WindowList, field: str) -> list[float]:
+    """Window centres in the CV unit, in window order."""
+    if isinstance(windows, WindowList):
+        return [cv.value(v, f"{field}.values[{i}]") for i, v in enumerate(windows.values)]
+    a = cv.value(windows.start, f"{field}.start")
+    b = cv.value(windows.stop, f"{field}.stop")
+    if a == b:
+        raise ValueError(f"{field}: start and stop are equal")
+    return [a + (b - a) * i / (windows.count - 1) for i in range(windows.count)]
+
+
+class SecondCV(StrictModel):
+    """A second CV for a two-CV free-energy surface: the umbrella windows sit on the grid
+    ``pmf.windows`` × ``cv2.windows`` (window ``w(i*n2 + j)`` at centre i of the first CV and
+    j of the second), each with a harmonic term on both CVs."""
+
+    cv: CVSpec
+    windows: WindowRange | WindowList
+    k: Value
+    bins: Annotated[Int, Field(ge=5, le=1000)] | None = Field(
+        None, description="histogram bins along this CV (default: pmf.estimator.bins)")
+
+    @model_validator(mode="after")
+    def _values(self) -> SecondCV:
+        centres = self.centers()
+        if len(set(centres)) != len(centres):
+            raise ValueError("windows: two windows share a centre")
+        if not self.k_value > 0:
+            raise ValueError(f"k must be > 0, got {self.k!r}")
+        return self
+
+    def centers(self) -> list[float]:
+        """Centres along this CV (its unit), in order."""
+        return _centers(self.cv, self.windows, "windows")
+
+    @property
+    def k_value(self) -> float:
+        """Force constant, kJ/mol per CV unit squared (the same in every window)."""
+        return self.cv.force_constant(self.k, "k")
+
+
 class EstimatorConfig(StrictModel):
     """MBAR through pymbar.FES: bins, bootstrap, decorrelation, reported barriers."""
 
@@ -289,9 +260,14 @@ class PMFConfig(StrictModel):
         "(pull; auto when a pull block exists) or the start run's final state (start)")
     estimator: EstimatorConfig = Field(default_factory=EstimatorConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    cv2: SecondCV | None = Field(
+        None, description="second CV: windows on a grid, a two-CV free-energy surface")
 
     @model_validator(mode="after")
     def _values(self) -> PMFConfig:
+        if self.cv2 is not None and isinstance(self.k, list):
+            raise ValueError("k: with cv2 give one force constant per CV (pmf.k and "
+                             "pmf.cv2.k), not a list per window")
         centres = self.centers()
         ks = self.force_constants()
         if len(ks) != len(centres):
@@ -307,14 +283,9 @@ class PMFConfig(StrictModel):
         return self
 
     def centers(self) -> list[float]:
-        """Window centres in the CV unit, in window order."""
-        w = self.windows
-        if isinstance(w, WindowList):
-            return [self.cv.value(v, f"windows.values[{i}]") for i, v in enumerate(w.values)]
-        a, b = self.cv.value(w.start, "windows.start"), self.cv.value(w.stop, "windows.stop")
-        if a == b:
-            raise ValueError("windows: start and stop are equal")
-        return [a + (b - a) * i / (w.count - 1) for i in range(w.count)]
+        """Centres along ``cv`` in the CV unit, in order (with ``cv2``: the grid's first
+        axis)."""
+        return _centers(self.cv, self.windows, "windows")
 
     def force_constants(self) -> list[float]:
         """Force constant of each window, kJ/mol per CV unit squared."""
@@ -322,3 +293,8 @@ class PMFConfig(StrictModel):
         if isinstance(self.k, list):
             return [self.cv.force_constant(k, f"k[{i}]") for i, k in enumerate(self.k)]
         return [self.cv.force_constant(self.k, "k")] * n
+
+
+__all__ = ["BiasConfig", "BiasTerm", "CVSpec", "CoordinationCVSpec", "DistanceCVSpec",
+           "EstimatorConfig", "GroupSpecField", "PMFConfig", "PositionCVSpec", "PullConfig",
+           "PullSpec", "SecondCV", "WallConfig", "WindowList", "WindowRange"]

@@ -16,7 +16,6 @@ from .cv import DistanceCV, PositionCV, SumCV
 from .definitions import (
     coordination_cvs,
     cv_timeseries,
-    default_r0_nm,
     distance_cv,
     partner_groups,
     position_cv,
@@ -44,7 +43,6 @@ __all__ = [
     "add_harmonic_bias",
     "coordination_cvs",
     "cv_timeseries",
-    "default_r0_nm",
     "distance_cv",
     "element_masses",
     "flat_bottom_energy_kj",

@@ -18,26 +18,19 @@ repartitioning).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import openmm
 from openmm import unit
 
-from predesolv.config.freeenergy import (
-    BiasConfig,
-    CoordinationCVSpec,
-    DistanceCVSpec,
-    PositionCVSpec,
-)
+from predesolv.config.cvtypes import ResolvedCV, cv_type
+from predesolv.config.freeenergy import BiasConfig
 from predesolv.errors import ConfigError
+from predesolv.transforms import register_transform
 
-from .coordination import CoordinationCV
-from .cv import AXES, WRAP_EPS_NM, DistanceCV, PositionCV, SumCV, check_distance_groups
-from .definitions import SOLVENT_TOTAL, coordination_cvs, position_cv
-from .groups import element_masses, resolve_group
+from .cv import PositionCV, SumCV
+from .definitions import SOLVENT_TOTAL
 from .restraints import add_flat_bottom, add_harmonic_bias
 
 #: Force group of the harmonic bias (its energy is read alone for the pull work).
@@ -45,16 +38,9 @@ BIAS_FORCE_GROUP = 30
 NAME = "bias"
 WORK = f"{NAME}_work"
 CENTER = f"{NAME}_center"
-
-
-@dataclass(frozen=True)
-class ResolvedCV:
-    """A CV spec resolved on one system: the CV object, its unit and its table column."""
-
-    cv: Any
-    unit: str
-    column: str
-    atoms: tuple[int, ...]
+#: Prefix of the second harmonic term of a two-CV window (``bias2_center``, ``bias2_k``).
+NAME2 = "bias2"
+CENTER2 = f"{NAME2}_center"
 
 
 def wall_column(index: int, cv_unit: str) -> str:
@@ -62,133 +48,50 @@ def wall_column(index: int, cv_unit: str) -> str:
     return f"wall{index} ({cv_unit or '1'})"
 
 
-def _weights(atoms: Sequence[int], masses: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(masses[i]) for i in atoms)
-
-
 def resolve_cv(spec: Any, built: Any, field: str, r0_nm: dict[str, float] | None = None
                ) -> ResolvedCV:
-    """The CV a spec names on ``built`` (a :class:`~predesolv.built.BuiltSystem`).
+    """The CV a spec names on ``built`` (a :class:`~predesolv.built.BuiltSystem`), by the
+    resolver registered for its type (:func:`predesolv.config.cvtypes.register_cv_type`).
+
+    Parameters
+    ----------
+    spec : CVSpecBase
+        A validated ``cv:`` block of any registered type.
+    built : BuiltSystem
+    field : str
+        YAML path of the block, for messages.
+    r0_nm : dict, optional
+        Default coordination switching lengths by kind (nm).
 
     Raises
     ------
     ConfigError
         Unknown group, a group on frozen (mass 0) atoms, a coordination CV without ``r0``
         and no RDF-based default, a position CV without axis/origin on a system whose
-        metadata has no insertion coordinate.
+        metadata has no insertion coordinate (each type's resolver says what it refuses).
     """
-    md, top = built.metadata, built.topology
-    masses = element_masses(top)
-    if isinstance(spec, PositionCVSpec):
-        atoms = resolve_group(spec.group, md, top, field=f"{field}.group")
-        origin = (None if spec.origin is None else spec.origin.value_in_unit(unit.nanometer))
-        ins = md.geometry.insertion if md.geometry is not None else None
-        if origin is None and spec.axis is not None and ins is not None and spec.axis != ins.axis:
-            origin = slit_midplane_nm(md, spec.axis, field)
-        cv: Any = position_cv(atoms, md, top, axis=spec.axis, direction=spec.direction,
-                              origin_nm=origin, weights=_weights(atoms, masses), field=field)
-        column = f"{cv.axis}_nm"
-    elif isinstance(spec, DistanceCVSpec):
-        a = resolve_group(spec.group_a, md, top, field=f"{field}.group_a")
-        b = resolve_group(spec.group_b, md, top, field=f"{field}.group_b")
-        cv, atoms, column = (DistanceCV(a, b, _weights(a, masses), _weights(b, masses)),
-                             a + b, "d_nm")
-        check_distance_groups(built.system, a, b, field)
-        return ResolvedCV(cv, spec.unit, column, tuple(atoms))
-    elif isinstance(spec, CoordinationCVSpec):
-        cv, atoms = _coordination(spec, built, field, r0_nm)
-        column = "cn"
-    else:  # pragma: no cover - the discriminated union allows nothing else
-        raise ConfigError("unknown CV type", field)
-    _refuse_frozen(built.system, atoms, field, coordination=isinstance(spec, CoordinationCVSpec))
-    return ResolvedCV(cv, spec.unit, column, tuple(atoms))
+    return cv_type(spec.type, field).resolver(spec, built, field, r0_nm)
 
 
 def refuse_start_at_cut(spec: Any, built: Any, positions_nm: Any, field: str) -> None:
-    """Refuse a start structure whose group sits where a position CV reverses its sign.
+    """Refuse a start structure a bias on ``spec`` cannot handle (the type's ``check_start``;
+    positions in nm or a Quantity).
 
-    A periodic position CV is exact within ``L/2 - eps`` of its centre; in the ``2 eps``
-    band around the periodic cut (half a box away) it runs backwards (module docstring of
-    :mod:`.cv`). A harmonic bias or flat-bottom wall acting on a group that starts in that
-    band pushes it *towards* the cut and holds it there: e.g. a wall meant to keep an ion
-    within 0.1 nm of a slit mid-plane keeps it 0.1 nm from the mid-plane's periodic image.
+    For a position CV: a periodic position CV is exact within ``L/2 - eps`` of its centre;
+    in the ``2 eps`` band around the periodic cut (half a box away) it runs backwards (module
+    docstring of :mod:`.cv`). A harmonic bias or flat-bottom wall acting on a group that
+    starts in that band pushes it *towards* the cut and holds it there: e.g. a wall meant to
+    keep an ion within 0.1 nm of a slit mid-plane keeps it 0.1 nm from the mid-plane's
+    periodic image. Types without a check accept every start.
 
     Raises
     ------
     ConfigError
         Naming the field, the group's distance from the CV's centre and the cut.
     """
-    if not isinstance(spec, PositionCVSpec):
-        return
-    cv = resolve_cv(spec, built, field).cv
-    box = built.topology.getPeriodicBoxVectors()
-    if box is None:
-        return
-    ax = AXES[cv.axis]
-    length = box[ax][ax].value_in_unit(unit.nanometer)
-    centre = cv.origin_nm if cv.center_nm is None else cv.center_nm
-    pos = np.asarray(positions_nm.value_in_unit(unit.nanometer)
-                     if isinstance(positions_nm, unit.Quantity) else positions_nm, dtype=float)
-    d = float(pos[cv.group[0], ax] - centre)
-    d -= length * round(d / length)
-    if abs(d) > length / 2 - WRAP_EPS_NM:
-        raise ConfigError(
-            f"the group starts {d:+.3f} nm from {cv.axis} = {centre:.4g} nm, within "
-            f"{WRAP_EPS_NM} nm of the periodic cut half a box ({length / 2:.4g} nm) away, "
-            f"where this position CV runs backwards: a bias or wall there would trap the "
-            f"group at the cut instead of restoring it. Choose a group that starts within "
-            f"{length / 2 - WRAP_EPS_NM:.3g} nm of the CV's centre", field)
-
-
-def slit_midplane_nm(metadata: Any, axis: str, field: str) -> float:
-    """Mid-plane of the first slit (or orifice) segment across it (default origin of a
-    position CV along the stacking axis: 0 on the mid-plane)."""
-    segs = (metadata.geometry.extra.get("segments") if metadata.geometry else None) or []
-    for seg in segs:
-        z = seg.get("z_nm") if isinstance(seg, dict) else None
-        if axis == "z" and z and len(z) == 2:
-            return 0.5 * (float(z[0]) + float(z[1]))
-    raise ConfigError(f"{field}.origin: no default origin along {axis} for this system (the "
-                      f"default is the slit mid-plane, along z); give origin, e.g. '1.2 nm'",
-                      f"{field}.origin")
-
-
-def _coordination(spec: CoordinationCVSpec, built: Any, field: str,
-                  r0_nm: dict[str, float] | None) -> tuple[Any, tuple[int, ...]]:
-    md, top = built.metadata, built.topology
-    cation = resolve_group(spec.cation, md, top, field=f"{field}.cation")
-    if len(cation) != 1:
-        raise ConfigError(f"{field}.cation: {spec.cation!r} names {len(cation)} atoms; a "
-                          f"coordination CV needs one cation (e.g. 'cation[0]')")
-    given = None if spec.r0 is None else float(spec.r0.value_in_unit(unit.nanometer))
-    if spec.partner.strip().startswith("sel:"):
-        partners = resolve_group(spec.partner, md, top, field=f"{field}.partner")
-        if given is None:
-            raise ConfigError("a selection partner needs an explicit r0 (e.g. '0.32 nm')",
-                              f"{field}.r0")
-        return CoordinationCV(cation[0], partners, given, n=spec.n, m=spec.m), cation
-    r0: float | dict[str, float] | None = given if given is not None else r0_nm
-    if r0 is None:
-        raise ConfigError(
-            "not given, and no RDF to take its first minimum from; give r0 "
-            "(e.g. '0.32 nm') or end the top-level stages with a production stage (its "
-            "trajectory gives the RDF)", f"{field}.r0")
-    cvs = coordination_cvs(cation, md, r0, top, n=spec.n, m=spec.m, field=field)
-    if spec.partner not in cvs:
-        raise ConfigError(f"{spec.partner!r} is not a coordinating kind of "
-                          f"this system; choose one of {sorted(cvs)} or 'sel:<selection>'",
-                          f"{field}.partner")
-    return cvs[spec.partner], cation
-
-
-def _refuse_frozen(system: openmm.System, atoms: Sequence[int], field: str,
-                   coordination: bool) -> None:
-    """A biased group must move: frozen (mass 0) atoms cannot respond to a restraint."""
-    check = atoms[:1] if coordination else atoms  # a coordination's partners may be frozen
-    frozen = [i for i in check if system.getParticleMass(int(i)).value_in_unit(unit.dalton) == 0]
-    if frozen:
-        raise ConfigError(f"the CV acts on frozen (mass 0) atoms {frozen[:5]}; a "
-                          f"restraint cannot move them: choose mobile atoms", field)
+    check = cv_type(spec.type, field).check_start
+    if check is not None:
+        check(spec, built, positions_nm, field)
 
 
 class Bias:
@@ -214,13 +117,39 @@ class Bias:
         self.pull = cfg.pull
         #: The pull mover of the current stage (set by the runner for the pulling stage).
         self.puller: PullReporter | None = None
+        #: The second harmonic term (CV, centre, k) of a two-CV window, or None.
+        self.term2 = (None if cfg.cv2 is None else
+                      (resolve_cv(cfg.cv2.cv, built, "bias.cv2.cv", r0_nm),
+                       cfg.cv2.center_value, cfg.cv2.k_value))
         u = self.cv.unit or "1"
         self.columns = [f"cv ({u})", f"bias_center ({u})", "bias_energy (kJ/mol)"]
         if self.pull is not None:
             self.columns.append("pull_work (kJ/mol)")
+        if self.term2 is not None:
+            u2 = self.term2[0].unit or "1"
+            self.columns += [f"cv2 ({u2})", f"bias2_center ({u2})"]
         #: The walls whose CV ``row`` records (none for a run from before wall columns).
         self.recorded_walls = [rc for rc, *_ in self.walls]
         self.columns += [wall_column(i, rc.unit) for i, rc in enumerate(self.recorded_walls)]
+
+    def check_start(self, built: Any) -> None:
+        """Refuse a start structure whose bias or wall CV sits in its periodic cut band
+        (:func:`refuse_start_at_cut`)."""
+        refuse_start_at_cut(self.cfg.cv, built, built.positions, "bias.cv")
+        if self.cfg.cv2 is not None:
+            refuse_start_at_cut(self.cfg.cv2.cv, built, built.positions, "bias.cv2.cv")
+        for i, w in enumerate(self.cfg.walls):
+            refuse_start_at_cut(w.cv, built, built.positions, f"bias.walls[{i}].cv")
+
+    def stage_reporters(self, stage_index: int, n_stages: int, first_step: int,
+                        dt_ps: float) -> list[Any]:
+        """The pull mover for the last stage of a steered run (none otherwise); ``row``
+        makes its due move first, so a row shows the centre of its own step."""
+        self.puller = None
+        if self.pull is not None and stage_index == n_stages - 1:
+            self.puller = PullReporter(self, first_step, dt_ps)
+            return [self.puller]
+        return []
 
     def match_state_header(self, state_csv: Any) -> None:
         """Record no wall CVs when ``state_csv`` (a resumed run's) predates wall columns."""
@@ -242,6 +171,9 @@ class Bias:
             force = system.getForce(h.force_index)
             assert isinstance(force, openmm.CustomCVForce)
             force.addGlobalParameter(WORK, 0.0)
+        if self.term2 is not None:
+            rc2, c2, k2 = self.term2
+            add_harmonic_bias(system, rc2.cv, c2, k2, NAME2, force_group=BIAS_FORCE_GROUP)
         for i, (rc, lo, hi, k) in enumerate(self.walls):
             add_flat_bottom(system, rc.cv, lo, hi, k, f"wall{i}")
 
@@ -265,6 +197,11 @@ class Bias:
         out = [s, c, 0.5 * self.k * (s - c) ** 2]
         if self.pull is not None:
             out.append(context.getParameter(WORK))
+        if self.term2 is not None:
+            rc2, _, k2 = self.term2
+            s2, c2 = float(rc2.cv.from_positions(pos, box)), context.getParameter(CENTER2)
+            out[2] += 0.5 * k2 * (s2 - c2) ** 2
+            out += [s2, c2]
         out += [float(rc.cv.from_positions(pos, box)) for rc in self.recorded_walls]
         return out
 
@@ -309,6 +246,8 @@ class PullReporter:
         work = (e_new - e_old).value_in_unit(unit.kilojoule_per_mole)
         ctx.setParameter(WORK, ctx.getParameter(WORK) + work)
 
+
+register_transform(BiasConfig, Bias)
 
 __all__ = ["BIAS_FORCE_GROUP", "Bias", "PullReporter", "ResolvedCV", "SOLVENT_TOTAL",
            "SumCV", "PositionCV", "resolve_cv"]

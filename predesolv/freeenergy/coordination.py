@@ -86,7 +86,7 @@ class CoordinationCV(_CVBase):
         monatomic cation is the same thing).
     r0_nm : float
         Switching length, nm (analysis: the first minimum of the RDF,
-        :func:`predesolv.freeenergy.default_r0_nm`).
+        :func:`predesolv.analysis.rdf.default_r0_nm`).
     n, m : int
         Exponents, ``0 < n < m``; ``m`` at most 64 unless ``m = 2n``.
     d0_nm : float

@@ -5,7 +5,8 @@
 joins two group specs, :func:`coordination_cvs` gives one coordination CV per coordinating
 kind (each solvent's ``solvent_O:<NAME>`` group, the anion's ``anion_coord``) and their sum
 over solvents, with ``r0`` defaulting to the first RDF minimum the analysis uses
-(:func:`default_r0_nm`). :func:`cv_timeseries` evaluates a CV on every frame of a trajectory.
+(:func:`predesolv.analysis.rdf.default_r0_nm`). :func:`cv_timeseries` evaluates a CV on
+every frame of a trajectory.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from predesolv.errors import ConfigError
-from predesolv.metadata import ANION_COORD, CATION, Metadata, solvent_o_group
+from predesolv.metadata import ANION_COORD, Metadata, solvent_o_group
 
 from .coordination import CoordinationCV
 from .cv import DistanceCV, PositionCV, SumCV
@@ -110,7 +111,7 @@ def coordination_cvs(cation: GroupSpec, metadata: Metadata, r0_nm: float | Mappi
     metadata : Metadata
         Supplies the ``solvent_O:<NAME>`` and ``anion_coord`` groups.
     r0_nm : float or dict of str to float
-        Switching length per kind, nm (e.g. :func:`default_r0_nm`).
+        Switching length per kind, nm (e.g. :func:`predesolv.analysis.rdf.default_r0_nm`).
     n, m, d0_nm, d_max_nm
         See :class:`~predesolv.freeenergy.cv.CoordinationCV`.
 
@@ -136,38 +137,6 @@ def coordination_cvs(cation: GroupSpec, metadata: Metadata, r0_nm: float | Mappi
     if solvents:
         out[SOLVENT_TOTAL] = SumCV(tuple(solvents))
     return out
-
-
-def default_r0_nm(universe: Any, metadata: Metadata, cation_group: str = CATION,
-                  **slice_kwargs: Any) -> dict[str, float]:
-    """First minimum of each cation–partner RDF (nm), as the analysis chooses its cutoffs.
-
-    Parameters
-    ----------
-    universe : MDAnalysis.Universe
-        Topology and trajectory of a (preliminary) run.
-    metadata : Metadata
-    cation_group : str
-        Metadata group of the RDF centres.
-    **slice_kwargs
-        ``start``, ``stop``, ``step`` frames for the RDF.
-
-    Returns
-    -------
-    dict of str to float
-        Kind (as :func:`partner_groups`) to r0 in nm.
-
-    Raises
-    ------
-    predesolv.errors.AnalysisError
-        An RDF has no first minimum.
-    """
-    from predesolv.analysis.io import coordination_partners, group
-    from predesolv.analysis.rdf import compute_rdfs, cutoffs_from_rdfs
-
-    rdf = compute_rdfs(group(universe, metadata, cation_group),
-                       coordination_partners(universe, metadata), **slice_kwargs)
-    return cutoffs_from_rdfs(rdf)
 
 
 def cv_timeseries(cv: Any, universe: Any, masses: Any = None, start: int | None = None,

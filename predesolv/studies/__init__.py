@@ -3,8 +3,10 @@
 Each study has a folder ``studies/<ID>/`` in the repository (its README: question, command,
 cost; one subfolder of configs per size) and a runner here that executes the configs of one
 size into an output folder and writes the study's own small outputs (CSV/JSON/PNG) beside
-the ordinary run directories. Sizes: ``smoke`` (mechanics only, < 2 min on 2 CPU cores, run
-in CI) and ``paper`` (the size whose numbers are reported in ``docs/paper_comparison.md``).
+the ordinary run directories, with one summary per study (:class:`StudyResult`,
+:mod:`predesolv.studies.result`). Sizes: ``smoke`` (mechanics only, < 2 min on 2 CPU cores,
+run in CI) and ``paper`` (the size whose numbers are reported in
+``docs/paper_comparison.md``).
 
 Study runs are resumable: an interrupted ``paper`` study picks up every run directory where
 it stopped (``--resume``).
@@ -17,9 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from predesolv.errors import ConfigError, RunDirectoryError
 
-SIZES = ("smoke", "paper")
+from .common import SIZES, configs, results_root, run_config, studies_root
+from .e1 import run_e1
+from .e5 import run_e5
+from .e7 import run_e7
+from .e7_300k import run_e7_300k
+from .insertion import run_insertion
+from .result import STUDY_FILE, StudyResult
+
+__all__ = ["SIZES", "STUDY_FILE", "Study", "StudyResult", "configs", "format_study",
+           "paper_status", "registry", "results_root", "run_config", "run_study",
+           "studies_root"]
 
 
 @dataclass(frozen=True)
@@ -31,43 +45,24 @@ class Study:
     runner: Callable[[Path, Path, dict[str, Any]], dict[str, Path]]
 
 
-def studies_root() -> Path:
-    """The ``studies/`` folder of the repository this package was installed from.
-
-    Raises
-    ------
-    ConfigError
-        Not found (a non-editable install without the repository).
-    """
-    root = Path(__file__).resolve().parents[2] / "studies"
-    if not root.is_dir():
-        raise ConfigError(f"the studies folder was not found at {root}; run studies from a "
-                          f"clone of the repository (pip install -e .)", "study")
-    return root
+_STUDIES = (
+    Study("E1", "Na+ solvation in DME: anion-free box vs 1 M NaPF6/DME", run_e1),
+    Study("E2", "Na+ with its DME shell into a charged 0.6 nm slit: insertion PMF, shell "
+                "along the path", run_insertion),
+    Study("E3", "the same at 0.8 and 1.0 nm", run_insertion),
+    Study("E4", "a lone DME (no Na+) into a neutral 0.6 nm slit: insertion PMF", run_insertion),
+    Study("E5", "Na+ migration barriers across 0.40-0.55 nm: default and fitted Na-C, "
+                "AA and AB", run_e5),
+    Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
+                "carbon edges", run_e7),
+    Study("E7-300K", "free energy vs Na-O(EC) coordination near pristine and N-oxide "
+                     "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k),
+)
 
 
 def registry() -> dict[str, Study]:
     """Every study by identifier."""
-    from .e1 import run_e1
-    from .e5 import run_e5
-    from .e7 import run_e7
-    from .e7_300k import run_e7_300k
-    from .insertion import run_insertion
-
-    return {s.id: s for s in (
-        Study("E1", "Na+ solvation in DME: anion-free box vs 1 M NaPF6/DME", run_e1),
-        Study("E2", "Na+ with its DME shell into a charged 0.6 nm slit: insertion PMF, shell "
-                    "along the path", run_insertion),
-        Study("E3", "the same at 0.8 and 1.0 nm", run_insertion),
-        Study("E4", "a lone DME (no Na+) into a neutral 0.6 nm slit: insertion PMF",
-              run_insertion),
-        Study("E5", "Na+ migration barriers across 0.40-0.55 nm: default and fitted Na-C, "
-                    "AA and AB", run_e5),
-        Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
-                    "carbon edges", run_e7),
-        Study("E7-300K", "free energy vs Na-O(EC) coordination near pristine and N-oxide "
-                         "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k),
-    )}
+    return {s.id: s for s in _STUDIES}
 
 
 def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None, *,
@@ -87,6 +82,11 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
     platform : str, optional
         OpenMM platform for the MD runs (default: each config's ``simulation.platform``).
 
+    Returns
+    -------
+    dict of str to Path
+        Every file the study wrote by name; its summary under :data:`STUDY_FILE`.
+
     Raises
     ------
     ConfigError
@@ -103,7 +103,7 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
         raise ConfigError(f"--size: {size!r}; choose {' or '.join(SIZES)}", "--size")
     folder = studies_root() / key / size
     folder_out = Path(out or Path("runs") / "studies" / f"{key}-{size}").absolute()
-    if (folder_out / "study.json").exists() and not (overwrite or resume):
+    if StudyResult.file_in(folder_out).exists() and not (overwrite or resume):
         raise RunDirectoryError(f"--out: {folder_out} already holds study {key} ({size}); use "
                                 f"--resume to continue it or --overwrite to replace it")
     opts = {"study": key, "size": size, "overwrite": overwrite, "resume": resume,
@@ -111,50 +111,17 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
     return studies[key].runner(folder, folder_out, opts)
 
 
-def configs(folder: Path) -> list[Path]:
-    """The YAML configs of one study size, sorted by name."""
-    found = sorted(folder.glob("*.yaml"))
-    if not found:
-        raise ConfigError(f"study folder {folder} holds no .yaml configs", "study")
-    return found
-
-
-def run_config(path: Path, out: Path, opts: dict[str, Any]) -> Path:
-    """Run one MD config of a study into ``out`` (resuming or replacing as asked)."""
-    import predesolv
-
-    cfg = predesolv.load_config(path)
-    resume = bool(opts.get("resume")) and (out / "config.yaml").is_file()
-    predesolv.run(cfg, out=out, resume=resume, overwrite=bool(opts.get("overwrite")),
-                  platform=opts.get("platform"))
-    return out
-
-
-def write_json(path: Path, data: dict[str, Any]) -> Path:
-    """Strict JSON (NaN → null, numpy → Python), written atomically."""
-    from predesolv.analysis.pipeline import strict_json
-    from predesolv.rundir import atomic_write_json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, strict_json(data))
-    return path
-
-
 #: Row values longer than this (characters) are sentences, printed below the table.
 _SENTENCE_CHARS = 40
-#: Top-level ``study.json`` keys that hold a verdict sentence.
-_VERDICT_KEYS = ("three_to_two",)
 
 
-def format_study(study: dict[str, Any], max_rows: int = 60) -> str:
-    """A study's ``study.json`` for the terminal: its rows as a table (numbers to 4
-    significant figures), then every sentence (row verdicts, the 3→2 sentence)."""
-    import pandas as pd
-
-    rows = study.get("rows") or []
-    head = f"Study {study.get('study')} ({study.get('size')}): {len(rows)} rows"
+def format_study(study: StudyResult, max_rows: int = 60) -> str:
+    """A study's summary for the terminal: its rows as a table (numbers to 4 significant
+    figures), then every sentence (row verdicts, then the study's other verdicts)."""
+    rows = study.rows
+    head = f"Study {study.study} ({study.size}): {len(rows)} rows"
     if not rows:
-        return head
+        return "\n".join([head, *(v.sentence for v in study.verdicts)])
     # "seed" in these files means the paper a study reproduces, not a random seed
     df = pd.DataFrame(rows).rename(columns=lambda c: c.replace("seed_", "paper_")
                                    if c.startswith("seed_") else c)
@@ -164,17 +131,16 @@ def format_study(study: dict[str, Any], max_rows: int = 60) -> str:
         index=False, line_width=100, float_format=lambda x: f"{x:.4g}")
     lines = [head, table]
     if len(df) > max_rows:
-        lines.append(f"... {len(df) - max_rows} more rows in study.json")
+        lines.append(f"... {len(df) - max_rows} more rows in {STUDY_FILE}")
     key = df.columns[0]
+    printed = set()
     for c in long:
-        lines += [f"{r[key]}: {r[c]}" for _, r in df.iterrows() if isinstance(r[c], str)]
-    lines += [str(study[k]) for k in _VERDICT_KEYS if isinstance(study.get(k), str)]
+        for _, r in df.iterrows():
+            if isinstance(r[c], str):
+                lines.append(f"{r[key]}: {r[c]}")
+                printed.add(r[c])
+    lines += [v.sentence for v in study.verdicts if v.sentence not in printed]
     return "\n".join(lines)
-
-
-def results_root() -> Path:
-    """``docs/results/studies/`` of the repository: the committed outputs of paper runs."""
-    return studies_root().parent / "docs" / "results" / "studies"
 
 
 def paper_status(study_id: str) -> str:
@@ -183,14 +149,14 @@ def paper_status(study_id: str) -> str:
 
     ``smoke + paper (k of N configs run)`` where ``k`` counts the paper configs whose output
     folder is committed under ``docs/results/studies/<ID>-paper/`` (a study with one config and
-    a committed ``study.json`` counts it run); ``smoke; paper (N configs) not run`` without a
+    a committed summary counts it run); ``smoke; paper (N configs) not run`` without a
     committed result."""
     key = study_id.upper()
     folder = studies_root() / key
     smoke = "smoke" if any((folder / "smoke").glob("*.yaml")) else "no smoke"
     paper = sorted(p.stem for p in (folder / "paper").glob("*.yaml"))
     done = results_root() / f"{key}-paper"
-    if not (done / "study.json").is_file():
+    if not StudyResult.file_in(done).is_file():
         return f"{smoke}; paper ({len(paper)} configs) not run"
     ran = [p for p in paper if (done / p).is_dir()] or (paper if len(paper) == 1 else [])
     return f"{smoke} + paper ({len(ran)} of {len(paper)} configs run)"

@@ -8,14 +8,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from . import configs, run_config, write_json
+import predesolv
+
+from .common import config_folder, configs, run_config, run_speed
+from .result import (
+    STUDY_FILE,
+    Quantity,
+    RunRecord,
+    Seed,
+    StudyResult,
+    WhatWasRun,
+    numbers_from_rows,
+)
 
 #: The AIMD result the study is compared with (Ren et al. 2026, E1 in docs/science.md).
 AIMD = {"CN_NaO": 6.0, "DME_per_Na": 3.0, "bidentate_fraction": 1.0,
         "source": "Ren et al., Nano-Micro Lett. 18:382 (2026): AIMD of 2 Na+ in 18 DME, "
                   "Na+(DME)3 with six Na-O (octahedral)"}
 N_BLOCKS = 5
+NOTE = ("anion-free boxes carry the net charge of their cations (0.8-scaled); PME offsets it "
+        "with a uniform neutralising background. Errors: standard error of "
+        f"{N_BLOCKS} block means of the production trajectory; they do not include shell "
+        "exchange slower than a block.")
 
 
 def block_mean(series: np.ndarray, n_blocks: int = N_BLOCKS) -> tuple[float, float]:
@@ -30,8 +46,6 @@ def block_mean(series: np.ndarray, n_blocks: int = N_BLOCKS) -> tuple[float, flo
 
 def metrics(name: str, run_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
     """E1 numbers of one analysed run (per-frame averages over the ions, then blocks)."""
-    import pandas as pd
-
     per = pd.read_csv(files["coordination_per_frame.csv"])
     frames = per.groupby("frame")
     out: dict[str, Any] = {"system": name}
@@ -65,23 +79,21 @@ def metrics(name: str, run_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
 
 
 def run_e1(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
-    """Run and analyse every config of ``folder``; write ``e1_table.csv`` and ``study.json``."""
-    import pandas as pd
-
-    import predesolv
-
-    rows = []
+    """Run and analyse every config of ``folder``; write ``e1_table.csv`` and the study's
+    summary (:class:`~predesolv.studies.result.StudyResult`)."""
+    rows, runs = [], []
     for path in configs(folder):
         run_dir = run_config(path, out / path.stem, opts)
         files = predesolv.analyze(run_dir, "rdf,coordination,speciation,residence")
         rows.append(metrics(path.stem, run_dir, files))
+        runs.append(RunRecord(name=path.stem, production_ps=rows[-1]["production_ps"],
+                              **run_speed([run_dir])))
     table = out / "e1_table.csv"
     pd.DataFrame(rows).to_csv(table, index=False, float_format="%.6g")
-    note = ("anion-free boxes carry the net charge of their cations (0.8-scaled); PME offsets "
-            "it with a uniform neutralising background. Errors: standard error of "
-            f"{N_BLOCKS} block means of the production trajectory; they do not include "
-            "shell exchange slower than a block.")
-    return {"e1_table.csv": table,
-            "study.json": write_json(out / "study.json", {"study": "E1", "size": opts["size"],
-                                                          "rows": rows, "aimd": AIMD,
-                                                          "note": note})}
+    seed = Seed(source=AIMD["source"], numbers=[
+        Quantity(name=k, value=v, unit="1") for k, v in AIMD.items() if k != "source"])
+    result = StudyResult.new(
+        "E1", opts["size"], WhatWasRun.of(config_folder(folder), [r.name for r in runs], runs),
+        seed=seed, numbers=numbers_from_rows("E1", rows), rows=rows, files=[table.name],
+        note=NOTE)
+    return {table.name: table, STUDY_FILE: result.write(out)}

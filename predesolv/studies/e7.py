@@ -8,18 +8,49 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import pydantic
+import yaml
 from pydantic import Field
 
 from predesolv.config.base import StrictModel
 from predesolv.errors import ConfigError
+from predesolv.workflows.stepwise import (
+    gas_phase,
+    isolated_ec_energy,
+    minimise_cluster,
+    stepwise_table,
+    surface_slab,
+    vacuum_forcefield,
+)
 
-from . import configs, write_json
+from .common import config_folder, configs
+from .result import (
+    STUDY_FILE,
+    Quantity,
+    RunRecord,
+    Seed,
+    Setting,
+    StudyResult,
+    WhatWasRun,
+    numbers_from_rows,
+)
+
+SEED = ("Tang et al., Nano-Micro Lett. 18:161 (2026), eq. 1: DFT stepwise desolvation "
+        "energies of Na+(EC)n on pristine and N-doped carbon; the 3->2 step is the first to "
+        "take > 1 s, oxidised N lowers the energies")
+DEFINITION = ("E_desolv(n) = E[slab + Na+(EC)_(6-n)] + E[EC] - E[slab + Na+(EC)_(7-n)] (Tang "
+              "et al. 2026, eq. 1), lowest minimum with every EC bound (carbonyl O within 0.30 "
+              "nm of Na+); spread = max - min of those minima; tau = h/(kB T) exp(E/kB T)")
+GEOMETRY = ("edge-on: six-sheet graphite seen edge-on, H-terminated edges, the dopant at the "
+            "edge the cluster faces; face-on: one H-terminated sheet (ribbon 2.0 nm wide, "
+            "periodic along y), the cluster above it over a point 0.25 nm inside the N at the "
+            "ribbon edge (the seed's clusters sit on the doped sheet)")
 
 
 class SurfaceSpec(StrictModel):
     """One surface: ``gas`` (no slab), an edge-on surface, or a face-on sheet, with an
-    optional dopant at the edge (:func:`predesolv.freeenergy.stepwise.surface_slab`)."""
+    optional dopant at the edge (:func:`predesolv.workflows.stepwise.surface_slab`)."""
 
     kind: Literal["gas", "edge_on", "face_on"] = "edge_on"
     edge: Literal["zigzag", "armchair"] = "zigzag"
@@ -36,8 +67,6 @@ class StaticDesolvationConfig(StrictModel):
 
 
 def _slab(spec: SurfaceSpec, seed: int) -> Any:
-    from predesolv.freeenergy.stepwise import gas_phase, surface_slab
-
     if spec.kind == "gas":
         return gas_phase()
     return surface_slab(spec.edge, spec.dopant, seed, face_on=spec.kind == "face_on")
@@ -46,17 +75,7 @@ def _slab(spec: SurfaceSpec, seed: int) -> Any:
 def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Every surface of ``static.yaml``: minima of Na+(EC)k, k = 0..6, from ``n_starts``
     random starts; ``e7_static.csv`` (E_desolv(n), spread, Arrhenius time), ``e7_minima.csv``
-    (every minimum), ``e7_static.png`` and ``study.json``."""
-    import pandas as pd
-    import yaml
-
-    from predesolv.freeenergy.stepwise import (
-        isolated_ec_energy,
-        minimise_cluster,
-        stepwise_table,
-        vacuum_forcefield,
-    )
-
+    (every minimum), ``e7_static.png`` and the study's summary."""
     (path,) = configs(folder)
     try:
         cfg = StaticDesolvationConfig(**(yaml.safe_load(path.read_text()) or {}))
@@ -65,46 +84,45 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
         raise ConfigError(what, str(path)) from None
     except (TypeError, yaml.YAMLError) as exc:
         raise ConfigError(f"not a static-desolvation config ({exc})", str(path)) from None
-    e_ec = isolated_ec_energy(platform=opts.get("platform") or "CPU")
-    rows, minima_rows = [], []
-    wall: dict[str, float] = {}
+    platform = opts.get("platform") or "CPU"
+    e_ec = isolated_ec_energy(platform=platform)
+    rows, minima_rows, runs = [], [], []
     for i, spec in enumerate(cfg.surfaces):
         t0 = time.perf_counter()
         slab = _slab(spec, cfg.seed + i)
         minima = {k: minimise_cluster(slab, k, cfg.n_starts, seed=cfg.seed + 100 * k + i,
-                                      platform=opts.get("platform") or "CPU")
+                                      platform=platform)
                   for k in range(7)}
         rows += stepwise_table(minima, e_ec, slab.label, cfg.temperature_K)
         minima_rows += [{"surface": slab.label, "n_EC": k, "start": m.start,
                          "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
                         for k, ms in minima.items() for m in ms]
-        wall[slab.label] = time.perf_counter() - t0
+        runs.append(RunRecord(name=slab.label, wall_s=time.perf_counter() - t0,
+                              platform=platform))
         sys.stderr.write(f"predesolv: E7 {slab.label}: {7 * cfg.n_starts} minimisations, "
-                         f"{wall[slab.label]:.0f} s\n")
+                         f"{runs[-1].wall_s:.0f} s\n")
     out.mkdir(parents=True, exist_ok=True)
     files = {"e7_static.csv": out / "e7_static.csv", "e7_minima.csv": out / "e7_minima.csv",
              "e7_static.png": out / "e7_static.png"}
     pd.DataFrame(rows).to_csv(files["e7_static.csv"], index=False, float_format="%.6g")
     pd.DataFrame(minima_rows).to_csv(files["e7_minima.csv"], index=False, float_format="%.10g")
     _plot(rows).savefig(files["e7_static.png"], dpi=120, bbox_inches="tight")
-    files["study.json"] = write_json(out / "study.json", {
-        "study": "E7", "part": "0 K stepwise desolvation", "size": opts["size"],
-        "charge_scaling": vacuum_forcefield().charge_scaling,
-        "gas_phase_electrostatics": "NoCutoff (not periodic)",
-        "n_starts": cfg.n_starts, "E_EC_kJ_per_mol": e_ec, "rows": rows, "wall_s": wall,
-        "definition": "E_desolv(n) = E[slab + Na+(EC)_(6-n)] + E[EC] - E[slab + "
-                      "Na+(EC)_(7-n)] (Tang et al. 2026, eq. 1), lowest minimum with every EC "
-                      "bound (carbonyl O within 0.30 nm of Na+); spread = max - min of those "
-                      "minima; tau = h/(kB T) exp(E/kB T)",
-        "geometry": "edge-on: six-sheet graphite seen edge-on, H-terminated edges, the "
-                    "dopant at the edge the cluster faces; face-on: one H-terminated sheet "
-                    "(ribbon 2.0 nm wide, periodic along y), the cluster above it over a point "
-                    "0.25 nm inside the N at the ribbon edge (the seed's clusters sit on the "
-                    "doped sheet)"})
+    record = WhatWasRun.of(config_folder(folder), [path.stem], runs, [
+        Setting(name="n_starts", value=cfg.n_starts),
+        Setting(name="charge_scaling", value=vacuum_forcefield().charge_scaling),
+        Setting(name="gas_phase_electrostatics", value="NoCutoff (not periodic)"),
+        Setting(name="temperature", value=cfg.temperature_K, unit="K")], GEOMETRY)
+    numbers = [Quantity(name="E_EC_kJ_per_mol", value=e_ec, unit="kJ/mol"),
+               *numbers_from_rows("E7", rows)]
+    result = StudyResult.new("E7", opts["size"], record, part="0 K stepwise desolvation",
+                             seed=Seed(source=SEED), numbers=numbers, rows=rows,
+                             files=list(files), definition=DEFINITION)
+    files[STUDY_FILE] = result.write(out)
     return files
 
 
 def _plot(rows: list[dict[str, Any]]) -> Any:
+    """E_desolv against the step, one line per surface."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.0, 3.8))

@@ -17,14 +17,27 @@ import numpy as np
 import pandas as pd
 from openmm import unit
 
+import predesolv
 from predesolv.constants import KJ_PER_MOL_PER_EV
-from predesolv.freeenergy.pmfdir import PMFDir
+from predesolv.workflows.pmfdir import PMFDir
+from predesolv.workflows.umbrella import run_pmf
 
-from . import configs, write_json
-from .insertion import measured_speed
+from .common import config_folder, configs, measured_speed
+from .result import (
+    STUDY_FILE,
+    RunRecord,
+    Seed,
+    StudyResult,
+    Verdict,
+    WhatWasRun,
+    numbers_from_rows,
+)
 
 SEED = ("Tang et al., Nano-Micro Lett. 18:161 (2026): DFT stepwise desolvation of "
         "Na+(EC)n on carbon; oxidised N (zigzag and armchair N-O) lowers the 3->2 step")
+DEFINITION = ("F(CN) from MBAR along the Na-O(EC) coordination CV (rational switch, r0 in "
+              "each config) with the ion held at the surface; dG(n->n-1) = F(n-1) - F(n), F "
+              "read at whole CN by linear interpolation")
 
 
 def whole_number_free_energies(pmf: pd.DataFrame, column: str = "F_kJ_per_mol"
@@ -62,11 +75,8 @@ def step_rows(surface: str, f_at: dict[int, float],
 
 def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Run every coordination-PMF config of ``folder`` into ``out/<stem>`` and write
-    ``e7_300k_steps.csv``, ``e7_300k_pmf.csv``, ``e7_300k.png`` and ``study.json``."""
-    import predesolv
-    from predesolv.freeenergy.umbrella import run_pmf
-
-    pmfs, rows, surfaces = [], [], []
+    ``e7_300k_steps.csv``, ``e7_300k_pmf.csv``, ``e7_300k.png`` and the study's summary."""
+    pmfs, rows, runs = [], [], []
     for path in configs(folder):
         cfg = predesolv.load_config(path)
         root = out / path.stem
@@ -75,8 +85,11 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
         pmf = pd.read_csv(PMFDir(root).pmf_csv)
         pmfs.append(pmf.assign(surface=path.stem))
         assert cfg.pmf is not None
-        surfaces.append({"surface": path.stem, "n_windows": len(cfg.pmf.centers()),
-                         **_production_ps(cfg, root), **measured_speed(root)})
+        speed, (shortest, longest) = measured_speed(root), _production_ps(cfg, root)
+        runs.append(RunRecord(name=path.stem, n_windows=len(cfg.pmf.centers()),
+                              production_ps=shortest, production_ps_max=longest,
+                              platform=speed["platform"], threads=speed["threads"],
+                              ns_per_day=speed["ns_per_day_median"]))
         rows += step_rows(path.stem, whole_number_free_energies(pmf),
                           whole_number_free_energies(pmf, "dF_kJ_per_mol"))
     files = {"e7_300k_steps.csv": out / "e7_300k_steps.csv",
@@ -87,23 +100,23 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
     allpmf = pd.concat(pmfs, ignore_index=True)
     allpmf.to_csv(files["e7_300k_pmf.csv"], index=False, float_format="%.6g")
     _plot(allpmf).savefig(files["e7_300k.png"], dpi=120, bbox_inches="tight")
-    files["study.json"] = write_json(out / "study.json", {
-        "study": opts.get("study"), "size": opts["size"], "rows": rows, "surfaces": surfaces,
-        "three_to_two": three_to_two(rows), "seed": SEED,
-        "definition": "F(CN) from MBAR along the Na-O(EC) coordination CV (rational switch, "
-                      "r0 in each config) with the ion held at the surface; dG(n->n-1) = "
-                      "F(n-1) - F(n), F read at whole CN by linear interpolation"})
+    result = StudyResult.new(
+        opts["study"], opts["size"],
+        WhatWasRun.of(config_folder(folder), [r.name for r in runs], runs), seed=Seed(source=SEED),
+        verdicts=[Verdict(name="three_to_two", criterion=SEED, sentence=three_to_two(rows))],
+        numbers=numbers_from_rows("E7-300K", rows), rows=rows, files=list(files),
+        definition=DEFINITION)
+    files[STUDY_FILE] = result.write(out)
     return files
 
 
-def _production_ps(cfg: Any, root: Path) -> dict[str, float]:
+def _production_ps(cfg: Any, root: Path) -> tuple[float, float]:
     """Production sampled per window (ps), shortest and longest, from the frames each
     window contributed (``windows.csv``): a window extended with ``predesolv run --resume
     --extend`` shows up here, not in the config."""
     dt = float(cfg.pmf.sample_interval.value_in_unit(unit.picosecond))
     frames = pd.read_csv(PMFDir(root).windows_csv)["n_frames"].to_numpy(float)
-    return {"production_ps_per_window": float(frames.min() * dt),
-            "production_ps_max": float(frames.max() * dt)}
+    return float(frames.min() * dt), float(frames.max() * dt)
 
 
 def three_to_two(rows: list[dict[str, Any]]) -> str:
@@ -132,11 +145,13 @@ def three_to_two(rows: list[dict[str, Any]]) -> str:
 
 
 def _pm_ev(row: dict[str, Any]) -> str:
+    """``+0.05 ± 0.02`` (eV), without the ± where no σ is known."""
     sig = row.get("sigma_eV", np.nan)
     return f"{row['dG_eV']:+.2f}" + (f" ± {sig:.2f}" if np.isfinite(sig) else "")
 
 
 def _plot(pmf: pd.DataFrame) -> Any:
+    """F(CN) with its bootstrap σ, one line per surface."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.8, 3.8))

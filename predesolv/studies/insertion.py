@@ -5,13 +5,14 @@ windows, MBAR) whose CV is the position of one group along the insertion coordin
 cation (``"cation[i]"``, E2/E3: Na⁺ with its DME shell) or one solvent molecule
 (``"solvent:DME#k"``, E4: a lone DME). The study runs each PMF into ``out/<stem>/``, follows
 the cation's first shell through every window (:func:`predesolv.analysis.shell_path`) and
-writes ``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png`` and ``study.json``
-with one verdict sentence per config, generated from the numbers.
+writes ``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png`` and the study's
+summary with one verdict sentence per config, generated from the numbers.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,25 @@ import numpy as np
 import pandas as pd
 from openmm import unit
 
+import predesolv
+from predesolv.analysis.shell_path import shell_along_path, window_means
 from predesolv.constants import KB_KJ_PER_MOL_K
-from predesolv.freeenergy.pmfdir import PMFDir
+from predesolv.errors import ConfigError
+from predesolv.rundir import RunDir
+from predesolv.workflows.pmfdir import PMFDir
+from predesolv.workflows.umbrella import run_pmf, window_series
 
-from . import configs, write_json
+from .common import config_folder, configs, measured_speed
+from .result import (
+    STUDY_FILE,
+    Seed,
+    StudyResult,
+    WhatWasRun,
+    insertion_runs,
+    insertion_settings,
+    insertion_verdicts,
+    numbers_from_rows,
+)
 
 #: First-shell cutoffs (nm) for the path analysis: the first minima of g(r) in bulk 1 M
 #: NaPF6/DME with this force field (docs/results/studies/E1-paper: Na–O 0.31, Na–F 0.30).
@@ -43,6 +59,10 @@ SEED_SOURCE = ("Ren et al., Nano-Micro Lett. 18:382 (2026), AIMD of Na+ in DME a
                "graphitic slits, d = 0.6, 0.8 and 1.0 nm, and of DME alone at 0.6 nm")
 #: Free-energy rise (in kT) above which "does not enter" counts as reproduced.
 STRONG_KT = 5.0
+NOTE = ("F is the MBAR PMF along the insertion coordinate x (0 at the mouth, positive inside) "
+        "with the pulled group held within 0.1 nm of the slit mid-plane by a flat-bottom wall; "
+        "the reference is the mean F over x <= -0.6 nm. Shell numbers are window averages of "
+        "the first shell (cutoffs above).")
 
 
 def pulled(cfg: Any) -> tuple[str, int]:
@@ -59,8 +79,6 @@ def pulled(cfg: Any) -> tuple[str, int]:
 
 def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Run every PMF config of ``folder`` into ``out/<stem>`` and write the study outputs."""
-    import predesolv
-    from predesolv.freeenergy.umbrella import run_pmf
 
     pmfs, paths, rows = [], [], []
     for path in configs(folder):
@@ -80,12 +98,11 @@ def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
         rows[-1].update(measured_speed(root))
         rows[-1]["production_ps_per_window"] = _production_ps(cfg)
         rows[-1]["n_windows"] = len(path_rows)
-    return write_outputs(out, opts, pmfs, paths, rows)
+    return write_outputs(folder, out, opts, pmfs, paths, rows)
 
 
 def _spacing_nm(cfg: Any, path: Path) -> float:
     """The slit spacing of an insertion config (nm)."""
-    from predesolv.errors import ConfigError
 
     electrode = cfg.system.electrode
     if electrode is None or electrode.spacing is None or cfg.pmf is None:
@@ -103,31 +120,10 @@ def _pull_start(root: Path) -> float:
         return float("nan")
     start = float(pd.read_csv(path).iloc[0, 2])
     if start > 0:
-        import sys
-
         sys.stderr.write(f"predesolv: warning: {root.name}: the pulled group started at "
                          f"x = {start:.2f} nm, inside or behind the slit; choose a group in "
                          "the front reservoir (x < 0) for an insertion PMF\n")
     return start
-
-
-def measured_speed(root: Path) -> dict[str, Any]:
-    """Median ns/day of the windows of a PMF (their ``state.csv`` speed column), with the
-    platform and thread count from the first window's provenance: the cost as measured."""
-    import json
-
-    speeds, platform, threads = [], None, None
-    for w in (d.path for d in PMFDir(root).window_dirs()):
-        df = pd.read_csv(w / "state.csv")
-        col = next((c for c in df.columns if c.startswith("speed")), None)
-        if col is not None:
-            speeds += [float(v) for v in df[col].dropna() if v > 0]
-        if platform is None and (w / "provenance.json").is_file():
-            prov = json.loads((w / "provenance.json").read_text())
-            platform = prov.get("platform")
-            threads = (prov.get("platform_properties_used") or {}).get("Threads")
-    return {"ns_per_day_median": float(np.median(speeds)) if speeds else float("nan"),
-            "platform": platform, "threads": threads}
 
 
 def _production_ps(cfg: Any) -> float:
@@ -140,8 +136,6 @@ def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
     Also writes ``root/window_shells.csv`` (every frame of every window: which molecules,
     how many O, inside the mouth or not, extent across the slit) and ``root/pull_shell.csv``
     (the same along the steered pull)."""
-    from predesolv.analysis.shell_path import shell_along_path, window_means
-    from predesolv.rundir import RunDir
 
     rows, every = [], []
     for w in (d.path for d in PMFDir(root).window_dirs()):
@@ -169,8 +163,6 @@ def planar_fraction(frames: pd.DataFrame, limit_nm: float = 0.1) -> float:
 
 def window_cv_rows(root: Path) -> list[dict[str, Any]]:
     """Mean and spread of the CV in every window (no shell to follow)."""
-    from predesolv.freeenergy.umbrella import window_series
-    from predesolv.rundir import RunDir
 
     rows = []
     for w in (d.path for d in PMFDir(root).window_dirs()):
@@ -293,9 +285,10 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
                 f"expected {want:.1f} +/- 0.5).")
 
 
-def write_outputs(out: Path, opts: dict[str, Any], pmfs: list[pd.DataFrame],
+def write_outputs(folder: Path, out: Path, opts: dict[str, Any], pmfs: list[pd.DataFrame],
                   paths: list[pd.DataFrame], rows: list[dict[str, Any]]) -> dict[str, Path]:
-    """``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png``, ``study.json``."""
+    """``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png`` and the study's
+    summary (configs from ``folder``)."""
     files = {"insertion_pmf.csv": out / "insertion_pmf.csv",
              "insertion_path.csv": out / "insertion_path.csv",
              "insertion.png": out / "insertion.png"}
@@ -304,14 +297,13 @@ def write_outputs(out: Path, opts: dict[str, Any], pmfs: list[pd.DataFrame],
     pmf.to_csv(files["insertion_pmf.csv"], index=False, float_format="%.6g")
     path.to_csv(files["insertion_path.csv"], index=False, float_format="%.6g")
     plot_insertion(pmf, path).savefig(files["insertion.png"], dpi=120, bbox_inches="tight")
-    files["study.json"] = write_json(out / "study.json", {
-        "study": opts.get("study"), "size": opts["size"], "rows": rows, "seed_source": SEED_SOURCE,
-        "path_cutoffs_nm": PATH_CUTOFFS_NM, "inside_from_nm": INSIDE_NM,
-        "reservoir_to_nm": RESERVOIR_NM,
-        "note": "F is the MBAR PMF along the insertion coordinate x (0 at the mouth, positive "
-                "inside) with the pulled group held within 0.1 nm of the slit mid-plane by a "
-                "flat-bottom wall; the reference is the mean F over x <= -0.6 nm. Shell "
-                "numbers are window averages of the first shell (cutoffs above)."})
+    result = StudyResult.new(
+        opts["study"], opts["size"], WhatWasRun.of(
+            config_folder(folder), [r["config"] for r in rows], insertion_runs(rows),
+            insertion_settings(PATH_CUTOFFS_NM, INSIDE_NM, RESERVOIR_NM)),
+        seed=Seed(source=SEED_SOURCE), verdicts=insertion_verdicts(rows),
+        numbers=numbers_from_rows("insertion", rows), rows=rows, files=list(files), note=NOTE)
+    files[STUDY_FILE] = result.write(out)
     return files
 
 

@@ -1,6 +1,6 @@
 """The straight hop of a bare ion between rigid graphene walls, and its exact free energy.
 
-The finite-temperature counterpart of :mod:`predesolv.freeenergy.barrier_scan`: an umbrella
+The finite-temperature counterpart of :mod:`predesolv.workflows.barrier_scan`: an umbrella
 PMF along one straight hop between neighbouring equivalent sites of an ion slit
 (:func:`predesolv.systems.ion_slit.build_ion_slit`, zigzag edge), and the same profile by
 direct numerical integration of the same force field, so that the PMF can be checked
@@ -20,7 +20,7 @@ against an answer that has no sampling error.
 
 The exact profile is ``F(s) = -kT ln sum exp(-E/kT)`` over the in-plane coordinate the CV
 leaves free (one lattice period, plus the wall's energy) and over z (the slit, 0.1 nm from
-each wall plane), with ``E`` from :class:`~predesolv.freeenergy.barrier_scan.IonEnergy`
+each wall plane), with ``E`` from :class:`~predesolv.workflows.barrier_scan.IonEnergy`
 (fitted to, and checked against, the OpenMM System).
 """
 
@@ -34,7 +34,7 @@ from openmm import unit
 
 from predesolv.analysis.pmf import KB_KJ_PER_MOL_K
 from predesolv.errors import PredesolvRuntimeError
-from predesolv.freeenergy.barrier_scan import MIN_WALL_GAP_NM, IonEnergy
+from predesolv.workflows.barrier_scan import MIN_WALL_GAP_NM, IonEnergy
 
 #: AA: half-width (nm) of the channel the wall across the hop leaves free.
 AA_CHANNEL_NM = 0.06
@@ -83,18 +83,18 @@ def hop_geometry(built: Any, channel_nm: float = AA_CHANNEL_NM,
     the box centre, with a wall ``channel_nm`` wide on either side in x (force constant
     ``wall_k``, kJ/mol/nm²).
     """
-    ex = built.metadata.geometry.extra
-    if ex.get("edge") != "zigzag":
+    geo = built.metadata.ion_slit()
+    if geo.edge != "zigzag":
         raise PredesolvRuntimeError(f"migration hop: only the zigzag edge is set up, got "
-                                    f"edge {ex.get('edge')!r}")
-    box = np.asarray(ex["box_nm"], dtype=float)
-    if ex["stacking"] == "AB":
-        return Hop("x", float((ex["n_cells"][0] // 2) * ex["cell_nm"][0]))
+                                    f"edge {geo.edge!r}")
+    box = np.asarray(geo.box_nm, dtype=float)
+    if geo.stacking == "AB":
+        return Hop("x", (geo.n_cells[0] // 2) * geo.cell_nm[0])
     pos = np.asarray(built.positions.value_in_unit(unit.nanometer))
     carbons = pos[built.metadata.groups.get("electrode")]
-    lower = float(ex["midplane_z_nm"]) - float(ex["spacing_nm"]) / 2
+    lower = geo.midplane_z_nm - geo.spacing_nm / 2
     sheet = carbons[np.abs(carbons[:, 2] - lower) < 1e-6, :2]
-    bond = float(ex["bond_nm"])
+    bond = geo.bond_nm
     d = sheet[None, :, :] - sheet[:, None, :]
     i, j = np.nonzero((np.abs(d[..., 1]) < 1e-6) & (np.abs(d[..., 0] - bond) < 1e-6))
     if not len(i):
@@ -124,14 +124,14 @@ def exact_profile(built: Any, hop: Hop, s_nm: np.ndarray, temperature_K: float =
     -------
     array (N,)
     """
-    ex = built.metadata.geometry.extra
-    d, mid = float(ex["spacing_nm"]), float(ex["midplane_z_nm"])
+    geo = built.metadata.ion_slit()
+    d, mid = geo.spacing_nm, geo.midplane_z_nm
     lo, hi = mid - d / 2 + MIN_WALL_GAP_NM, mid + d / 2 - MIN_WALL_GAP_NM
     model = IonEnergy(built)
     model.fit(np.random.default_rng(0), (lo, hi))
     a, b = (0, 1) if hop.axis == "x" else (1, 0)
-    period = float(ex["cell_nm"][b])
-    centre = hop.wall[1] if hop.wall else float(ex["box_nm"][b]) / 2
+    period = geo.cell_nm[b]
+    centre = hop.wall[1] if hop.wall else geo.box_nm[b] / 2
     free = centre + period * (np.arange(n_free) / n_free - 0.5)
     wall = np.zeros_like(free)
     if hop.wall:

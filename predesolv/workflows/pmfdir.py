@@ -18,6 +18,7 @@ owns a run:
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import shutil
 from collections.abc import Iterator
@@ -25,10 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from predesolv import layout
+from predesolv.atomic import atomic_write_text
 from predesolv.config import RunConfig
 from predesolv.config.compare import adopt_drawn_seeds, config_changes, describe_changes
 from predesolv.errors import ConfigError, RunDirectoryBusy, RunDirectoryError
-from predesolv.rundir import RunDir, atomic_write_text
+from predesolv.rundir import RunDir
 
 from .protocol import PULL, START, WINDOWS
 
@@ -102,14 +104,25 @@ class PMFDir:
                 f"pmf: {self.root} is being written by another predesolv pmf ({exc.holder}); "
                 f"wait for it to finish or use another --out") from None
 
-    def claim(self, cfg: RunConfig, overwrite: bool) -> str | None:
+    def claim(self, cfg: RunConfig, overwrite: bool, extend: bool = False) -> str | None:
         """Check ``cfg`` against the manifest (or write it for a new folder). Returns a
-        warning for a folder written before manifests existed (recorded now, unchecked).
+        note for the user: a folder written before manifests existed (recorded now,
+        unchecked), or the extension ``extend`` made.
+
+        Parameters
+        ----------
+        overwrite : bool
+            Clear the folder first (a new PMF in its place).
+        extend : bool
+            Allow one change: a longer last window stage (``pmf.stages[-1].duration``); the
+            manifest then takes the new length and records the extension in its
+            ``history``.
 
         Raises
         ------
         ConfigError
-            The physics changed (every changed field named, with both values).
+            The physics changed (every changed field named, with both values); with
+            ``extend``, any change but a longer last window stage.
         """
         if overwrite and self.has_runs():  # everything but the lock held and the log
             for p in self.root.iterdir():
@@ -119,21 +132,39 @@ class PMFDir:
                     p.unlink()
         if not self.manifest.is_file():
             legacy = self.has_runs()
-            atomic_write_text(self.manifest, json.dumps(
-                {"config": cfg.model_dump(mode="json")}, indent=1) + "\n")
+            self._write_manifest(cfg, [])
             return (f"{self.root} was written before PMF folders recorded their physics "
                     f"({MANIFEST}): its existing windows could not be checked against this "
                     f"config; recorded it now") if legacy else None
-        stored = RunConfig.model_validate(json.loads(self.manifest.read_text())["config"])
+        record = json.loads(self.manifest.read_text())
+        stored = RunConfig.model_validate(record["config"])
         adopt_drawn_seeds(cfg, stored)
         changed = config_changes(stored, cfg, ignore=NOT_WINDOW_PHYSICS)
-        if changed:
-            raise ConfigError(
-                f"{self.root} holds a PMF made with other physics: "
-                f"{describe_changes(stored, cfg, changed)}. Its windows "
-                f"would mix two ensembles. Undo the change, write the new PMF to another "
-                f"folder (--out), or replace this one (--overwrite)", "pmf")
-        return None
+        if not changed:
+            return None
+        if extend and _is_extension(stored, cfg, changed):
+            step = _extension_record(stored, cfg, changed[0])
+            self._write_manifest(cfg, [*record.get("history", []), step])
+            return (f"extending every window's {changed[0]} from {step['from']} to "
+                    f"{step['to']} (recorded in {MANIFEST})")
+        hint = (" (--extend allows only a longer last window stage, "
+                f"{_last_duration(stored)})" if extend else
+                f"; to sample longer, change only {_last_duration(stored)} and add --extend")
+        raise ConfigError(
+            f"{self.root} holds a PMF made with other physics: "
+            f"{describe_changes(stored, cfg, changed)}. Its windows "
+            f"would mix two ensembles. Undo the change, write the new PMF to another "
+            f"folder (--out), or replace this one (--overwrite){hint}", "pmf")
+
+    def history(self) -> list[dict[str, str]]:
+        """The extensions recorded in the manifest (oldest first; empty for none)."""
+        if not self.manifest.is_file():
+            return []
+        return list(json.loads(self.manifest.read_text()).get("history", []))
+
+    def _write_manifest(self, cfg: RunConfig, history: list[dict[str, str]]) -> None:
+        atomic_write_text(self.manifest, json.dumps(
+            {"config": cfg.model_dump(mode="json"), "history": history}, indent=1) + "\n")
 
     def verify(self, rd: RunDir) -> None:
         """Refuse a finished window whose ``state.csv`` does not hold the rows its progress
@@ -149,6 +180,31 @@ class PMFDir:
                 f"pmf: window {rd.path.name} is damaged: its state.csv holds {rows} rows "
                 f"where its progress record counts {want}; its samples are not used. Remove "
                 f"{rd.path} and run pmf again (the window is rerun)")
+
+
+def _last_duration(cfg: RunConfig) -> str:
+    assert cfg.pmf is not None
+    return f"pmf.stages[{len(cfg.pmf.stages) - 1}].duration"
+
+
+def _is_extension(stored: RunConfig, new: RunConfig, changed: list[str]) -> bool:
+    """True when the only change is a longer last window stage (same number of stages)."""
+    if stored.pmf is None or new.pmf is None or changed != [_last_duration(stored)]:
+        return False
+    if len(stored.pmf.stages) != len(new.pmf.stages):
+        return False
+    old, longer = stored.pmf.stages[-1], new.pmf.stages[-1]
+    dt = stored.simulation.timestep
+    return bool(getattr(longer, "duration", None) is not None
+                and getattr(old, "duration", None) is not None
+                and round(longer.duration / dt) > round(old.duration / dt))  # type: ignore
+
+
+def _extension_record(stored: RunConfig, new: RunConfig, field: str) -> dict[str, str]:
+    assert stored.pmf is not None and new.pmf is not None
+    return {"field": field, "from": str(stored.pmf.stages[-1].duration),  # type: ignore
+            "to": str(new.pmf.stages[-1].duration),  # type: ignore[union-attr]
+            "when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
 __all__ = ["BARRIERS_JSON", "MANIFEST", "NOT_WINDOW_PHYSICS", "PMF_CSV", "PULL_CSV", "PMFDir",

@@ -33,7 +33,10 @@ import openmm
 from openmm import unit
 
 from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
-from predesolv.errors import PredesolvRuntimeError
+from predesolv.errors import PredesolvRuntimeError, RunDirectoryError
+from predesolv.systems.ion_slit import build_ion_slit
+
+from .barrier_output import write_barrier_files
 
 #: Seed DFT barriers (eV) by spacing (nm): Ren et al. 2026, Fig. 4e (≈ 0 read as 0).
 SEED_BARRIERS_EV = {0.40: 0.55, 0.45: 0.25, 0.50: 0.0, 0.55: 0.0}
@@ -83,7 +86,7 @@ class IonEnergy:
         self.ion = int(built.metadata.groups["cation"][0])
         self.carbons = pos[np.asarray(built.metadata.groups["electrode"])]
         self.base = pos.copy()
-        self.box = np.asarray(built.metadata.geometry.extra["box_nm"], dtype=float)
+        self.box = np.asarray(built.metadata.ion_slit().box_nm, dtype=float)
         lj = next(f for f in built.system.getForces()
                   if isinstance(f, openmm.CustomNonbondedForce))
         self.cutoff = lj.getCutoffDistance().value_in_unit(unit.nanometer)
@@ -265,17 +268,16 @@ def scan_one(spacing_nm: float, stacking: str, *, edge: str = "zigzag",
              layers_per_wall: int = 1, forcefield: Any = None, grid_nm: float = 0.005,
              seed: int = 0) -> ScanResult:
     """Site, saddle and barrier of one bare Na+ at one spacing and stacking (see module)."""
-    from predesolv.systems.ion_slit import build_ion_slit
 
     built = build_ion_slit(spacing_nm, ("Na",), stacking=stacking, edge=edge,
                            layers_per_wall=layers_per_wall, forcefield=forcefield)
-    extra = built.metadata.require_geometry().extra
-    mid = float(extra["midplane_z_nm"])
+    geo = built.metadata.ion_slit()
+    mid = geo.midplane_z_nm
     z_lo, z_hi = mid - spacing_nm / 2 + MIN_WALL_GAP_NM, mid + spacing_nm / 2 - MIN_WALL_GAP_NM
     model = IonEnergy(built)
     model.fit(np.random.default_rng(seed), (z_lo, z_hi))
-    cell = (float(extra["cell_nm"][0]), float(extra["cell_nm"][1]))
-    origin = np.array([(extra["n_cells"][0] // 2) * cell[0], (extra["n_cells"][1] // 2) * cell[1]])
+    cell = geo.cell_nm
+    origin = np.array([(geo.n_cells[0] // 2) * cell[0], (geo.n_cells[1] // 2) * cell[1]])
     xy, nx, ny = _grid_points(cell, origin, grid_nm)
     e2, z = min_over_z(model, xy, z_lo, z_hi)
     surface = e2.reshape(nx, ny)
@@ -332,11 +334,10 @@ def effective_pair(forcefield: Any = None, edge: str = "zigzag", spacing_nm: flo
                    ) -> tuple[float, float]:
     """The Na–C Lennard-Jones pair (sigma nm, epsilon kJ/mol) a force field gives: ``A`` and
     ``B`` fitted to OpenMM energies of a lone Na+ near the mid-plane of a rigid slit."""
-    from predesolv.systems.ion_slit import build_ion_slit
 
     model = IonEnergy(build_ion_slit(spacing_nm, ("Na",), forcefield=forcefield,
                                      stacking="AA", edge=edge))
-    mid = float(model.built.metadata.geometry.extra["midplane_z_nm"])
+    mid = model.built.metadata.ion_slit().midplane_z_nm
     model.fit(np.random.default_rng(1), (mid - 0.1, mid + 0.1))
     return pair_parameters(model)
 
@@ -373,7 +374,6 @@ def run_barrier_scan(cfg: Any, out: Any = None, overwrite: bool = False,
     import sys
     from pathlib import Path
 
-    from predesolv.errors import RunDirectoryError
 
     folder = Path(out or cfg.output.directory).absolute()
     if (folder / "barriers.csv").exists() and not overwrite:
@@ -391,7 +391,6 @@ def run_barrier_scan(cfg: Any, out: Any = None, overwrite: bool = False,
                 sys.stderr.write(f"predesolv: d = {r.spacing_nm:.3f} nm {st}: barrier "
                                  f"{r.barrier_eV:.4f} eV\n")
     table = BarrierTable(results, forcefield_summary(cfg), {})
-    from .barrier_output import write_barrier_files
 
     table.files = write_barrier_files(table, folder)
     return table

@@ -22,6 +22,7 @@ from openmm import unit
 from predesolv.config.freeenergy import DistanceCVSpec, PositionCVSpec
 from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import ConfigError
+from predesolv.freeenergy.bias import resolve_cv
 
 #: Largest ω Δt of a restraint (rad; 2π/10: ten steps per oscillation period).
 MAX_OMEGA_DT = 2 * math.pi / 10
@@ -36,7 +37,6 @@ def _mass(system: Any, atoms: tuple[int, ...]) -> float:
 def restraint_mass_amu(spec: Any, built: Any, field: str) -> float | None:
     """The mass (amu) a restraint on ``spec`` moves: a group's total, or the reduced mass of
     a distance (the mobile group's when the other is frozen); None for other CVs."""
-    from .bias import resolve_cv
 
     if isinstance(spec, PositionCVSpec):
         return _mass(built.system, resolve_cv(spec, built, field).atoms)
@@ -65,7 +65,7 @@ def check_stiffness(mass_amu: float | None, k: float, dt_ps: float, field: str) 
 
 
 def check_spacing(centers: list[float], ks: list[float], temperature_K: float,
-                  cv_unit: str) -> None:
+                  cv_unit: str, field: str = "pmf.windows") -> None:
     """Refuse neighbouring centres closer than :data:`MIN_SPACING_SIGMA` thermal widths."""
     order = np.argsort(centers)
     c = np.asarray(centers, float)[order]
@@ -79,7 +79,7 @@ def check_spacing(centers: list[float], ks: list[float], temperature_K: float,
                 f"centres {c[i]:.4g} and {c[i + 1]:.4g}{u} are {c[i + 1] - c[i]:.3g}{u} apart, "
                 f"less than {MIN_SPACING_SIGMA:g} of a window's thermal width sqrt(kT/k) = "
                 f"{sigma:.3g}{u}: they sample the same configurations; use fewer windows",
-                "pmf.windows")
+                field)
 
 
 def check_pull_target(spec: Any, target: float, built: Any) -> None:
@@ -89,7 +89,6 @@ def check_pull_target(spec: Any, target: float, built: Any) -> None:
         return
     lengths = [box[i][i].value_in_unit(unit.nanometer) for i in range(3)]
     if isinstance(spec, PositionCVSpec):
-        from .bias import resolve_cv
 
         axis = resolve_cv(spec, built, "pull.cv").cv.axis
         half = lengths["xyz".index(axis)] / 2
@@ -115,6 +114,13 @@ def check_pmf_sanity(cfg: Any, built: Any) -> None:
                         w.cv.force_constant(w.k, "k"), dt, f"pmf.walls[{i}].k")
     check_spacing(pmf.centers(), ks, cfg.simulation.temperature.value_in_unit(unit.kelvin),
                   pmf.cv.unit)
+    if pmf.cv2 is not None:
+        k2 = pmf.cv2.k_value
+        check_stiffness(restraint_mass_amu(pmf.cv2.cv, built, "pmf.cv2.cv"), k2, dt,
+                        "pmf.cv2.k")
+        check_spacing(pmf.cv2.centers(), [k2] * len(pmf.cv2.centers()),
+                      cfg.simulation.temperature.value_in_unit(unit.kelvin), pmf.cv2.cv.unit,
+                      "pmf.cv2.windows")
     if cfg.pull is not None:
         p = cfg.pull
         check_stiffness(restraint_mass_amu(p.cv, built, "pull.cv"),

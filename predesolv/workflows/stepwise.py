@@ -24,7 +24,13 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from predesolv.config.electrode import ElectrodeConfig
+from predesolv.config.electrolyte import ElectrolyteConfig
+from predesolv.config.forcefield import ForceFieldConfig
 from predesolv.constants import KB_EV_PER_K, KJ_PER_MOL_PER_EV, PLANCK_EV_S
+from predesolv.forcefields.parameterize import create_system, load_molecule
+from predesolv.systems import charges as ch
+from predesolv.systems.cell import build_cell, carbon_xml_path, treat_frozen_pairs
 
 #: Na–O(carbonyl) distance of the starting clusters (nm) and the clearance from the slab.
 START_NA_O_NM = 0.235
@@ -81,10 +87,6 @@ def surface_slab(edge: str, dopant: str | None, seed: int = 1, reservoir_ec: int
     :data:`FACE_ON_INSET_NM` inside the sheet from the N (over the ribbon centre when
     pristine) — the N site is at the ribbon's edge, as at a flake edge.
     """
-    from predesolv.config.electrode import ElectrodeConfig
-    from predesolv.config.electrolyte import ElectrolyteConfig
-    from predesolv.config.forcefield import ForceFieldConfig
-    from predesolv.systems.cell import build_cell, carbon_xml_path
 
     length = "2.0 nm" if face_on else "1.2 nm"  # a wider flake under a face-on cluster
     electrode = ElectrodeConfig(kind="surface", edge=edge, width="2.1 nm", length=length,
@@ -139,7 +141,6 @@ def _rotation(rng: np.random.Generator) -> np.ndarray:
 def _ec_template() -> tuple[app.Topology, np.ndarray]:
     """EC topology and coordinates with the carbonyl O at the origin and the O -> C axis
     along +x (the molecule lies on the far side of O from a Na+ on the -x side)."""
-    from predesolv.forcefields.parameterize import load_molecule
 
     top, xyz = load_molecule("EC")
     names = [a.name for a in top.atoms()]
@@ -208,7 +209,6 @@ def vacuum_forcefield() -> Any:
     mean-field stand-in for the electronic polarisation of a surrounding liquid; a cluster in
     vacuum, alone or on a bare carbon slab, has no such medium, so it carries its full charge.
     """
-    from predesolv.config.forcefield import ForceFieldConfig
 
     return ForceFieldConfig(charge_scaling=1.0)
 
@@ -219,9 +219,6 @@ def build_system(slab: Slab, n_ec: int, forcefield: Any = None
     and ``n_ec`` EC (:func:`vacuum_forcefield` unless ``forcefield`` is given); returns it,
     its Topology and the number of slab atoms (first). Without a slab (the gas-phase
     cluster) the System is not periodic: no PME, no images (NoCutoff)."""
-    from predesolv.forcefields.parameterize import create_system, load_molecule
-    from predesolv.systems import charges as ch
-    from predesolv.systems.cell import treat_frozen_pairs
 
     modeller = app.Modeller(slab.topology, slab.positions_nm * unit.nanometer)
     na_top, na_xyz = load_molecule("NA")
@@ -286,7 +283,6 @@ def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
 def isolated_ec_energy(box_nm: float = 4.0, platform: str = "CPU") -> float:
     """E[EC] (kJ/mol): one EC minimised alone in vacuum (no periodic box: NoCutoff);
     ``box_nm`` only places it."""
-    from predesolv.forcefields.parameterize import create_system
 
     top, xyz = _ec_template()
     system, _ = create_system(top, vacuum_forcefield())

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from predesolv.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
+from predesolv.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
 def format_table(table: Any) -> str:

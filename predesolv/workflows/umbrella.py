@@ -1,7 +1,7 @@
 """``predesolv pmf``: start run → steered pull → umbrella windows (Dask) → MBAR.
 
 :func:`run_pmf` is the Python API of the verb. Each step writes ordinary run directories
-(:mod:`predesolv.freeenergy.protocol`), so a second call resumes whatever is unfinished and
+(:mod:`predesolv.workflows.protocol`), so a second call resumes whatever is unfinished and
 skips what is complete; :func:`estimate` reads the windows' ``state.csv`` CV columns and
 their ``config.yaml`` biases and hands them to :func:`predesolv.analysis.pmf.estimate_pmf`.
 """
@@ -19,10 +19,19 @@ import numpy as np
 import pandas as pd
 from openmm import unit
 
+from predesolv.analysis.pmf import UmbrellaWindow, estimate_pmf
+from predesolv.analysis.pmf_outputs import write_outputs
+from predesolv.analysis.rdf import default_r0_nm
+from predesolv.atomic import atomic_write_text
+from predesolv.builder import build_system
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig
+from predesolv.config.freeenergy import CoordinationCVSpec
 from predesolv.errors import ConfigError, Interrupted, RunDirectoryError
-from predesolv.rundir import RunDir, atomic_write_text
+from predesolv.freeenergy.bias import resolve_cv
+from predesolv.rundir import RunDir
+from predesolv.runner import Runner, preflight
+from predesolv.workflows.distributed import Task, run_tasks
 
 from .pmfdir import PULL_CSV, PMFDir
 from .protocol import (
@@ -38,6 +47,9 @@ from .protocol import (
     start_config,
     window_config,
 )
+from .sanity import check_pmf_sanity
+from .umbrella2d import check_second_cv, estimate_2d, same_second_term, seed_frames_2d
+from .wallcheck import check_walls, inside_walls, wall_allowances, wall_samples
 
 log = logging.getLogger("predesolv.pmf")
 
@@ -59,7 +71,6 @@ def _say(text: str) -> None:
 
 def _run_stage_dir(cfg: RunConfig, built: BuiltSystem, platform: str | None) -> RunDir:
     """Run (or resume, or skip when complete) one ordinary run directory in-process."""
-    from predesolv.runner import Runner, preflight
 
     rd = RunDir(cfg.output.directory)
     with rd.locked():
@@ -81,7 +92,6 @@ def _final_positions(rd: RunDir, built: BuiltSystem) -> BuiltSystem:
 
 def _pull(cfg: RunConfig, root: Path, start: BuiltSystem, platform: str | None,
           n_windows: int) -> RunDir:
-    from predesolv.freeenergy.bias import resolve_cv
 
     assert cfg.pull is not None
     cv = resolve_cv(cfg.pull.cv, start, "pull.cv").cv
@@ -121,9 +131,7 @@ def _seeds(cfg: RunConfig, start: BuiltSystem, pull_dir: RunDir | None,
     ConfigError
         No pull frame within the walls' allowance, before any window is written.
     """
-    from predesolv.freeenergy.bias import resolve_cv
 
-    from .wallcheck import inside_walls, wall_allowances
 
     assert cfg.pmf is not None
     cv = resolve_cv(cfg.pmf.cv, start, "pmf.cv").cv
@@ -145,7 +153,14 @@ def _seeds(cfg: RunConfig, start: BuiltSystem, pull_dir: RunDir | None,
                                                   strict=False))
         if not inside.any():  # the start structure is the only candidate
             inside[:] = True
-    picks = seed_frames(values, inside, [p.center for p in plans])
+    if cfg.pmf.cv2 is not None:  # nearest in thermal widths of both CVs
+        cv2 = resolve_cv(cfg.pmf.cv2.cv, start, "pmf.cv2.cv").cv
+        both = np.column_stack([values, [cv2.from_positions(f, b)
+                                         for f, b in zip(frames, boxes, strict=True)]])
+        picks = seed_frames_2d(both, inside, plans,
+                               cfg.simulation.temperature.value_in_unit(unit.kelvin))
+    else:
+        picks = seed_frames(values, inside, [p.center for p in plans])
     for p, f in zip(plans, picks, strict=True):
         if pull_dir is not None and abs(values[f] - p.center) > 0.5 * _spacing(plans):
             _say(f"warning: window {p.name} (centre {p.center:.4g}) starts from a pull frame "
@@ -204,7 +219,6 @@ def _make_windows(cfg: RunConfig, root: Path, start: BuiltSystem, seeds: list[An
                   plans: list[WindowPlan], r0_nm: float | None) -> list[RunDir]:
     """Write every window's inputs (no MD); keep windows that already exist when their bias
     is the one asked for."""
-    from predesolv.runner import Runner, preflight
 
     dirs = []
     for p, pos in zip(plans, seeds, strict=True):
@@ -214,7 +228,7 @@ def _make_windows(cfg: RunConfig, root: Path, start: BuiltSystem, seeds: list[An
             old = rd.load_config().bias
             assert wcfg.bias is not None
             if old is None or abs(old.center_value - p.center) > 1e-9 or \
-                    abs(old.k_value - p.k) > 1e-9 * p.k:
+                    abs(old.k_value - p.k) > 1e-9 * p.k or not same_second_term(old, p):
                 raise RunDirectoryError(
                     f"{rd.path} holds a window with another bias; use another "
                     f"output.directory (or remove {root / WINDOWS}) to change the windows")
@@ -227,17 +241,20 @@ def _make_windows(cfg: RunConfig, root: Path, start: BuiltSystem, seeds: list[An
     return dirs
 
 
-def run_window(path: str, platform: str | None, device_index: str | None = None) -> str:
+def run_window(path: str, platform: str | None, device_index: str | None = None,
+               extend_to: RunConfig | None = None) -> str:
     """Dask task: run or resume one window directory to completion (module level, so it
-    pickles). Returns the path."""
-    from predesolv.runner import Runner
-
-    Runner.resume(path, platform=platform, device_index=device_index).run()
+    pickles). ``extend_to``: the window's config with a longer last stage (``pmf
+    --extend``); the window resumes from its last checkpoint and runs the extra steps.
+    Returns the path."""
+    Runner.resume(path, platform=platform, device_index=device_index, config=extend_to,
+                  extend=extend_to is not None).run()
     return path
 
 
 def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = False,
-            platform: str | None = None, overwrite: bool = False) -> PMFRunResult:
+            platform: str | None = None, overwrite: bool = False,
+            extend: bool = False) -> PMFRunResult:
     """Everything ``predesolv pmf`` does: start run, pull, windows, MBAR estimate, holding
     the PMF folder's lock throughout (:class:`~.pmfdir.PMFDir`).
 
@@ -245,6 +262,10 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     ----------
     overwrite : bool
         Replace a PMF folder made with other physics (default: refuse it).
+    extend : bool
+        Allow a longer last window stage than the folder's windows ran (only that change):
+        finished windows resume from their last checkpoint and run the extra steps; the
+        extension is recorded in ``pmf.json``.
 
     Raises
     ------
@@ -254,7 +275,6 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     Interrupted
         Ctrl-C/SIGTERM in a window (checkpoint written): rerun the same command.
     """
-    from predesolv.builder import build_system
 
     if cfg.pmf is None:
         raise ConfigError("pmf: the config has no 'pmf' block (CV, windows, k, stages); see "
@@ -265,7 +285,7 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     check_pmf(cfg, built)
     pdir = PMFDir(root)
     with pdir.locked():
-        note = pdir.claim(cfg, overwrite)
+        note = pdir.claim(cfg, overwrite, extend)
         if note:
             _say(f"warning: {note}")
         _say(f"{len(plans)} windows; folder {root}")
@@ -289,7 +309,8 @@ def _run_pmf_locked(cfg: RunConfig, root: Path, plans: list[WindowPlan], built: 
     pull_dir = _pull(cfg, root, start, platform, len(plans)) if use_pull else None
     r0 = _coordination_r0(cfg, start_dir, start)
     dirs = _make_windows(cfg, root, start, _seeds(cfg, start, pull_dir, plans), plans, r0)
-    _run_windows(cfg, dirs, serial, platform)
+    _run_windows(cfg, dirs, serial, platform,
+                 [window_config(cfg, root, p, r0) for p in plans])
     result, files = estimate(root, cfg)
     return PMFRunResult(root, [d.path for d in dirs], files, result)
 
@@ -304,21 +325,22 @@ def check_pmf(cfg: RunConfig, built: BuiltSystem) -> None:
     ------
     ConfigError
     """
-    from .sanity import check_pmf_sanity
 
     check_windows(cfg, built, plan_windows(cfg))
+    if cfg.pmf is not None and cfg.pmf.cv2 is not None:
+        check_second_cv(cfg)
     _check_cvs(cfg, built)
     check_pmf_sanity(cfg, built)
 
 
 def _check_cvs(cfg: RunConfig, built: BuiltSystem) -> None:
     """Resolve every CV once before anything is written (bad groups, frozen atoms)."""
-    from predesolv.config.freeenergy import CoordinationCVSpec
-    from predesolv.freeenergy.bias import resolve_cv
 
     assert cfg.pmf is not None
     specs = [("pmf.cv", cfg.pmf.cv)] + [(f"pmf.walls[{i}].cv", w.cv)
                                         for i, w in enumerate(cfg.pmf.walls)]
+    if cfg.pmf.cv2 is not None:
+        specs.append(("pmf.cv2.cv", cfg.pmf.cv2.cv))
     if cfg.pull is not None:
         specs += [("pull.cv", cfg.pull.cv)] + [(f"pull.walls[{i}].cv", w.cv)
                                                for i, w in enumerate(cfg.pull.walls)]
@@ -330,7 +352,6 @@ def _check_cvs(cfg: RunConfig, built: BuiltSystem) -> None:
 
 def _coordination_r0(cfg: RunConfig, start_dir: RunDir, start: BuiltSystem) -> float | None:
     """r0 of a coordination CV left without one: first RDF minimum of the start run."""
-    from predesolv.config.freeenergy import CoordinationCVSpec
 
     assert cfg.pmf is not None
     spec = cfg.pmf.cv
@@ -343,7 +364,6 @@ def _coordination_r0(cfg: RunConfig, start_dir: RunDir, start: BuiltSystem) -> f
                           "pmf.cv.r0")
     import MDAnalysis as mda
 
-    from predesolv.freeenergy.definitions import default_r0_nm
 
     u = mda.Universe(str(start_dir.topology), str(traj))
     r0 = default_r0_nm(u, start.metadata)
@@ -352,21 +372,33 @@ def _coordination_r0(cfg: RunConfig, start_dir: RunDir, start: BuiltSystem) -> f
     return float(r0[kind])
 
 
-def _run_windows(cfg: RunConfig, dirs: list[RunDir], serial: bool,
-                 platform: str | None) -> None:
-    from predesolv.freeenergy.distributed import Task, run_tasks
-
+def _run_windows(cfg: RunConfig, dirs: list[RunDir], serial: bool, platform: str | None,
+                 wanted: list[RunConfig]) -> None:
+    """Run every unfinished window; a finished window whose last stage is shorter than
+    ``wanted`` asks (only reachable through ``pmf --extend``) resumes and runs the rest."""
     assert cfg.pmf is not None
-    todo = [d for d in dirs if not _complete(d)]
-    if len(todo) < len(dirs):
-        _say(f"{len(dirs) - len(todo)} of {len(dirs)} windows already complete: skipped")
-    if not todo:
+    tasks = []
+    for d, wcfg in zip(dirs, wanted, strict=True):
+        longer = _needs_extension(d, wcfg)
+        if longer or not _complete(d):
+            tasks.append(Task(d.path.name, functools.partial(
+                run_window, str(d.path), platform, extend_to=wcfg if longer else None)))
+    if len(tasks) < len(dirs):
+        _say(f"{len(dirs) - len(tasks)} of {len(dirs)} windows already complete: skipped")
+    if not tasks:
         return
-    tasks = [Task(d.path.name, functools.partial(run_window, str(d.path), platform))
-             for d in todo]
-    _say(f"running {len(todo)} windows " + ("serially" if serial else
-                                            f"on Dask ({cfg.pmf.cluster.kind})"))
+    _say(f"running {len(tasks)} windows " + ("serially" if serial else
+                                             f"on Dask ({cfg.pmf.cluster.kind})"))
     run_tasks(tasks, cfg.pmf.cluster, serial=serial)
+
+
+def _needs_extension(rd: RunDir, wanted: RunConfig) -> bool:
+    """The window's stored last stage is shorter than ``wanted``'s."""
+    if not rd.has_inputs():
+        return False
+    stored = rd.load_config()
+    last = len(stored.stages) - 1
+    return wanted.stage_steps(last) > stored.stage_steps(last)
 
 
 def _complete(rd: RunDir) -> bool:
@@ -390,7 +422,6 @@ def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
     df = df[df["stage"] == cfg.stage_label(len(cfg.stages) - 1)]
     temperature_K = cfg.simulation.temperature.value_in_unit(unit.kelvin)
     if cfg.bias.walls:
-        from .wallcheck import check_walls, wall_samples
 
         samples, source = wall_samples(rd, df, cfg.bias)
         check_walls(rd.path.name, cfg.bias, samples, temperature_K, source)
@@ -401,8 +432,6 @@ def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
 
 def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
     """MBAR PMF from the complete windows under ``root/windows`` (outputs into ``root``)."""
-    from predesolv.analysis.pmf import UmbrellaWindow, estimate_pmf
-    from predesolv.analysis.pmf_outputs import write_outputs
 
     assert cfg.pmf is not None
     root = Path(root)
@@ -414,6 +443,8 @@ def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
                                 f"complete; run predesolv pmf again to finish them")
     for d in dirs:
         pdir.verify(d)
+    if cfg.pmf.cv2 is not None:
+        return estimate_2d(root, cfg, dirs)
     data = [window_series(d) for d in dirs]
     temps = {t for *_, t, _ in data}
     windows = [UmbrellaWindow(c, k, t) for _, c, k, t, _ in data]

@@ -19,9 +19,8 @@ import pandas as pd
 
 from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import PredesolvRuntimeError
-
-from .bias import resolve_cv, wall_column
-from .definitions import cv_timeseries
+from predesolv.freeenergy.bias import resolve_cv, wall_column
+from predesolv.freeenergy.definitions import cv_timeseries
 
 #: Excursion beyond a wall's bound, in σ = sqrt(kT/k), above which the wall let go.
 WALL_SIGMAS = 5.0

@@ -4,13 +4,13 @@ Targets (see ``docs/free_energy.md``, "Fitted Na–C term"):
 
 * the 0 K migration barriers of a bare Na+ between rigid graphene sheets at d = 0.40, 0.45,
   0.50, 0.55 nm of Ren et al., Nano-Micro Lett. 18:382 (2026), Fig. 4e (0.55, 0.25, ≈0, ≈0 eV;
-  :data:`~predesolv.freeenergy.barrier_scan.SEED_BARRIERS_EV`);
+  :data:`~predesolv.workflows.barrier_scan.SEED_BARRIERS_EV`);
 * the height of Na+ above one graphene sheet from DFT (B3LYP, graphene cluster),
   ≈ 0.225 nm (:data:`TARGET_HEIGHT_NM`).
 
 Method. With neutral frozen walls the ion's energy is the Na–C pair sum only, so for a
 12-6 term ``E = 4 eps [sigma^12 T12 - sigma^6 T6]`` (``T12``, ``T6`` as in
-:mod:`~predesolv.freeenergy.barrier_scan`) the whole barrier surface scales with ``eps`` at
+:mod:`~predesolv.workflows.barrier_scan`) the whole barrier surface scales with ``eps`` at
 fixed ``sigma``. For each ``sigma`` on a grid the scan (min over the height, percolation
 saddle) is done once with ``eps = 1``; the best ``eps`` for the barriers is then a one-line
 least-squares solution, and the objective
@@ -31,16 +31,25 @@ from typing import Any
 
 import numpy as np
 
+from predesolv.analysis.pipeline import strict_json
 from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
-from predesolv.freeenergy.barrier_scan import (
+from predesolv.atomic import atomic_write_json
+from predesolv.config.forcefield import ForceFieldConfig
+from predesolv.forcefields.parameter_sets import write_set
+from predesolv.systems.ion_slit import build_ion_slit
+from predesolv.version import __version__
+from predesolv.workflows.barrier_scan import (
     MIN_WALL_GAP_NM,
     SEED_BARRIERS_EV,
     IonEnergy,
     _grid_points,
+    effective_pair,
     min_over_z,
     percolation_saddle,
     scan_one,
 )
+
+from .na_c_fit_plot import plot_fit
 
 #: DFT height of Na+ above a graphene sheet (nm): B3LYP on a graphene cluster, 0.224–0.226 nm.
 TARGET_HEIGHT_NM = 0.225
@@ -67,14 +76,12 @@ class SlitScan:
     @classmethod
     def build(cls, spacing_nm: float, stacking: str, grid_nm: float,
               z_above_wall: float | None = None) -> SlitScan:
-        from predesolv.systems.ion_slit import build_ion_slit
 
         built = build_ion_slit(spacing_nm, ("Na",), stacking=stacking, edge="zigzag",
                                layers_per_wall=1)
-        ex = built.metadata.require_geometry().extra
-        mid = float(ex["midplane_z_nm"])
-        cell = (float(ex["cell_nm"][0]), float(ex["cell_nm"][1]))
-        origin = np.array([(ex["n_cells"][0] // 2) * cell[0], (ex["n_cells"][1] // 2) * cell[1]])
+        geo = built.metadata.ion_slit()
+        mid, cell = geo.midplane_z_nm, geo.cell_nm
+        origin = np.array([(geo.n_cells[0] // 2) * cell[0], (geo.n_cells[1] // 2) * cell[1]])
         xy, nx, ny = _grid_points(cell, origin, grid_nm)
         wall = mid - spacing_nm / 2
         hi = (mid + spacing_nm / 2 - MIN_WALL_GAP_NM if z_above_wall is None
@@ -182,7 +189,6 @@ def verify(fit: NaCFit, stackings: tuple[str, ...] = ("AA", "AB"),
            grid_nm: float = 0.005) -> list[dict[str, Any]]:
     """Full ``barrier-scan`` cases (OpenMM energies) with the default force field and with
     the fitted pair override, for every stacking: one row per case."""
-    from predesolv.config.forcefield import ForceFieldConfig
 
     variants = {"default": ForceFieldConfig(),
                 "fitted": ForceFieldConfig(pair_overrides=[fit.pair_override()])}
@@ -202,8 +208,7 @@ def adsorption_check(fit: NaCFit, grid_nm: float = 0.01) -> dict[str, float]:
     """Na+ on one sheet with the default and with the fitted term: height (nm) and energy
     (eV) of the lowest site. The fitted values are the fit's own (same one-sheet scan); the
     default pair is read off the OpenMM System
-    (:func:`~predesolv.freeenergy.barrier_scan.effective_pair`)."""
-    from predesolv.freeenergy.barrier_scan import effective_pair
+    (:func:`~predesolv.workflows.barrier_scan.effective_pair`)."""
 
     sigma0, eps0 = effective_pair()
     one = SlitScan.build(ONE_SHEET_SPACING_NM, fit.stacking, grid_nm, z_above_wall=0.6)
@@ -217,7 +222,6 @@ def adsorption_check(fit: NaCFit, grid_nm: float = 0.01) -> dict[str, float]:
 
 def provenance(fit: NaCFit, rows: list[dict[str, Any]], command: str) -> dict[str, Any]:
     """What a parameter set file records about the fit."""
-    from predesolv import __version__
 
     fitted = [r for r in rows if r["forcefield"] == "fitted"]
     return {
@@ -248,11 +252,7 @@ def write_fit(fit: NaCFit, rows: list[dict[str, Any]], adsorption: dict[str, flo
     """fit.json, fit_scan.csv, barriers.csv, fit.png in ``folder``; the parameter set file."""
     import pandas as pd
 
-    from predesolv.analysis.pipeline import strict_json
-    from predesolv.forcefields.parameter_sets import write_set
-    from predesolv.rundir import atomic_write_json
 
-    from .na_c_fit_plot import plot_fit
 
     folder.mkdir(parents=True, exist_ok=True)
     prov = provenance(fit, rows, command)

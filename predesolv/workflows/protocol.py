@@ -24,7 +24,9 @@ import numpy as np
 from openmm import unit
 
 from predesolv.config import RunConfig, parse_config
+from predesolv.config.freeenergy import PositionCVSpec
 from predesolv.errors import ConfigError
+from predesolv.freeenergy.bias import resolve_cv
 
 START, PULL, WINDOWS = "start", "pull", "windows"
 PULL_STAGE = "pull"
@@ -32,11 +34,14 @@ PULL_STAGE = "pull"
 
 @dataclass(frozen=True)
 class WindowPlan:
-    """One umbrella window: index, centre (CV unit), force constant (kJ/mol per unit²)."""
+    """One umbrella window: index, centre (CV unit), force constant (kJ/mol per unit²); for
+    a two-CV PMF also the centre and force constant on ``pmf.cv2``."""
 
     index: int
     center: float
     k: float
+    center2: float | None = None
+    k2: float | None = None
 
     @property
     def name(self) -> str:
@@ -44,10 +49,14 @@ class WindowPlan:
 
 
 def plan_windows(cfg: RunConfig) -> list[WindowPlan]:
-    """The windows of ``cfg.pmf`` in order."""
+    """The windows of ``cfg.pmf`` in order (with ``pmf.cv2``: the grid, second CV fastest)."""
     assert cfg.pmf is not None
-    return [WindowPlan(i, c, k) for i, (c, k) in
-            enumerate(zip(cfg.pmf.centers(), cfg.pmf.force_constants(), strict=True))]
+    pairs = list(zip(cfg.pmf.centers(), cfg.pmf.force_constants(), strict=True))
+    second = cfg.pmf.cv2
+    if second is None:
+        return [WindowPlan(i, c, k) for i, (c, k) in enumerate(pairs)]
+    grid = [(c, k, c2) for c, k in pairs for c2 in second.centers()]
+    return [WindowPlan(i, c, k, c2, second.k_value) for i, (c, k, c2) in enumerate(grid)]
 
 
 def fmt_value(value: float, cv_unit: str) -> Any:
@@ -132,6 +141,11 @@ def window_config(cfg: RunConfig, root: Path, plan: WindowPlan,
     u = pmf.cv.unit
     bias = {"cv": spec, "center": fmt_value(plan.center, u), "k": fmt_k(plan.k, u),
             "walls": [w.model_dump(mode="json") for w in pmf.walls]}
+    if pmf.cv2 is not None:
+        assert plan.center2 is not None and plan.k2 is not None
+        u2 = pmf.cv2.cv.unit
+        bias["cv2"] = {"cv": pmf.cv2.cv.model_dump(mode="json"),
+                       "center": fmt_value(plan.center2, u2), "k": fmt_k(plan.k2, u2)}
     sample = pmf.sample_interval.value_in_unit(unit.picosecond)
     traj = cfg.output.trajectory.interval.value_in_unit(unit.picosecond)
     prod = pmf.stages[-1]
@@ -151,13 +165,11 @@ def check_windows(cfg: RunConfig, built: Any, plans: list[WindowPlan]) -> None:
     ConfigError
         Naming ``pmf.windows`` and the allowed range.
     """
-    from predesolv.config.freeenergy import PositionCVSpec
 
     assert cfg.pmf is not None
     spec = cfg.pmf.cv
     if not isinstance(spec, PositionCVSpec):
         return
-    from predesolv.freeenergy.bias import resolve_cv
 
     cv = resolve_cv(spec, built, "pmf.cv").cv
     box = built.topology.getPeriodicBoxVectors()

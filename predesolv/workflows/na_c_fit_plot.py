@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 def plot_fit(rows: list[dict[str, Any]]) -> Figure:
     """Barrier (eV) vs spacing (nm): the seed's DFT values and every force field × stacking
-    of ``rows`` (from :func:`predesolv.freeenergy.na_c_fit.verify`)."""
+    of ``rows`` (from :func:`predesolv.workflows.na_c_fit.verify`)."""
     fig = Figure(figsize=(5.0, 3.6))
     ax = fig.add_subplot(1, 1, 1)
     seed = sorted({(r["spacing_nm"], r["seed_barrier_eV"]) for r in rows})
