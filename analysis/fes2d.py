@@ -91,7 +91,7 @@ class FES2DResult:
         MBAR overlap matrix of all windows (before dropping any).
     kT : float
         kJ/mol.
-    replicas : ndarray, shape (B, n1, n2)
+    bootstrap_F_kJ_per_mol : ndarray, shape (B, n1, n2)
         Bootstrap surfaces (kJ/mol, each referenced at the lowest bin of the estimate).
     halves : ndarray, shape (2, n1, n2)
         Surfaces from the first and the second half of every connected window's samples
@@ -113,7 +113,7 @@ class FES2DResult:
     connected: np.ndarray
     overlap: np.ndarray
     kT: float
-    replicas: np.ndarray
+    bootstrap_F_kJ_per_mol: np.ndarray
     halves: np.ndarray
     warnings: list[str] = field(default_factory=list)
 
@@ -334,16 +334,26 @@ def _halves(samples: list[np.ndarray], windows: list[Window2D],
     return out
 
 
+def _inside_centres(result: FES2DResult) -> np.ndarray:
+    """Bins whose centres lie within the range of the window centres on both CVs."""
+    cen = np.array([w.center for w in result.windows])
+    c1, c2 = result.centers
+    in1 = (c1 >= cen[:, 0].min()) & (c1 <= cen[:, 0].max())
+    in2 = (c2 >= cen[:, 1].min()) & (c2 <= cen[:, 1].max())
+    return np.outer(in1, in2)
+
+
 def half_split_warning(result: FES2DResult) -> str | None:
     """A message when the halves differ by more than max(1 kT, 8 dF) in a bin where the
-    estimate is below :data:`LOW_REGION_KT` kT and holds at least :data:`MIN_HALF_SAMPLES`
-    samples (None when they agree or were not computed). Two half-data estimates differ by
-    about 2 dF (one standard deviation), so 8 dF is four of them: with tens of bins a
-    stationary run passes, a drifting one does not."""
+    estimate is below :data:`LOW_REGION_KT` kT, that holds at least :data:`MIN_HALF_SAMPLES`
+    samples and lies within the range of the window centres (beyond it a few windows'
+    tails are all there is) — None when they agree or were not computed. Two half-data
+    estimates differ by about 2 dF (one standard deviation), so 8 dF is four of them: with
+    tens of bins a stationary run passes, a drifting one does not."""
     a, b = result.halves
     tol = np.fmax(result.kT, 8 * np.nan_to_num(result.dF_kJ_per_mol, nan=0.0))
     low = np.isfinite(a) & np.isfinite(b) & (result.F_kJ_per_mol < LOW_REGION_KT * result.kT) \
-        & (result.counts >= MIN_HALF_SAMPLES)
+        & (result.counts >= MIN_HALF_SAMPLES) & _inside_centres(result)
     if not low.any():
         return None
     excess = np.where(low, np.abs(a - b) - tol, -np.inf)

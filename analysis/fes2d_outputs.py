@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from matplotlib.figure import Figure
 
 from predesolv.analysis.fes2d import FES2DResult, minimum_free_energy_path
 from predesolv.analysis.pmf_outputs import strict_json
+from predesolv.analysis.replicas import combine_replicas
 from predesolv.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 FES_CSV = "fes.csv"
@@ -92,8 +94,8 @@ def path_summary(result: FES2DResult, names: tuple[str, str], units: tuple[str, 
     top = int(np.argmax(F))
     barrier = float(F[top] - F[0])
     sigma = math.nan
-    if len(result.replicas) >= 2:
-        reps = result.replicas[:, idx[0], idx[1]]
+    if len(result.bootstrap_F_kJ_per_mol) >= 2:
+        reps = result.bootstrap_F_kJ_per_mol[:, idx[0], idx[1]]
         sigma = float(np.nanstd(reps[:, top] - reps[:, 0]))
     record = {"barrier_kJ_per_mol": barrier, "barrier_sigma_kJ_per_mol": sigma,
               "barrier_kT": barrier / result.kT,
@@ -156,14 +158,53 @@ def plot_fes(result: FES2DResult, names: tuple[str, str], units: tuple[str, str]
     return fig
 
 
+def with_replicas(result: FES2DResult, replicas: list[FES2DResult], path: pd.DataFrame,
+                  record: dict) -> tuple[FES2DResult, dict]:
+    """The pooled ``result`` with the replicas' spread in its ``dF`` (and warnings), and
+    the path record with each replica's barrier along the same path and a sigma that
+    includes their spread (:func:`predesolv.analysis.replicas.combine_replicas`)."""
+    n = len(replicas)
+    spread = combine_replicas(result.F_kJ_per_mol, result.dF_kJ_per_mol,
+                              np.stack([r.F_kJ_per_mol for r in replicas]),
+                              np.stack([r.dF_kJ_per_mol for r in replicas]), result.kT)
+    combined = replace(result, dF_kJ_per_mol=spread.dF_kJ_per_mol,
+                       warnings=[*result.warnings, *([spread.warning] if spread.warning else [])])
+    record = {**record, "replicas_agree": spread.agree}
+    if len(path) and "barrier_kJ_per_mol" in record:
+        c1, c2 = result.centers
+        i = np.searchsorted(c1, path.iloc[:, 1].to_numpy())
+        j = np.searchsorted(c2, path.iloc[:, 2].to_numpy())
+        top = int(np.argmax(path["F (kJ/mol)"].to_numpy()))
+        values = np.array([r.F_kJ_per_mol[i[top], j[top]] - r.F_kJ_per_mol[i[0], j[0]]
+                           for r in replicas])
+        s_rep = float(np.std(values, ddof=1)) if np.isfinite(values).all() else math.nan
+        boot = record["barrier_sigma_kJ_per_mol"]
+        record.update(replica_barriers_kJ_per_mol=values.tolist(),
+                      barrier_sigma_replicas_kJ_per_mol=s_rep,
+                      barrier_sigma_kJ_per_mol=math.sqrt(np.nan_to_num(boot) ** 2
+                                                         + s_rep**2 / n))
+    return combined, record
+
+
 def write_fes_outputs(result: FES2DResult, out: str | Path, names: tuple[str, str],
-                      units: tuple[str, str], window_names: list[str]) -> dict[str, Path]:
-    """Write every file of the module docstring into ``out``; returns name -> path."""
+                      units: tuple[str, str], window_names: list[str],
+                      replicas: list[FES2DResult] | None = None) -> dict[str, Path]:
+    """Write every file of the module docstring into ``out``; returns name -> path.
+    ``replicas``: each replica estimated alone on ``result``'s bins (``result`` pools
+    them): their spread joins dF and the path barrier's sigma, ``fes.csv`` gains one F
+    column per replica, and ``converged`` also needs them to agree."""
     out = Path(out)
     c1, _ = result.centers
     path, record = path_summary(result, names, units)
+    agree = True
+    if replicas:
+        result, record = with_replicas(result, replicas, path, record)
+        agree = bool(record["replicas_agree"])
+    surface = surface_table(result, names, units)
+    for r, rep in enumerate(replicas or []):
+        surface[f"F replica {r} (kJ/mol)"] = rep.F_kJ_per_mol.ravel()
     tables = {
-        FES_CSV: surface_table(result, names, units),
+        FES_CSV: surface,
         FES_PROJECTION_CSV: pd.DataFrame({
             _label(names[0], units[0]): c1, "F (kJ/mol)": result.projection_kJ_per_mol,
             "dF (kJ/mol)": result.projection_dF_kJ_per_mol}),
@@ -179,8 +220,9 @@ def write_fes_outputs(result: FES2DResult, out: str | Path, names: tuple[str, st
     atomic_write_json(out / FES_JSON, strict_json({
         "cvs": list(names), "units": list(units), "temperature_kT_kJ_per_mol": result.kT,
         "windows": len(result.windows), "connected_windows": int(result.connected.sum()),
-        "bootstraps": len(result.replicas), "halves_agree": result.halves_agree,
-        "converged": result.converged, "path": record, "warnings": result.warnings}))
+        "bootstraps": len(result.bootstrap_F_kJ_per_mol), "replicas": len(replicas or [1]),
+        "halves_agree": result.halves_agree, "converged": result.converged and agree,
+        "path": record, "warnings": result.warnings}))
     files[FES_JSON] = out / FES_JSON
     return files
 
@@ -193,9 +235,10 @@ def format_fes_summary(record: dict) -> str:
     """The lines ``predesolv pmf`` prints for a two-CV surface (from ``fes.json``)."""
     path = record.get("path", {})
     state = "converged" if record.get("converged") else "NOT converged (see the warnings)"
+    reps = record.get("replicas", 1)
     lines = [f"free-energy surface over {record['cvs'][0]} x {record['cvs'][1]}: "
-             f"{record['connected_windows']} of {record['windows']} windows connected; "
-             f"{state}"]
+             f"{record['connected_windows']} of {record['windows']} windows connected"
+             + (f" ({reps} replicas pooled)" if reps > 1 else "") + f"; {state}"]
     if "barrier_kJ_per_mol" in path:
         sigma = path.get("barrier_sigma_kJ_per_mol")
         pm = "" if sigma is None else f" ± {sigma:.2f}"

@@ -7,6 +7,10 @@
 ``barriers.json``   ΔF between named states and min->max barriers (strict JSON, NaN -> null)
 ``windows.csv``     per window: centre, k, frames, g, N_eff, samples used, window F
 ``overlap.csv``     the overlap matrix (K x K)
+
+With replicas (``pmf.replicas``) ``pmf.csv`` gains ``F_replica<r>_kJ_per_mol`` and
+``replica_spread_kJ_per_mol``, ``dF`` and every sigma include the spread, and
+``barriers.json`` lists each replica's value (:func:`with_replicas`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +27,9 @@ from matplotlib.figure import Figure
 
 from predesolv.analysis.pmf import PMFResult, barriers
 from predesolv.analysis.pmf_plots import plot_histograms, plot_overlap, plot_pmf
+from predesolv.analysis.replicas import combine_replicas
 from predesolv.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from predesolv.constants import KJ_PER_MOL_PER_EV
 from predesolv.errors import AnalysisError
 
 PMF_CSV = "pmf.csv"  # the names are PMFDir's (predesolv.workflows.pmfdir); a test keeps
@@ -94,8 +101,37 @@ def _save_png(fig: Figure, path: Path, dpi: int = 120) -> Path:
     return path
 
 
+def with_replicas(result: PMFResult, replicas: list[PMFResult], states: dict | None,
+                  ranges: dict | None) -> tuple[PMFResult, dict, pd.DataFrame]:
+    """The pooled ``result`` with the replicas' spread in its ``dF`` (and warnings), the
+    ``barriers.json`` summary whose sigmas include the spread of each replica's value, and
+    the replicas' F per bin (:func:`predesolv.analysis.replicas.combine_replicas`)."""
+    kT, n = result.kT_kJ_per_mol, len(replicas)
+    spread = combine_replicas(result.F_kJ_per_mol, result.dF_kJ_per_mol,
+                              np.stack([r.F_kJ_per_mol for r in replicas]),
+                              np.stack([r.dF_kJ_per_mol for r in replicas]), kT)
+    combined = replace(result, dF_kJ_per_mol=spread.dF_kJ_per_mol,
+                       warnings=[*result.warnings, *([spread.warning] if spread.warning else [])])
+    summary = barriers(combined, states, ranges)
+    per = [barriers(r, states, ranges) for r in replicas]
+    for key in ("state_differences", "barriers"):
+        for i, entry in enumerate(summary[key]):
+            values = np.array([p[key][i]["dF_kJ_per_mol"] for p in per], dtype=float)
+            s_rep = float(np.std(values, ddof=1)) if np.isfinite(values).all() else math.nan
+            sigma = math.sqrt(entry["sigma_kJ_per_mol"] ** 2 + s_rep**2 / n)
+            entry.update(replica_dF_kJ_per_mol=values.tolist(), sigma_replicas_kJ_per_mol=s_rep,
+                         sigma_kJ_per_mol=sigma, sigma_kT=sigma / kT,
+                         sigma_eV=sigma / KJ_PER_MOL_PER_EV)
+    summary["replicas"] = {"count": n, "agree": spread.agree}
+    table = pd.DataFrame({f"F_replica{r}_kJ_per_mol": rep.F_kJ_per_mol
+                          for r, rep in enumerate(replicas)})
+    table["replica_spread_kJ_per_mol"] = spread.spread_kJ_per_mol
+    return combined, summary, table
+
+
 def write_outputs(result: PMFResult, out_dir, cv_name: str, cv_unit: str, *,
-                  states: dict | None = None, ranges: dict | None = None) -> dict[str, Path]:
+                  states: dict | None = None, ranges: dict | None = None,
+                  replicas: list[PMFResult] | None = None) -> dict[str, Path]:
     """Write every PMF output file into ``out_dir`` (created if missing).
 
     Parameters
@@ -106,14 +142,24 @@ def write_outputs(result: PMFResult, out_dir, cv_name: str, cv_unit: str, *,
         ``"x"``, ``"nm"`` -> column ``x_nm``; ``"cn"``, ``""`` -> column ``cn``.
     states, ranges : dict of name -> (low, high), optional
         Passed to :func:`predesolv.analysis.pmf.barriers` for ``barriers.json``.
+    replicas : list of PMFResult, optional
+        Each replica estimated alone on ``result``'s bins (``result`` pools them all): their
+        spread joins ``dF`` and every sigma, and ``pmf.csv`` gains one F column per replica
+        and the spread (:func:`with_replicas`).
 
     Returns
     -------
     dict of str -> Path
         File name -> path written.
     """
+    extra = pd.DataFrame()
+    if replicas:
+        result, summary_core, extra = with_replicas(result, replicas, states, ranges)
+    else:
+        summary_core = barriers(result, states, ranges)
     table = pmf_table(result, cv_name, cv_unit)  # validates cv_name before anything is written
-    summary = strict_json({"cv": cv_column(cv_name, cv_unit), **barriers(result, states, ranges),
+    table = pd.concat([table, extra], axis=1)
+    summary = strict_json({"cv": cv_column(cv_name, cv_unit), **summary_core,
                            "warnings": list(result.warnings)})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -210,6 +210,53 @@ def e7_section() -> list[str]:
     return out + [""]
 
 
+def e7_xtb_section() -> list[str]:
+    """The gas-phase steps from the force field beside GFN2-xTB re-optimisations."""
+    st, out = _study("E7-xTB", "gas-phase Na⁺(EC)ₙ steps, force field and GFN2-xTB")
+    if st is None:
+        return out
+    rows = [r for r in st.rows if r["surface"] == "gas"]
+    starts = st.setting("n_starts")
+    out += [f"The same eq. 1 in the gas phase (no slab): force field (q = +1, lowest of {starts} "
+            "minimisations per size with every EC bound) and GFN2-xTB (tblite; the lowest "
+            "force-field minima of each size re-optimised, BFGS to 0.05 eV/Å), both with every "
+            "EC still in the first shell (carbonyl O within 0.30 nm of Na⁺) and, for xTB, from "
+            "the lowest minimum whatever the shell. Energies in eV.", "",
+            "| step | force field | xTB, every EC bound | xTB, lowest minimum |",
+            "|---|---|---|---|"]
+    for r in rows:
+        cells = [r.get(k) for k in ("E_desolv_eV", "E_desolv_xTB_eV", "E_desolv_xTB_any_eV")]
+        out.append(f"| {r['step']} | " + " | ".join(
+            "—" if v is None else f"{v:.2f}" for v in cells) + " |")
+    minima = _xtb_minima(st)
+    shells = {k: sorted({int(m["n_bound_after"]) for m in minima if int(m["n_EC"]) == k})
+              for k in range(1, 7)}
+    lost = [f"Na⁺(EC){_SUB[k]} → {', '.join(map(str, v))} EC in the first shell"
+            for k, v in shells.items() if v and max(v) < k]
+    six = [m for m in minima if int(m["n_EC"]) == 6]
+    kept = sum(int(m["n_bound_after"]) == 6 for m in six)
+    out += ["", f"Of the {len(six)} Na⁺(EC)₆ force-field minima re-optimised with GFN2-xTB, "
+            f"{kept} keep all six EC in the first shell"
+            + (f" (after xTB: {'; '.join(lost)})" if lost else "") + ". The paper: \"the "
+            "solvation energy of Na⁺ in its hexacoordinate structure with EC is the smallest "
+            "(Fig. S27)\", and it computed its steps from that structure; it gives no "
+            "gas-phase step energies, so the table compares two methods here, with no verdict "
+            "against the paper.", ""]
+    return out
+
+
+_SUB = dict(zip(range(10), "₀₁₂₃₄₅₆₇₈₉", strict=True))
+
+
+def _xtb_minima(st: StudyResult) -> list[dict]:
+    """Rows of the committed ``e7_xtb_minima.csv`` beside the study's summary."""
+    import csv
+
+    path = RESULTS / "studies" / f"{st.study}-paper" / "e7_xtb_minima.csv"
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
 def _e7_verdict(rows: list[dict]) -> list[str]:
     """One sentence per geometry and N-oxide edge: does it lower the 3->2 step (n = 4)
     against the pristine surface of the same geometry, and is the difference larger than the
@@ -369,7 +416,7 @@ def render() -> str:
             ("E7 at 300 K", _e7_300k_todo())]
     todo = [(i, what) for i, what in todo if what]
     parts = [HEADER, *e1_section(), *insertion_section(), *e5_section(), *e7_section(),
-             *e7_300k_section(), *not_run(todo)]
+             *e7_xtb_section(), *e7_300k_section(), *not_run(todo)]
     return "\n".join(parts).rstrip() + "\n"
 
 

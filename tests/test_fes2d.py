@@ -4,6 +4,7 @@ and the whole ``predesolv pmf`` path on an analytic surface (a from_files system
 
 from __future__ import annotations
 
+import json
 from collections import deque
 
 import numpy as np
@@ -200,16 +201,23 @@ def _config(tmp, k1="250 kJ/mol/nm**2"):
 
 
 def test_pmf_cli_recovers_an_analytic_surface(tmp_path, capsys):
-    """``predesolv pmf`` with pmf.cv2 on the tilted double well (36 windows x 40 ps,
-    Reference): F within 0.5 kT RMS of the exact bin-averaged surface wherever the exact
-    F < 3 kT; units in the CSV columns; each window's state.csv records both CVs and a
-    bias energy equal to both harmonic terms, recomputed here from its columns."""
+    """``predesolv pmf`` with pmf.cv2 on the tilted double well (2 replicas x 36 windows x
+    40 ps, Reference): the replicas agree and the result converged; F within 0.5 kT RMS of
+    the exact bin-averaged surface wherever the exact F < 3 kT; units in the CSV columns;
+    each window's state.csv records both CVs and a bias energy equal to both harmonic
+    terms, recomputed here from its columns."""
+    cfg = _config(tmp_path)
+    cfg["pmf"]["replicas"] = 2
     path = tmp_path / "pmf.yaml"
-    path.write_text(yaml.safe_dump(_config(tmp_path)))
+    path.write_text(yaml.safe_dump(cfg))
     assert main(["pmf", str(path), "--serial"]) == 0
     out = capsys.readouterr().out
-    assert "free-energy surface over x x y: 36 of 36 windows connected" in out
+    assert "72 of 72 windows connected (2 replicas pooled); converged" in out
     assert "barrier along the minimum free-energy path" in out
+    record = json.loads((tmp_path / "pmf" / "fes.json").read_text())
+    reps = record["path"]["replica_barriers_kJ_per_mol"]
+    assert record["converged"] and record["path"]["replicas_agree"] and len(reps) == 2
+    assert record["path"]["barrier_sigma_kJ_per_mol"] >= abs(reps[0] - reps[1]) / 2
     df = pd.read_csv(tmp_path / "pmf" / "fes.csv")
     assert list(df.columns[:4]) == ["x (nm)", "y (nm)", "F (kJ/mol)", "dF (kJ/mol)"]
     c1, c2 = np.unique(df["x (nm)"]), np.unique(df["y (nm)"])
@@ -267,3 +275,17 @@ def test_halves_agree_on_stationary_samples_and_not_on_drifting_ones():
     r = estimate_fes_2d(drifted, windows, (10, 10), decorrelate=False, n_bootstraps=20,
                         min_effective_samples=2)
     assert not r.converged and any(m.startswith("not converged") for m in r.warnings)
+
+
+def test_the_documented_two_cv_block_is_a_valid_config():
+    """The YAML example of docs/free_energy.md ("Two CVs") parses as it is written."""
+    from pathlib import Path
+
+    from predesolv.config.freeenergy import SecondCV
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "free_energy.md").read_text()
+    block = text.split("## Two CVs", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    pmf = yaml.safe_load(block.replace("stages: [...]", ""))["pmf"]
+    second = SecondCV.model_validate(pmf["cv2"])
+    assert second.centers() == [0, 1, 2, 3, 4, 5, 6] and second.k_value == 20.0
+    assert second.bins == 24

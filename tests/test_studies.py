@@ -89,6 +89,33 @@ def test_e7_smoke_rows_follow_eq1_from_the_minima(tmp_path):
             assert np.isnan(r.E_desolv_eV)
 
 
+def test_e7_xtb_smoke_steps_follow_eq1_from_the_xtb_minima(tmp_path):
+    """GFN2-xTB column of the gas phase, recomputed here from e7_xtb_minima.csv and E[EC]
+    (xTB) in the summary: eq. 1 over the lowest converged minimum of each size that kept
+    every EC within 0.30 nm of Na+ (``E_desolv_xTB_eV``) or over all (``..._any_eV``)."""
+    pytest.importorskip("tblite")
+    out = tmp_path / "e7x"
+    assert main(["study", "e7-xtb", "--size", "smoke", "--out", str(out)]) == 0
+    rows = pd.read_csv(out / "e7_static.csv")
+    xtb = pd.read_csv(out / "e7_xtb_minima.csv")
+    result = StudyResult.read(out)
+    assert result.study == "E7-xTB"
+    e_ec = result.number("E_EC_xTB_eV").value
+    assert set(rows.surface) == {"gas"} and xtb.converged.all()
+
+    def lowest(k: int, bound: bool) -> float:
+        m = xtb[(xtb.n_EC == k) & ((xtb.n_bound_after == k) | (not bound))]
+        return m.xtb_energy_eV.min() if len(m) else np.nan
+
+    for _, r in rows.iterrows():
+        for col, bound in (("E_desolv_xTB_eV", True), ("E_desolv_xTB_any_eV", False)):
+            want = lowest(6 - r.n, bound) + e_ec - lowest(7 - r.n, bound)
+            got = r[col]
+            assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want, abs=1e-5)
+    assert np.isfinite(rows.E_desolv_xTB_any_eV).all()
+    assert (rows.E_desolv_xTB_any_eV > 0).all()  # removing an EC from a cation costs energy
+
+
 def test_bad_e7_config_names_the_field(tmp_path):
     from predesolv.errors import ConfigError
     from predesolv.studies.e7 import run_e7

@@ -262,6 +262,12 @@ class PMFConfig(StrictModel):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     cv2: SecondCV | None = Field(
         None, description="second CV: windows on a grid, a two-CV free-energy surface")
+    replicas: Annotated[Int, Field(ge=1, le=20)] = Field(
+        1, description="independent repeats of start run, pull and windows with other seeds; "
+        "the reported uncertainty includes their spread (2 or more for a verdict)")
+    replica_pulls: Literal["inward", "alternate"] = Field(
+        "inward", description="alternate: odd replicas start at the end of replica 0's pull "
+        "and pull back to where it began (pulls in and out, a hysteresis check)")
 
     @model_validator(mode="after")
     def _values(self) -> PMFConfig:

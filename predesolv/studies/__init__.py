@@ -31,7 +31,8 @@ from .e7_300k import run_e7_300k
 from .insertion import run_insertion
 from .result import STUDY_FILE, StudyResult
 
-__all__ = ["SIZES", "STUDY_FILE", "Study", "StudyResult", "configs", "format_study",
+__all__ = ["SIZES", "STUDY_FILE", "Study", "StudyResult", "canonical_id", "configs",
+           "format_study",
            "paper_status", "registry", "results_root", "run_config", "run_study",
            "studies_root"]
 
@@ -55,6 +56,8 @@ _STUDIES = (
                 "AA and AB", run_e5),
     Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
                 "carbon edges", run_e7),
+    Study("E7-xTB", "the gas-phase Na+(EC)n steps of E7 from the force field and re-ranked "
+                    "with GFN2-xTB", run_e7),
     Study("E7-300K", "free energy vs Na-O(EC) coordination near pristine and N-oxide "
                      "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k),
 )
@@ -63,6 +66,12 @@ _STUDIES = (
 def registry() -> dict[str, Study]:
     """Every study by identifier."""
     return {s.id: s for s in _STUDIES}
+
+
+def canonical_id(study_id: str) -> str:
+    """The registered spelling of ``study_id`` (matched case-insensitively: ``e7-xtb`` ->
+    ``E7-xTB``); unchanged when no study matches."""
+    return next((k for k in registry() if k.upper() == study_id.upper()), study_id)
 
 
 def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None, *,
@@ -95,7 +104,7 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
         ``out`` holds a study and neither ``overwrite`` nor ``resume`` was given.
     """
     studies = registry()
-    key = study_id.upper()
+    key = canonical_id(study_id)
     if key not in studies:
         raise ConfigError(f"study: {study_id!r} is not a study; available: "
                           f"{', '.join(studies)}", "study")
@@ -151,7 +160,7 @@ def paper_status(study_id: str) -> str:
     folder is committed under ``docs/results/studies/<ID>-paper/`` (a study with one config and
     a committed summary counts it run); ``smoke; paper (N configs) not run`` without a
     committed result."""
-    key = study_id.upper()
+    key = canonical_id(study_id)
     folder = studies_root() / key
     smoke = "smoke" if any((folder / "smoke").glob("*.yaml")) else "no smoke"
     paper = sorted(p.stem for p in (folder / "paper").glob("*.yaml"))

@@ -23,6 +23,7 @@ from predesolv.workflows.stepwise import (
     surface_slab,
     vacuum_forcefield,
 )
+from predesolv.workflows.xtb_rerank import rerank_size, xtb_ec_energy_eV, xtb_steps
 
 from .common import config_folder, configs
 from .result import (
@@ -57,13 +58,23 @@ class SurfaceSpec(StrictModel):
     dopant: Literal["graphitic", "pyridinic", "pyrrolic", "n_oxide"] | None = None
 
 
+class XtbConfig(StrictModel):
+    """Re-rank the gas-phase minima with GFN2-xTB (:mod:`predesolv.workflows.xtb_rerank`)."""
+
+    n_keep: int = Field(5, ge=1, le=100, description="lowest fully bound minima per size")
+    fmax_eV_per_A: float = Field(0.05, gt=0, description="BFGS force criterion (eV/Å)")
+    max_steps: int = Field(300, ge=1, le=10000)
+
+
 class StaticDesolvationConfig(StrictModel):
-    """``studies/E7/<size>/static.yaml``."""
+    """``studies/E7/<size>/static.yaml`` (and ``studies/E7-xTB/<size>/static.yaml``)."""
 
     surfaces: list[SurfaceSpec]
     n_starts: int = Field(ge=1, le=1000)
     seed: int = 0
     temperature_K: float = Field(298.15, gt=0)
+    xtb: XtbConfig | None = Field(
+        None, description="re-rank the gas-phase minima with GFN2-xTB (the ml extra)")
 
 
 def _slab(spec: SurfaceSpec, seed: int) -> Any:
@@ -86,14 +97,18 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
         raise ConfigError(f"not a static-desolvation config ({exc})", str(path)) from None
     platform = opts.get("platform") or "CPU"
     e_ec = isolated_ec_energy(platform=platform)
-    rows, minima_rows, runs = [], [], []
+    rows, minima_rows, runs, xtb_rows = [], [], [], []
+    e_ec_xtb: list[float] = []
     for i, spec in enumerate(cfg.surfaces):
         t0 = time.perf_counter()
         slab = _slab(spec, cfg.seed + i)
         minima = {k: minimise_cluster(slab, k, cfg.n_starts, seed=cfg.seed + 100 * k + i,
                                       platform=platform)
                   for k in range(7)}
-        rows += stepwise_table(minima, e_ec, slab.label, cfg.temperature_K)
+        table = stepwise_table(minima, e_ec, slab.label, cfg.temperature_K)
+        if cfg.xtb is not None and spec.kind == "gas":
+            xtb_rows += _xtb_column(table, slab, minima, cfg.xtb, e_ec_xtb)
+        rows += table
         minima_rows += [{"surface": slab.label, "n_EC": k, "start": m.start,
                          "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
                         for k, ms in minima.items() for m in ms]
@@ -104,6 +119,10 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {"e7_static.csv": out / "e7_static.csv", "e7_minima.csv": out / "e7_minima.csv",
              "e7_static.png": out / "e7_static.png"}
+    if xtb_rows:
+        files["e7_xtb_minima.csv"] = out / "e7_xtb_minima.csv"
+        pd.DataFrame(xtb_rows).to_csv(files["e7_xtb_minima.csv"], index=False,
+                                      float_format="%.10g")
     pd.DataFrame(rows).to_csv(files["e7_static.csv"], index=False, float_format="%.6g")
     pd.DataFrame(minima_rows).to_csv(files["e7_minima.csv"], index=False, float_format="%.10g")
     _plot(rows).savefig(files["e7_static.png"], dpi=120, bbox_inches="tight")
@@ -113,12 +132,34 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
         Setting(name="gas_phase_electrostatics", value="NoCutoff (not periodic)"),
         Setting(name="temperature", value=cfg.temperature_K, unit="K")], GEOMETRY)
     numbers = [Quantity(name="E_EC_kJ_per_mol", value=e_ec, unit="kJ/mol"),
+               *[Quantity(name="E_EC_xTB_eV", value=v, unit="eV") for v in e_ec_xtb[:1]],
                *numbers_from_rows("E7", rows)]
-    result = StudyResult.new("E7", opts["size"], record, part="0 K stepwise desolvation",
+    result = StudyResult.new(opts.get("study", "E7"), opts["size"], record,
+                             part="0 K stepwise desolvation",
                              seed=Seed(source=SEED), numbers=numbers, rows=rows,
                              files=list(files), definition=DEFINITION)
     files[STUDY_FILE] = result.write(out)
     return files
+
+
+def _xtb_column(table: list[dict[str, Any]], slab: Any, minima: dict[int, list[Any]],
+                cfg: XtbConfig, e_ec: list[float]) -> list[dict[str, Any]]:
+    """Add ``E_desolv_xTB_eV`` (every EC still bound) and ``E_desolv_xTB_any_eV`` (lowest
+    xTB minimum of each size) to the gas-phase rows; append E[EC] (xTB, eV) to ``e_ec``;
+    return the re-optimised minima's rows."""
+    found = {k: rerank_size(slab, k, ms, cfg.n_keep, cfg.fmax_eV_per_A, cfg.max_steps)
+             for k, ms in minima.items()}
+    e_ec.append(xtb_ec_energy_eV(cfg.fmax_eV_per_A, cfg.max_steps))
+    steps, steps_any = xtb_steps(found, e_ec[-1]), xtb_steps(found, e_ec[-1], False)
+    for row in table:
+        row["E_desolv_xTB_eV"] = steps[row["n"]]
+        row["E_desolv_xTB_any_eV"] = steps_any[row["n"]]
+    sys.stderr.write(f"predesolv: E7 {slab.label}: GFN2-xTB re-optimised "
+                     f"{sum(len(v) for v in found.values())} minima\n")
+    return [{"surface": slab.label, "n_EC": m.n_ec, "start": m.start,
+             "ff_energy_kJ_per_mol": m.ff_energy_kJ_per_mol, "xtb_energy_eV": m.xtb_energy_eV,
+             "bfgs_steps": m.steps, "converged": m.converged, "n_bound_after": m.n_bound}
+            for ms in found.values() for m in ms]
 
 
 def _plot(rows: list[dict[str, Any]]) -> Any:

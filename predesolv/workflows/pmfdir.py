@@ -35,12 +35,15 @@ from predesolv.rundir import RunDir
 from .protocol import PULL, START, WINDOWS
 
 MANIFEST = "pmf.json"
+#: Folder of the replicas beyond the first (``pmf.replicas``).
+REPLICAS = "replicas"
 PULL_CSV = "pull.csv"
 #: The estimate's files (written by predesolv.analysis.pmf_outputs under these names).
 PMF_CSV, WINDOWS_CSV, BARRIERS_JSON = "pmf.csv", "windows.csv", "barriers.json"
 #: Config fields that do not change what a window computes (beyond
 #: :data:`predesolv.config.compare.NOT_PHYSICS`: platform, precision, devices, threads).
-NOT_WINDOW_PHYSICS = ("output.", "pmf.estimator.", "pmf.cluster.")
+#: More replicas add folders; fewer leave the extra ones out of the estimate.
+NOT_WINDOW_PHYSICS = ("output.", "pmf.estimator.", "pmf.cluster.", "pmf.replicas")
 
 
 class PMFDir:
@@ -91,7 +94,13 @@ class PMFDir:
 
     def has_runs(self) -> bool:
         """True when any part of a PMF was written here."""
-        return any((self.root / p).exists() for p in (START, PULL, WINDOWS))
+        return any((self.root / p).exists() for p in (START, PULL, WINDOWS, REPLICAS))
+
+    def replica(self, index: int) -> PMFDir:
+        """The folder of replica ``index`` (``pmf.replicas``): this folder for replica 0,
+        ``replicas/r<index>/`` below it for the others, each with its own ``start/``,
+        ``pull/`` and ``windows/``; the manifest and the lock stay this folder's."""
+        return self if index == 0 else PMFDir(self.root / REPLICAS / f"r{index}")
 
     @contextmanager
     def locked(self) -> Iterator[PMFDir]:
@@ -182,6 +191,12 @@ class PMFDir:
                 f"{rd.path} and run pmf again (the window is rerun)")
 
 
+def window_label(rd: RunDir) -> str:
+    """A window's name in messages: ``w003``, or ``r1/w003`` for a later replica's."""
+    above = rd.path.parent.parent
+    return f"{above.name}/{rd.path.name}" if above.parent.name == REPLICAS else rd.path.name
+
+
 def _last_duration(cfg: RunConfig) -> str:
     assert cfg.pmf is not None
     return f"pmf.stages[{len(cfg.pmf.stages) - 1}].duration"
@@ -208,4 +223,4 @@ def _extension_record(stored: RunConfig, new: RunConfig, field: str) -> dict[str
 
 
 __all__ = ["BARRIERS_JSON", "MANIFEST", "NOT_WINDOW_PHYSICS", "PMF_CSV", "PULL_CSV", "PMFDir",
-           "WINDOWS_CSV"]
+           "REPLICAS", "WINDOWS_CSV", "window_label"]

@@ -88,6 +88,22 @@ def _derived(cfg: RunConfig, out: Path, stages: list[Any], bias: dict | None,
     return parse_config(data, source=str(out / "config.yaml"))
 
 
+#: Seed stride between replicas (``pmf.replicas``): replica r runs with base seed
+#: ``simulation.seed + REPLICA_SEED_STRIDE * r`` (its runs then derive theirs as above).
+REPLICA_SEED_STRIDE = 7_777_777
+
+
+def replica_config(cfg: RunConfig, index: int) -> RunConfig:
+    """``cfg`` for replica ``index``: another base seed, everything else the same (replica
+    0 is ``cfg`` itself)."""
+    if index == 0:
+        return cfg
+    out = cfg.model_copy(deep=True)
+    seed = int(cfg.simulation.seed or 0)
+    out.simulation.seed = (seed + REPLICA_SEED_STRIDE * index) % (2**31 - 2) + 1
+    return out
+
+
 def start_config(cfg: RunConfig, root: Path) -> RunConfig:
     """The start run: the user's own stages, no bias."""
     return _derived(cfg, root / START, [s.model_dump(mode="json") for s in cfg.stages], None, 0)

@@ -138,7 +138,7 @@ def _rotation(rng: np.random.Generator) -> np.ndarray:
                      [2*(b*d - a*c), 2*(c*d + a*b), a*a - b*b - c*c + d*d]])
 
 
-def _ec_template() -> tuple[app.Topology, np.ndarray]:
+def ec_template() -> tuple[app.Topology, np.ndarray]:
     """EC topology and coordinates with the carbonyl O at the origin and the O -> C axis
     along +x (the molecule lies on the far side of O from a Na+ on the -x side)."""
 
@@ -156,7 +156,7 @@ def cluster_start(slab: Slab, n_ec: int, rng: np.random.Generator,
     between Na+ and the slab) in front of the site, ``n_ec`` EC on random
     vertices of a randomly rotated octahedron, carbonyl O towards Na, random spin about the
     Na–O axis; None when no start clears the slab by ``MIN_START_GAP_NM`` in ``tries``."""
-    _, ec = _ec_template()
+    _, ec = ec_template()
     gap = 0.5 + 0.05 * n_ec if centre_gap_nm is None else centre_gap_nm
     na = slab.site_nm + gap * slab.outward
     for _ in range(tries):
@@ -223,7 +223,7 @@ def build_system(slab: Slab, n_ec: int, forcefield: Any = None
     modeller = app.Modeller(slab.topology, slab.positions_nm * unit.nanometer)
     na_top, na_xyz = load_molecule("NA")
     modeller.add(na_top, na_xyz * unit.nanometer)
-    ec_top, ec_xyz = _ec_template()
+    ec_top, ec_xyz = ec_template()
     for _ in range(n_ec):
         modeller.add(ec_top, ec_xyz * unit.nanometer)
     top = modeller.topology
@@ -243,11 +243,13 @@ def build_system(slab: Slab, n_ec: int, forcefield: Any = None
 
 @dataclass
 class Minimum:
-    """One minimisation: final energy (kJ/mol), bound EC count, the start index."""
+    """One minimisation: final energy (kJ/mol), bound EC count, the start index and the
+    final positions (nm, (n_atoms, 3): slab first, then Na+, then the EC)."""
 
     energy_kJ_per_mol: float
     n_bound: int
     start: int
+    positions_nm: np.ndarray | None = None
 
 
 def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
@@ -276,7 +278,7 @@ def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
         if n_slab:  # periodic slab: minimum image; the gas-phase cluster is not periodic
             d -= slab.box_nm * np.round(d / slab.box_nm)
         out.append(Minimum(st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
-                           int(np.sum(np.linalg.norm(d, axis=1) < bound_nm)), i))
+                           int(np.sum(np.linalg.norm(d, axis=1) < bound_nm)), i, xyz))
     return out
 
 
@@ -284,7 +286,7 @@ def isolated_ec_energy(box_nm: float = 4.0, platform: str = "CPU") -> float:
     """E[EC] (kJ/mol): one EC minimised alone in vacuum (no periodic box: NoCutoff);
     ``box_nm`` only places it."""
 
-    top, xyz = _ec_template()
+    top, xyz = ec_template()
     system, _ = create_system(top, vacuum_forcefield())
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
                          openmm.Platform.getPlatformByName(platform))

@@ -33,7 +33,7 @@ from predesolv.rundir import RunDir
 from predesolv.runner import Runner, preflight
 from predesolv.workflows.distributed import Task, run_tasks
 
-from .pmfdir import PULL_CSV, PMFDir
+from .pmfdir import PULL_CSV, PMFDir, window_label
 from .protocol import (
     PULL,
     PULL_STAGE,
@@ -41,14 +41,21 @@ from .protocol import (
     WINDOWS,
     WindowPlan,
     check_windows,
+    fmt_value,
     plan_windows,
     pull_config,
+    replica_config,
     seed_frames,
     start_config,
     window_config,
 )
 from .sanity import check_pmf_sanity
-from .umbrella2d import check_second_cv, estimate_2d, same_second_term, seed_frames_2d
+from .umbrella2d import (
+    check_second_cv,
+    estimate_2d,
+    same_second_term,
+    seed_frames_2d,
+)
 from .wallcheck import check_walls, inside_walls, wall_allowances, wall_samples
 
 log = logging.getLogger("predesolv.pmf")
@@ -90,15 +97,20 @@ def _final_positions(rd: RunDir, built: BuiltSystem) -> BuiltSystem:
                        built.metadata)
 
 
-def _pull(cfg: RunConfig, root: Path, start: BuiltSystem, platform: str | None,
-          n_windows: int) -> RunDir:
-
+def _pull_start_value(cfg: RunConfig, start: BuiltSystem) -> float:
+    """The pull CV at the start structure (CV unit)."""
     assert cfg.pull is not None
     cv = resolve_cv(cfg.pull.cv, start, "pull.cv").cv
     pos = np.asarray(start.positions.value_in_unit(unit.nanometer))
     box = start.topology.getPeriodicBoxVectors()
     box_nm = None if box is None else np.diag(np.asarray(box.value_in_unit(unit.nanometer)))
-    s0 = float(cv.from_positions(pos, box_nm))
+    return float(cv.from_positions(pos, box_nm))
+
+
+def _pull(cfg: RunConfig, root: Path, start: BuiltSystem, platform: str | None,
+          n_windows: int) -> RunDir:
+    assert cfg.pull is not None
+    s0 = _pull_start_value(cfg, start)
     pcfg = pull_config(cfg, root, s0, n_windows)
     _say(f"pull: {cfg.pull.cv.type} CV from {s0:.4g} to {cfg.pull.target} at {cfg.pull.speed}")
     rd = _run_stage_dir(pcfg, start, platform)
@@ -298,21 +310,67 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
                               "checkpoint)") from None
 
 
+@dataclass
+class _PullEnd:
+    """Where replica 0's pull began (CV value) and ended (structure), and its r0: the
+    start of an outward replica (``pmf.replica_pulls: alternate``)."""
+
+    start_value: float
+    final: BuiltSystem
+    r0_nm: float | None
+
+
 def _run_pmf_locked(cfg: RunConfig, root: Path, plans: list[WindowPlan], built: BuiltSystem,
                     serial: bool, platform: str | None) -> PMFRunResult:
+    """Every replica's start run, pull and window inputs, then all windows, then MBAR."""
     assert cfg.pmf is not None
-    start_dir = _run_stage_dir(start_config(cfg, root), built, platform)
-    start = _final_positions(start_dir, built)
-    use_pull = cfg.pull is not None and cfg.pmf.seed_from in ("auto", "pull")
     if cfg.pmf.seed_from == "pull" and cfg.pull is None:
         raise ConfigError("pmf.seed_from: 'pull' needs a pull block", "pmf.seed_from")
-    pull_dir = _pull(cfg, root, start, platform, len(plans)) if use_pull else None
-    r0 = _coordination_r0(cfg, start_dir, start)
-    dirs = _make_windows(cfg, root, start, _seeds(cfg, start, pull_dir, plans), plans, r0)
-    _run_windows(cfg, dirs, serial, platform,
-                 [window_config(cfg, root, p, r0) for p in plans])
+    pdir = PMFDir(root)
+    dirs: list[RunDir] = []
+    wanted: list[RunConfig] = []
+    first: _PullEnd | None = None
+    for r in range(cfg.pmf.replicas):
+        outward = r % 2 == 1 and cfg.pmf.replica_pulls == "alternate"
+        if cfg.pmf.replicas > 1:
+            _say(f"replica {r + 1} of {cfg.pmf.replicas}: "
+                 + ("pull outwards from the end of replica 1's pull" if outward
+                    else "start run and pull"))
+        d, w, end = _prepare_replica(replica_config(cfg, r), pdir.replica(r).root, plans,
+                                     built, platform, first if outward else None)
+        first = end if r == 0 else first
+        dirs += d
+        wanted += w
+    _run_windows(cfg, dirs, serial, platform, wanted)
     result, files = estimate(root, cfg)
     return PMFRunResult(root, [d.path for d in dirs], files, result)
+
+
+def _prepare_replica(cfg: RunConfig, root: Path, plans: list[WindowPlan], built: BuiltSystem,
+                     platform: str | None, outward_from: _PullEnd | None = None
+                     ) -> tuple[list[RunDir], list[RunConfig], _PullEnd | None]:
+    """One replica's start run and pull (run here), its windows' inputs (written, not run)
+    with the configs they should end with, and where its pull began and ended. With
+    ``outward_from`` the replica has no start run: it pulls from the end of that pull back
+    to where it began."""
+    assert cfg.pmf is not None
+    use_pull = cfg.pull is not None and cfg.pmf.seed_from in ("auto", "pull")
+    if outward_from is not None and cfg.pull is not None and use_pull:
+        start, r0 = outward_from.final, outward_from.r0_nm
+        pull = cfg.pull
+        cfg = cfg.model_copy(deep=True)
+        cfg.pull = type(pull).model_validate({
+            **pull.model_dump(mode="json"),
+            "target": fmt_value(outward_from.start_value, pull.cv.unit)})
+    else:
+        start_dir = _run_stage_dir(start_config(cfg, root), built, platform)
+        start = _final_positions(start_dir, built)
+        r0 = _coordination_r0(cfg, start_dir, start)
+    pull_dir = _pull(cfg, root, start, platform, len(plans)) if use_pull else None
+    end = None if pull_dir is None else _PullEnd(_pull_start_value(cfg, start),
+                                                 _final_positions(pull_dir, built), r0)
+    dirs = _make_windows(cfg, root, start, _seeds(cfg, start, pull_dir, plans), plans, r0)
+    return dirs, [window_config(cfg, root, p, r0) for p in plans], end
 
 
 def check_pmf(cfg: RunConfig, built: BuiltSystem) -> None:
@@ -381,7 +439,7 @@ def _run_windows(cfg: RunConfig, dirs: list[RunDir], serial: bool, platform: str
     for d, wcfg in zip(dirs, wanted, strict=True):
         longer = _needs_extension(d, wcfg)
         if longer or not _complete(d):
-            tasks.append(Task(d.path.name, functools.partial(
+            tasks.append(Task(window_label(d), functools.partial(
                 run_window, str(d.path), platform, extend_to=wcfg if longer else None)))
     if len(tasks) < len(dirs):
         _say(f"{len(dirs) - len(tasks)} of {len(dirs)} windows already complete: skipped")
@@ -431,38 +489,56 @@ def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
 
 
 def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
-    """MBAR PMF from the complete windows under ``root/windows`` (outputs into ``root``)."""
-
+    """MBAR PMF (or surface, with ``pmf.cv2``) from the complete, verified windows of every
+    replica (outputs into ``root``). With ``pmf.replicas`` > 1 the windows of all replicas
+    are pooled and each replica is estimated again on the same bins: their spread joins
+    the stated uncertainty (:mod:`predesolv.analysis.replicas`)."""
     assert cfg.pmf is not None
-    root = Path(root)
-    pdir = PMFDir(root)
-    dirs = pdir.window_dirs()
-    missing = [d.path.name for d in dirs if not _complete(d)]
-    if missing or not dirs:
-        raise RunDirectoryError(f"{root / WINDOWS}: windows {missing or 'all'} are not "
-                                f"complete; run predesolv pmf again to finish them")
-    for d in dirs:
-        pdir.verify(d)
+    pdir = PMFDir(Path(root))
+    by_replica = []
+    for r in range(cfg.pmf.replicas):
+        part = pdir.replica(r)
+        dirs = part.window_dirs()
+        missing = [window_label(d) for d in dirs if not _complete(d)]
+        if missing or not dirs:
+            raise RunDirectoryError(f"{part.windows}: windows {missing or 'all'} are not "
+                                    f"complete; run predesolv pmf again to finish them")
+        for d in dirs:
+            pdir.verify(d)
+        by_replica.append(dirs)
     if cfg.pmf.cv2 is not None:
-        return estimate_2d(root, cfg, dirs)
-    data = [window_series(d) for d in dirs]
-    temps = {t for *_, t, _ in data}
-    windows = [UmbrellaWindow(c, k, t) for _, c, k, t, _ in data]
-    est = cfg.pmf.estimator
-    spec = cfg.pmf.cv
-    result = estimate_pmf([s for s, *_ in data], windows, est.bins,
-                          temperature_K=temps.pop(), n_bootstraps=est.bootstraps,
-                          decorrelate=est.decorrelate,
-                          detect_equilibration=est.detect_equilibration, seed=est.seed,
-                          cv_unit=spec.unit, min_effective_samples=est.min_effective_samples)
-    column = data[0][4]
+        return estimate_2d(pdir.root, cfg, by_replica)
+    return _estimate_1d(pdir.root, cfg, by_replica)
+
+
+def _estimate_1d(root: Path, cfg: RunConfig, by_replica: list[list[RunDir]]
+                 ) -> tuple[Any, dict[str, Path]]:
+    assert cfg.pmf is not None
+    data = [[window_series(d) for d in dirs] for dirs in by_replica]
+    est, spec = cfg.pmf.estimator, cfg.pmf.cv
+    temps = {t for grp in data for *_, t, _ in grp}
+    options = dict(temperature_K=temps.pop(), n_bootstraps=est.bootstraps,
+                   decorrelate=est.decorrelate, detect_equilibration=est.detect_equilibration,
+                   seed=est.seed, cv_unit=spec.unit,
+                   min_effective_samples=est.min_effective_samples)
+
+    def run(groups: list[list[Any]], bins: Any, half: bool = True) -> Any:
+        flat = [x for g in groups for x in g]
+        return estimate_pmf([s for s, *_ in flat],
+                            [UmbrellaWindow(c, k, t) for _, c, k, t, _ in flat], bins,
+                            half_split=half, **options)  # type: ignore[arg-type]
+
+    result = run(data, est.bins)
+    replicas = ([run([g], result.bin_edges, half=False) for g in data] if len(data) > 1
+                else None)
+    column = data[0][0][4]
     name, cv_unit = (column[:-3], "nm") if column.endswith("_nm") else (column, "")
 
     def rng(d: dict) -> dict:
         return {k: (spec.value(a, k), spec.value(b, k)) for k, (a, b) in d.items()}
 
     files = write_outputs(result, root, name, cv_unit, states=rng(est.states) or None,
-                          ranges=rng(est.ranges) or None)
+                          ranges=rng(est.ranges) or None, replicas=replicas)
     return result, files
 
 

@@ -25,6 +25,7 @@ from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import ConfigError, RunDirectoryError
 from predesolv.rundir import RunDir
 
+from .pmfdir import window_label
 from .protocol import WindowPlan
 from .wallcheck import check_walls, wall_samples
 
@@ -113,24 +114,32 @@ def window_series_2d(rd: RunDir) -> tuple[np.ndarray, Window2D, tuple[str, str]]
             (bias.cv.column, bias.cv2.cv.column))
 
 
-def estimate_2d(root: Path, cfg: RunConfig, dirs: list[RunDir]
+def estimate_2d(root: Path, cfg: RunConfig, by_replica: list[list[RunDir]]
                 ) -> tuple[FES2DResult, dict[str, Path]]:
-    """The free-energy surface of the finished, verified windows ``dirs`` (outputs into
-    ``root``)."""
+    """The free-energy surface of the finished, verified windows of every replica, pooled
+    (outputs into ``root``); with several replicas each is estimated again on the same
+    bins and their spread joins the stated uncertainty."""
     assert cfg.pmf is not None and cfg.pmf.cv2 is not None
-    data = [window_series_2d(d) for d in dirs]
+    data = [[window_series_2d(d) for d in dirs] for dirs in by_replica]
+    labels = [[window_label(d) for d in dirs] for dirs in by_replica]
     est = cfg.pmf.estimator
-    columns = data[0][2]
-    result = estimate_fes_2d([s for s, _, _ in data], [w for _, w, _ in data],
-                             (est.bins, cfg.pmf.cv2.bins or est.bins),
-                             decorrelate=est.decorrelate,
-                             min_effective_samples=est.min_effective_samples,
-                             n_bootstraps=est.bootstraps, seed=est.seed, names=columns,
-                             window_names=[d.path.name for d in dirs])
+    columns = data[0][0][2]
+
+    def run(groups: list[list[Any]], names: list[list[str]], bins: Any) -> FES2DResult:
+        flat = [x for g in groups for x in g]
+        return estimate_fes_2d([s for s, _, _ in flat], [w for _, w, _ in flat], bins,
+                               decorrelate=est.decorrelate,
+                               min_effective_samples=est.min_effective_samples,
+                               n_bootstraps=est.bootstraps, seed=est.seed, names=columns,
+                               window_names=[n for g in names for n in g])
+
+    result = run(data, labels, (est.bins, cfg.pmf.cv2.bins or est.bins))
+    replicas = ([run([g], [n], result.edges) for g, n in zip(data, labels, strict=True)]
+                if len(data) > 1 else None)
     units = (cfg.pmf.cv.unit, cfg.pmf.cv2.cv.unit)
     names = tuple(c[:-3] if c.endswith("_nm") else c for c in columns)
     files = write_fes_outputs(result, root, (names[0], names[1]), units,
-                              [d.path.name for d in dirs])
+                              [n for g in labels for n in g], replicas=replicas)
     return result, files
 
 

@@ -1,0 +1,123 @@
+"""Replicas of a PMF (``pmf.replicas``): the spread rule on analytic arrays, and the whole
+``predesolv pmf`` path on the analytic double well (folders, seeds, combined sigmas,
+adding a replica later)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from predesolv.analysis.replicas import combine_replicas
+from predesolv.cli import main
+from predesolv.testing import write_double_well
+
+KT = 2.494
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_combined_error_is_bootstrap_and_replica_spread(seed):
+    """dF = sqrt(boot² + s²/R) with s the ddof=1 spread of the replicas after each is
+    shifted onto the pooled curve (computed here by hand); constant offsets change nothing."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-1, 1, 21)
+    pooled = 3 * x**2 * KT
+    boot = np.full(x.size, 0.2)
+    reps = pooled + rng.normal(0, 0.3, (3, x.size))
+    res = combine_replicas(pooled, boot, reps + np.array([[5.0], [-2.0], [0.0]]),
+                           np.full((3, x.size), 0.2), KT)
+    low = pooled < 3 * KT
+    shifted = np.array([r + np.mean(pooled[low] - r[low]) for r in reps])
+    s = np.std(shifted, axis=0, ddof=1)
+    assert np.allclose(res.spread_kJ_per_mol, s)
+    assert np.allclose(res.dF_kJ_per_mol, np.sqrt(0.2**2 + s**2 / 3))
+    assert res.agree and res.warning is None
+
+
+def test_a_replica_that_departs_is_named():
+    x = np.linspace(-1, 1, 21)
+    pooled = 3 * x**2 * KT
+    reps = np.stack([pooled, pooled.copy()])
+    reps[1, 12] += 4 * KT  # one bin of replica 1, inside the low region
+    res = combine_replicas(pooled, np.full(x.size, 0.1), reps, np.full((2, x.size), 0.1), KT,
+                           labels=["r0", "r1"])
+    assert not res.agree and "r1 differs" in res.warning and "bin (12,)" in res.warning
+
+
+def _config(tmp: Path, replicas: int) -> dict:
+    dw = write_double_well(tmp / "in", mass_amu=10.0)
+    return {
+        "system": {"from_files": {"system_xml": str(dw.system_xml), "pdb": str(dw.pdb)}},
+        "simulation": {"platform": "Reference", "temperature": "300 K", "timestep": "2 fs",
+                       "friction": "5 /ps", "seed": 3},
+        "stages": [{"type": "minimize"}],
+        "output": {"directory": str(tmp / "pmf"), "checkpoint_interval": "1 ps"},
+        "pmf": {"cv": {"type": "position", "group": [0], "axis": "x",
+                       "origin": f"{dw.center_nm} nm"},
+                "windows": {"values": ["-0.5 nm", "-0.3 nm", "-0.1 nm"]},
+                "k": "500 kJ/mol/nm**2",
+                "stages": [{"type": "production", "duration": "4 ps"}],
+                "sample_interval": "0.02 ps", "replicas": replicas,
+                "estimator": {"bins": 10, "bootstraps": 10, "decorrelate": False,
+                              "min_effective_samples": 2,
+                              "ranges": {"all": ["-0.6 nm", "0.0 nm"]}}},
+    }
+
+
+def test_pmf_with_replicas_pools_them_and_states_their_spread(tmp_path, capsys):
+    path = tmp_path / "pmf.yaml"
+    path.write_text(yaml.safe_dump(_config(tmp_path, 2)))
+    assert main(["pmf", str(path), "--serial"]) == 0
+    root = tmp_path / "pmf"
+    second = root / "replicas" / "r1" / "windows"
+    assert sorted(p.name for p in second.iterdir()) == ["w000", "w001", "w002"]
+    seeds = {yaml.safe_load((d / "w000" / "config.yaml").read_text())["simulation"]["seed"]
+             for d in (root / "windows", second)}
+    assert len(seeds) == 2  # independent replicas
+    barrier = json.loads((root / "barriers.json").read_text())["barriers"][0]
+    values = barrier["replica_dF_kJ_per_mol"]
+    assert len(values) == 2 and barrier["sigma_replicas_kJ_per_mol"] == pytest.approx(
+        abs(values[0] - values[1]) / math.sqrt(2))  # std (ddof 1) of two numbers, by hand
+    assert barrier["sigma_kJ_per_mol"] >= barrier["sigma_replicas_kJ_per_mol"] / math.sqrt(2)
+    table = pd.read_csv(root / "pmf.csv")
+    assert {"F_replica0_kJ_per_mol", "F_replica1_kJ_per_mol",
+            "replica_spread_kJ_per_mol"} <= set(table.columns)
+    # a third replica later: not a physics change; only its windows run
+    path.write_text(yaml.safe_dump(_config(tmp_path, 3)))
+    capsys.readouterr()
+    assert main(["pmf", str(path), "--serial"]) == 0
+    err = capsys.readouterr().err
+    assert "6 of 9 windows already complete: skipped" in err
+    assert "r2/w000 done" in err
+    values = json.loads((root / "barriers.json").read_text())["barriers"][0][
+        "replica_dF_kJ_per_mol"]
+    assert len(values) == 3
+
+
+def test_alternate_replicas_pull_in_and_out(tmp_path):
+    """``replica_pulls: alternate``: replica 1 starts where replica 0's pull ended and pulls
+    back to where it began (read from both pull.csv files, not from the code's records)."""
+    cfg = _config(tmp_path, 2)
+    cv = cfg["pmf"]["cv"]
+    cfg["pull"] = {"cv": cv, "k": "500 kJ/mol/nm**2", "target": "-0.1 nm",
+                   "speed": "100 nm/ns", "equilibration": "1 ps"}
+    cfg["pmf"]["replica_pulls"] = "alternate"
+    path = tmp_path / "pmf.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["pmf", str(path), "--serial"]) == 0
+    root = tmp_path / "pmf"
+    inward = pd.read_csv(root / "pull.csv")
+    outward = pd.read_csv(root / "replicas" / "r1" / "pull.csv")
+    centre = next(c for c in inward.columns if c.startswith("center"))
+    cv = next(c for c in inward.columns if c.startswith("x"))
+    assert inward[centre].iloc[0] < -0.4 and inward[centre].iloc[-1] == pytest.approx(-0.1)
+    # out: from where the inward pull ended, back to where it began (one 0.01 nm move
+    # of the centre per row at this speed)
+    assert outward[centre].iloc[0] == pytest.approx(inward[cv].iloc[-1], abs=0.03)
+    assert outward[centre].iloc[-1] == pytest.approx(inward[centre].iloc[0], abs=0.011)
+    assert not (root / "replicas" / "r1" / "start").exists()  # no start run: it pulls out
