@@ -20,10 +20,14 @@ Usage::
     python scripts/bench_platforms.py --steps 200            # every platform present
     python scripts/bench_platforms.py --platforms CUDA --steps 2000 --json bench.json
 
-ns/day is the best of ``--repeats`` blocks of ``--steps`` steps after a 100-iteration
-minimisation and 20 warm-up steps. Reference is skipped unless named in ``--platforms``
-(it is a debugging platform, ~100x slower). It runs unchanged on a CUDA/HIP/OpenCL machine.
-Prints a Markdown table (for docs/benchmarks.md) and, with ``--json``, writes the rows.
+After a 100-iteration minimisation and 20 warm-up steps of each, the two simulations are
+timed in ``--repeats`` alternating pairs of ``--steps``-step blocks (ours, water, ours,
+water, ...), each block by wall time and by process CPU time; the table gives the median
+and range over the pairs of ns/day and of the ratio by either clock (on a shared CPU the
+CPU-time ratio is the robust one; on a GPU, wall time). Reference is skipped unless named
+in ``--platforms`` (it is a debugging platform, ~100x slower). It runs unchanged on a
+CUDA/HIP/OpenCL machine. Prints a Markdown table (for docs/benchmarks.md) and, with
+``--json``, writes the rows.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import argparse
 import json
 import os
 import platform as pyplatform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -66,19 +71,39 @@ def _config(key: str, platform: str) -> RunConfig:
     return predesolv.load_config(raw)
 
 
-def _ns_per_day(sim: app.Simulation, steps: int, repeats: int, dt_fs: float) -> float:
-    """Best ns/day over ``repeats`` blocks of ``steps`` (after minimisation and warm-up)."""
+def _prepare(sim: app.Simulation) -> None:
+    """Minimise (100 iterations), draw velocities, 20 warm-up steps."""
     sim.minimizeEnergy(tolerance=10.0, maxIterations=100)
     sim.context.setVelocitiesToTemperature(298 * unit.kelvin, 1)
     sim.step(20)
-    best = 0.0
-    for _ in range(repeats):
-        sim.context.getState(getEnergy=True)  # flush queued GPU work before timing
-        t0 = time.perf_counter()
-        sim.step(steps)
-        sim.context.getState(getEnergy=True)
-        best = max(best, steps * dt_fs * 1e-6 / (time.perf_counter() - t0) * 86400.0)
-    return best
+
+
+def _block(sim: app.Simulation, steps: int) -> tuple[float, float]:
+    """(wall s, process CPU s) of ``steps`` steps (queued GPU work flushed on both ends)."""
+    sim.context.getState(getEnergy=True)
+    w0, c0 = time.perf_counter(), time.process_time()
+    sim.step(steps)
+    sim.context.getState(getEnergy=True)
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def _ns_per_day(seconds: float, steps: int, dt_fs: float) -> float:
+    return steps * dt_fs * 1e-6 / seconds * 86400.0
+
+
+def interleaved(ours: app.Simulation, water: app.Simulation, steps: int,
+                repeats: int) -> dict[str, Any]:
+    """Alternate blocks of the two simulations (ours, water, ours, water, ...): per-repeat
+    ns/day by wall time and the ratio by wall and by process CPU time (the CPU-time ratio
+    is what a shared machine cannot skew; on a GPU the wall ratio is the one that counts)."""
+    _prepare(ours)
+    _prepare(water)
+    pairs = [(_block(ours, steps), _block(water, steps)) for _ in range(repeats)]
+    wall = [w[0] / o[0] for o, w in pairs]  # ratio of speeds = inverse ratio of times
+    cpu = [w[1] / o[1] if o[1] > 0 else float("nan") for o, w in pairs]
+    return {"ns_per_day": [_ns_per_day(o[0], steps, 4.0) for o, _ in pairs],
+            "water_ns_per_day": [_ns_per_day(w[0], steps, 4.0) for _, w in pairs],
+            "ratio_wall": wall, "ratio_cpu": cpu}
 
 
 def water_box(n_atoms: int, platform: str, props: dict[str, str]) -> app.Simulation:
@@ -99,21 +124,25 @@ def water_box(n_atoms: int, platform: str, props: dict[str, str]) -> app.Simulat
 
 
 def bench(key: str, platform: str, steps: int, repeats: int) -> dict[str, Any]:
-    """One row: the predesolv system and the water box of its size on ``platform``."""
+    """One row: the predesolv system and the water box of its size on ``platform``,
+    timed in alternating blocks (:func:`interleaved`)."""
     cfg = _config(key, platform)
     built = predesolv.build(cfg)
     sim = predesolv.create_simulation(built, cfg.simulation)
     props = {n: sim.context.getPlatform().getPropertyValue(sim.context, n)
              for n in sim.context.getPlatform().getPropertyNames()}
-    ours = _ns_per_day(sim, steps, repeats, 4.0)
-    del sim
     wsim = water_box(built.n_atoms, platform, {k: v for k, v in props.items()
                                                if k in ("Threads", "Precision", "DeviceIndex")})
-    n_water = wsim.topology.getNumAtoms()
-    water = _ns_per_day(wsim, steps, repeats, 4.0)
+    timing = interleaved(sim, wsim, steps, repeats)
     return {"system": SYSTEMS[key][0], "key": key, "platform": platform,
-            "atoms": built.n_atoms, "ns_per_day": ours, "water_atoms": n_water,
-            "water_ns_per_day": water, "ratio": ours / water, "properties": props}
+            "atoms": built.n_atoms, "water_atoms": wsim.topology.getNumAtoms(), **timing,
+            "properties": props}
+
+
+def _span(values: list[float]) -> str:
+    """``median (min–max)`` to 2 decimals."""
+    v = sorted(values)
+    return f"{statistics.median(v):.2f} ({v[0]:.2f}–{v[-1]:.2f})"
 
 
 def present_platforms(asked: str | None) -> list[str]:
@@ -135,7 +164,7 @@ def main() -> None:
     ap.add_argument("--systems", default=",".join(SYSTEMS),
                     help=f"comma-separated from {', '.join(SYSTEMS)}")
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
     rows = []
@@ -150,16 +179,19 @@ def main() -> None:
                   flush=True)
     print(f"\nOpenMM {openmm.__version__}, {pyplatform.processor() or pyplatform.machine()}, "
           f"{os.cpu_count()} cores, OPENMM_CPU_THREADS={os.environ.get('OPENMM_CPU_THREADS')}"
-          f", {args.steps} steps x best of {args.repeats}, 4 fs, H 3 amu\n")
+          f", {args.repeats} interleaved pairs of {args.steps}-step blocks, 4 fs, H 3 amu; "
+          f"median (min–max) over the pairs\n")
     print("| platform | system | atoms | ns/day | water box (atoms) | water ns/day | "
-          "predesolv / water |")
-    print("|---|---|---|---|---|---|---|")
+          "predesolv / water, wall | predesolv / water, CPU time |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['platform']} | {r['system']} | — | failed: {r['error'][:60]} | | | |")
+            print(f"| {r['platform']} | {r['system']} | — | failed: {r['error'][:60]} "
+                  f"| | | | |")
             continue
-        print(f"| {r['platform']} | {r['system']} | {r['atoms']} | {r['ns_per_day']:.2f} | "
-              f"{r['water_atoms']} | {r['water_ns_per_day']:.2f} | {r['ratio']:.2f} |")
+        print(f"| {r['platform']} | {r['system']} | {r['atoms']} | {_span(r['ns_per_day'])} | "
+              f"{r['water_atoms']} | {_span(r['water_ns_per_day'])} | "
+              f"{_span(r['ratio_wall'])} | {_span(r['ratio_cpu'])} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
 
