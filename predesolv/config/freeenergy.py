@@ -110,37 +110,24 @@ class BiasTerm(StrictModel):
         return self.cv.force_constant(self.k, "k")
 
 
-class BiasConfig(StrictModel):
+class BiasConfig(BiasTerm):
     """The restraints of one run (an umbrella window or a pull): a harmonic bias on ``cv``
-    at ``center`` with force constant ``k``, flat-bottom ``walls`` and an optional ``pull``
-    (the centre moves from ``center`` towards ``pull.target`` during the last stage)."""
+    at ``center`` with force constant ``k`` (checked as a :class:`BiasTerm`), flat-bottom
+    ``walls`` and an optional ``pull`` (the centre moves from ``center`` towards
+    ``pull.target`` during the last stage)."""
 
-    cv: CVSpec
-    center: Value
-    k: Value
     walls: list[WallConfig] = Field(default_factory=list)
     pull: PullSpec | None = None
     cv2: BiasTerm | None = Field(
         None, description="a second harmonic term on another CV (two-CV umbrella windows)")
 
     @model_validator(mode="after")
-    def _values(self) -> BiasConfig:
-        self.cv.value(self.center, "center")
-        if not self.cv.force_constant(self.k, "k") > 0:
-            raise ValueError(f"k must be > 0, got {self.k!r}")
+    def _pull_values(self) -> BiasConfig:
         if self.pull is not None:
             self.cv.value(self.pull.target, "pull.target")
             if not self.cv.rate(self.pull.rate, "pull.rate") > 0:
                 raise ValueError(f"pull.rate must be > 0, got {self.pull.rate!r}")
         return self
-
-    @property
-    def center_value(self) -> float:
-        return self.cv.value(self.center, "center")
-
-    @property
-    def k_value(self) -> float:
-        return self.cv.force_constant(self.k, "k")
 
 
 class PullConfig(StrictModel):
