@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openmm
@@ -43,6 +44,34 @@ class DoubleWell:
         return self.height_kj_per_mol * (s**2 / self.a_nm**2 - 1.0) ** 2
 
 
+def write_one_particle(folder: str | Path, stem: str, energy: str, mass_amu: float,
+                       box_nm: float, start_nm: tuple[float, float, float],
+                       names: tuple[str, str, Any]) -> tuple[Path, Path]:
+    """Write ``<stem>.xml`` (one particle of ``mass_amu`` in a cubic periodic box of
+    ``box_nm``, moved only by the ``CustomExternalForce`` ``energy`` in x, y, z: nm and
+    kJ/mol) and ``<stem>.pdb`` (the particle at ``start_nm``; ``names``: residue name, atom
+    name, element) into ``folder``; returns both paths."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    system = openmm.System()
+    system.addParticle(mass_amu)
+    vecs = [openmm.Vec3(box_nm, 0, 0), openmm.Vec3(0, box_nm, 0), openmm.Vec3(0, 0, box_nm)]
+    system.setDefaultPeriodicBoxVectors(*vecs)
+    force = openmm.CustomExternalForce(energy)
+    force.addParticle(0, [])
+    system.addForce(force)
+    xml = out / f"{stem}.xml"
+    xml.write_text(openmm.XmlSerializer.serialize(system))
+    top = app.Topology()
+    residue, atom, element = names
+    top.addAtom(atom, element, top.addResidue(residue, top.addChain()))
+    top.setPeriodicBoxVectors(vecs * unit.nanometer)
+    pdb = out / f"{stem}.pdb"
+    with open(pdb, "w") as fh:
+        app.PDBFile.writeFile(top, [openmm.Vec3(*start_nm)] * unit.nanometer, fh)
+    return xml, pdb
+
+
 def write_double_well(folder: str | Path, height_kj_per_mol: float = 10.0, a_nm: float = 0.5,
                       mass_amu: float = 40.0, box_nm: float = 6.0,
                       k_perp_kj_per_nm2: float = 500.0, start_s_nm: float | None = None
@@ -54,26 +83,10 @@ def write_double_well(folder: str | Path, height_kj_per_mol: float = 10.0, a_nm:
     start_s_nm : float, optional
         Initial ``x - x0`` (default ``-a``: the left minimum).
     """
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     c = box_nm / 2
-    system = openmm.System()
-    system.addParticle(mass_amu)
-    vecs = [openmm.Vec3(box_nm, 0, 0), openmm.Vec3(0, box_nm, 0), openmm.Vec3(0, 0, box_nm)]
-    system.setDefaultPeriodicBoxVectors(*vecs)
-    force = openmm.CustomExternalForce(
-        f"{height_kj_per_mol!r}*((x-{c!r})^2/{a_nm!r}^2-1)^2"
-        f"+0.5*{k_perp_kj_per_nm2!r}*((y-{c!r})^2+(z-{c!r})^2)")
-    force.addParticle(0, [])
-    system.addForce(force)
-    xml = out / "double_well.xml"
-    xml.write_text(openmm.XmlSerializer.serialize(system))
-    top = app.Topology()
-    res = top.addResidue("DW", top.addChain())
-    top.addAtom("Ar", app.element.argon, res)
-    top.setPeriodicBoxVectors(vecs * unit.nanometer)
     s0 = -a_nm if start_s_nm is None else start_s_nm
-    pdb = out / "double_well.pdb"
-    with open(pdb, "w") as fh:
-        app.PDBFile.writeFile(top, [openmm.Vec3(c + s0, c, c)] * unit.nanometer, fh)
+    xml, pdb = write_one_particle(
+        folder, "double_well", f"{height_kj_per_mol!r}*((x-{c!r})^2/{a_nm!r}^2-1)^2"
+        f"+0.5*{k_perp_kj_per_nm2!r}*((y-{c!r})^2+(z-{c!r})^2)", mass_amu, box_nm,
+        (c + s0, c, c), ("DW", "Ar", app.element.argon))
     return DoubleWell(xml, pdb, height_kj_per_mol, a_nm, c)

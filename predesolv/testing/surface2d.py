@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import openmm
-from openmm import app, unit
+from openmm import app
+
+from predesolv.testing.double_well import write_one_particle
 
 
 @dataclass(frozen=True)
@@ -50,29 +51,12 @@ def write_surface_2d(folder: str | Path, height_kj_per_mol: float = 6.0, a_nm: f
                      k_y_kj_per_nm2: float = 100.0, tilt: float = 0.5, mass_amu: float = 2.0,
                      box_nm: float = 6.0, k_z_kj_per_nm2: float = 500.0) -> Surface2D:
     """Write ``surface2d.xml`` and ``surface2d.pdb`` (one particle at the left minimum)."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     c = box_nm / 2
-    system = openmm.System()
-    system.addParticle(mass_amu)
-    vecs = [openmm.Vec3(box_nm, 0, 0), openmm.Vec3(0, box_nm, 0), openmm.Vec3(0, 0, box_nm)]
-    system.setDefaultPeriodicBoxVectors(*vecs)
-    force = openmm.CustomExternalForce(
-        f"{height_kj_per_mol!r}*((x-{c!r})^2/{a_nm!r}^2-1)^2"
+    xml, pdb = write_one_particle(
+        folder, "surface2d", f"{height_kj_per_mol!r}*((x-{c!r})^2/{a_nm!r}^2-1)^2"
         f"+0.5*{k_y_kj_per_nm2!r}*((y-{c!r})-{tilt!r}*(x-{c!r}))^2"
-        f"+0.5*{k_z_kj_per_nm2!r}*(z-{c!r})^2")
-    force.addParticle(0, [])
-    system.addForce(force)
-    xml = out / "surface2d.xml"
-    xml.write_text(openmm.XmlSerializer.serialize(system))
-    top = app.Topology()
-    res = top.addResidue("S2D", top.addChain())
-    top.addAtom("He", app.element.helium, res)
-    top.setPeriodicBoxVectors(vecs * unit.nanometer)
-    pdb = out / "surface2d.pdb"
-    with open(pdb, "w") as fh:
-        app.PDBFile.writeFile(top, [openmm.Vec3(c - a_nm, c - tilt * a_nm, c)] * unit.nanometer,
-                              fh)
+        f"+0.5*{k_z_kj_per_nm2!r}*(z-{c!r})^2", mass_amu, box_nm,
+        (c - a_nm, c - tilt * a_nm, c), ("S2D", "He", app.element.helium))
     return Surface2D(xml, pdb, height_kj_per_mol, a_nm, k_y_kj_per_nm2, tilt, c)
 
 
