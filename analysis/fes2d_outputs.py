@@ -28,8 +28,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from predesolv.analysis.fes2d import FES2DResult, minimum_free_energy_path
-from predesolv.analysis.pmf_outputs import strict_json
-from predesolv.analysis.replicas import combine_replicas
+from predesolv.analysis.pmf_outputs import DIMENSIONLESS, strict_json
+from predesolv.analysis.replicas import combine_replicas, replica_sigma
 from predesolv.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 FES_CSV = "fes.csv"
@@ -39,11 +39,8 @@ FES_WINDOWS_CSV = "fes_windows.csv"
 FES_PNG = "fes.png"
 FES_JSON = "fes.json"
 
-_DIMENSIONLESS = {"", "1", "dimensionless"}
-
-
 def _label(name: str, unit: str) -> str:
-    return name if unit in _DIMENSIONLESS else f"{name} ({unit})"
+    return name if unit in DIMENSIONLESS else f"{name} ({unit})"
 
 
 def surface_table(result: FES2DResult, names: tuple[str, str], units: tuple[str, str]
@@ -163,7 +160,6 @@ def with_replicas(result: FES2DResult, replicas: list[FES2DResult], path: pd.Dat
     """The pooled ``result`` with the replicas' spread in its ``dF`` (and warnings), and
     the path record with each replica's barrier along the same path and a sigma that
     includes their spread (:func:`predesolv.analysis.replicas.combine_replicas`)."""
-    n = len(replicas)
     spread = combine_replicas(result.F_kJ_per_mol, result.dF_kJ_per_mol,
                               np.stack([r.F_kJ_per_mol for r in replicas]),
                               np.stack([r.dF_kJ_per_mol for r in replicas]), result.kT)
@@ -177,12 +173,10 @@ def with_replicas(result: FES2DResult, replicas: list[FES2DResult], path: pd.Dat
         top = int(np.argmax(path["F (kJ/mol)"].to_numpy()))
         values = np.array([r.F_kJ_per_mol[i[top], j[top]] - r.F_kJ_per_mol[i[0], j[0]]
                            for r in replicas])
-        s_rep = float(np.std(values, ddof=1)) if np.isfinite(values).all() else math.nan
-        boot = record["barrier_sigma_kJ_per_mol"]
+        sigma, s_rep = replica_sigma(float(np.nan_to_num(record["barrier_sigma_kJ_per_mol"])),
+                                     values)
         record.update(replica_barriers_kJ_per_mol=values.tolist(),
-                      barrier_sigma_replicas_kJ_per_mol=s_rep,
-                      barrier_sigma_kJ_per_mol=math.sqrt(np.nan_to_num(boot) ** 2
-                                                         + s_rep**2 / n))
+                      barrier_sigma_replicas_kJ_per_mol=s_rep, barrier_sigma_kJ_per_mol=sigma)
     return combined, record
 
 

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from predesolv.analysis.pmf import PMFResult, barriers
 from predesolv.analysis.pmf_plots import plot_histograms, plot_overlap, plot_pmf
-from predesolv.analysis.replicas import combine_replicas
+from predesolv.analysis.replicas import combine_replicas, replica_sigma
 from predesolv.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from predesolv.constants import KJ_PER_MOL_PER_EV
 from predesolv.errors import AnalysisError
@@ -41,7 +41,8 @@ BARRIERS_JSON = "barriers.json"
 WINDOWS_CSV = "windows.csv"
 OVERLAP_CSV = "overlap.csv"
 
-_DIMENSIONLESS = {"", "1", "dimensionless"}
+#: Units written for a dimensionless CV (no unit suffix in the column names).
+DIMENSIONLESS = {"", "1", "dimensionless"}
 
 
 def cv_column(cv_name: str, cv_unit: str) -> str:
@@ -49,7 +50,7 @@ def cv_column(cv_name: str, cv_unit: str) -> str:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", cv_name or ""):
         raise AnalysisError(f"CV name must be an identifier (letters, digits, _), got "
                             f"{cv_name!r}")
-    return cv_name if cv_unit in _DIMENSIONLESS else f"{cv_name}_{cv_unit}"
+    return cv_name if cv_unit in DIMENSIONLESS else f"{cv_name}_{cv_unit}"
 
 
 def pmf_table(result: PMFResult, cv_name: str, cv_unit: str) -> pd.DataFrame:
@@ -65,8 +66,8 @@ def pmf_table(result: PMFResult, cv_name: str, cv_unit: str) -> pd.DataFrame:
 
 def windows_table(result: PMFResult, cv_unit: str) -> pd.DataFrame:
     """Per-window statistics (the statistical inefficiency is in frames)."""
-    u = "" if cv_unit in _DIMENSIONLESS else f"_{cv_unit}"
-    k_unit = "kJ_per_mol" if cv_unit in _DIMENSIONLESS else f"kJ_per_mol_per_{cv_unit}2"
+    u = "" if cv_unit in DIMENSIONLESS else f"_{cv_unit}"
+    k_unit = "kJ_per_mol" if cv_unit in DIMENSIONLESS else f"kJ_per_mol_per_{cv_unit}2"
     return pd.DataFrame({
         "window": np.arange(len(result.windows)),
         f"center{u}": [w.center for w in result.windows],
@@ -117,8 +118,7 @@ def with_replicas(result: PMFResult, replicas: list[PMFResult], states: dict | N
     for key in ("state_differences", "barriers"):
         for i, entry in enumerate(summary[key]):
             values = np.array([p[key][i]["dF_kJ_per_mol"] for p in per], dtype=float)
-            s_rep = float(np.std(values, ddof=1)) if np.isfinite(values).all() else math.nan
-            sigma = math.sqrt(entry["sigma_kJ_per_mol"] ** 2 + s_rep**2 / n)
+            sigma, s_rep = replica_sigma(entry["sigma_kJ_per_mol"], values)
             entry.update(replica_dF_kJ_per_mol=values.tolist(), sigma_replicas_kJ_per_mol=s_rep,
                          sigma_kJ_per_mol=sigma, sigma_kT=sigma / kT,
                          sigma_eV=sigma / KJ_PER_MOL_PER_EV)

@@ -16,6 +16,7 @@ Energies kJ/mol; arrays of any bin shape (1D PMF or 2D surface), replicas on axi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,15 @@ def combine_replicas(pooled_F: np.ndarray, pooled_dF: np.ndarray, replica_F: np.
     return ReplicaSpread(dF, spread, warning is None and rep.shape[0] >= 2, warning)
 
 
+def replica_sigma(sigma_boot: float, values: np.ndarray) -> tuple[float, float]:
+    """The combined error of one quantity (a ΔF, a barrier) and the replicas' spread:
+    (sqrt(sigma_boot² + s² / R), s) with s the ddof = 1 standard deviation of the R replica
+    ``values`` (NaN unless every value is finite; kJ/mol)."""
+    values = np.asarray(values, dtype=float)
+    s = float(np.std(values, ddof=1)) if np.isfinite(values).all() else math.nan
+    return math.sqrt(sigma_boot**2 + s**2 / len(values)), s
+
+
 def _disagreement(pooled: np.ndarray, rep: np.ndarray, rep_dF: np.ndarray, low: np.ndarray,
                   kT: float, labels: list[str]) -> str | None:
     tol = np.fmax(kT, 3 * np.nan_to_num(rep_dF, nan=0.0))
@@ -101,4 +111,4 @@ def _disagreement(pooled: np.ndarray, rep: np.ndarray, rep_dF: np.ndarray, low: 
             f"result (sample longer, or add replicas)")
 
 
-__all__ = ["LOW_REGION_KT", "ReplicaSpread", "combine_replicas"]
+__all__ = ["LOW_REGION_KT", "ReplicaSpread", "combine_replicas", "replica_sigma"]
