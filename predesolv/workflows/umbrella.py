@@ -56,7 +56,7 @@ from .umbrella2d import (
     same_second_term,
     seed_frames_2d,
 )
-from .wallcheck import check_walls, inside_walls, wall_allowances, wall_samples
+from .wallcheck import checked_production, inside_walls, wall_allowances
 
 log = logging.getLogger("predesolv.pmf")
 
@@ -476,13 +476,7 @@ def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
     cfg = rd.load_config()
     if cfg.bias is None:
         raise RunDirectoryError(f"{rd.path}: not an umbrella window (no bias in config.yaml)")
-    df = pd.read_csv(rd.state)
-    df = df[df["stage"] == cfg.stage_label(len(cfg.stages) - 1)]
-    temperature_K = cfg.simulation.temperature.value_in_unit(unit.kelvin)
-    if cfg.bias.walls:
-
-        samples, source = wall_samples(rd, df, cfg.bias)
-        check_walls(rd.path.name, cfg.bias, samples, temperature_K, source)
+    df, temperature_K = checked_production(rd, cfg)
     col = next(c for c in df.columns if c.startswith("cv ("))
     return (df[col].to_numpy(float), cfg.bias.center_value, cfg.bias.k_value, temperature_K,
             cfg.bias.cv.column)

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from openmm import unit
 
 from predesolv.analysis.fes2d import FES2DResult, Window2D, estimate_fes_2d
 from predesolv.analysis.fes2d_outputs import write_fes_outputs
@@ -27,7 +25,7 @@ from predesolv.rundir import RunDir
 
 from .pmfdir import window_label
 from .protocol import WindowPlan
-from .wallcheck import check_walls, wall_samples
+from .wallcheck import checked_production
 
 
 def same_second_term(old_bias: Any, plan: WindowPlan) -> bool:
@@ -100,12 +98,7 @@ def window_series_2d(rd: RunDir) -> tuple[np.ndarray, Window2D, tuple[str, str]]
     if bias is None or bias.cv2 is None:
         raise RunDirectoryError(f"{rd.path}: not a two-CV umbrella window (no bias.cv2 in "
                                 f"config.yaml)")
-    df = pd.read_csv(rd.state)
-    df = df[df["stage"] == cfg.stage_label(len(cfg.stages) - 1)]
-    temperature_K = cfg.simulation.temperature.value_in_unit(unit.kelvin)
-    if bias.walls:
-        samples, source = wall_samples(rd, df, bias)
-        check_walls(rd.path.name, bias, samples, temperature_K, source)
+    df, temperature_K = checked_production(rd, cfg)
     c1 = next(c for c in df.columns if c.startswith("cv ("))
     c2 = next(c for c in df.columns if c.startswith("cv2 ("))
     window = Window2D((bias.center_value, bias.cv2.center_value),

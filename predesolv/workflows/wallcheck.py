@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from openmm import unit
 
 from predesolv.constants import kT_kJ_per_mol
 from predesolv.errors import PredesolvRuntimeError
@@ -150,5 +151,24 @@ def wall_samples(rd: Any, rows: pd.DataFrame, bias: Any) -> tuple[dict[int, np.n
             for i, w in enumerate(bias.walls)}, "trajectory frames"
 
 
+def checked_production(rd: Any, cfg: Any) -> tuple[pd.DataFrame, float]:
+    """A window's production rows of ``state.csv`` and its temperature (K), after
+    :func:`check_walls` passed on them (``cfg``: the window's config, with a bias).
+
+    Raises
+    ------
+    WallEscapeError
+        A wall of the window let its CV go (the window is named).
+    """
+    df = pd.read_csv(rd.state)
+    df = df[df["stage"] == cfg.stage_label(len(cfg.stages) - 1)]
+    temperature_K = cfg.simulation.temperature.value_in_unit(unit.kelvin)
+    if cfg.bias.walls:
+        samples, source = wall_samples(rd, df, cfg.bias)
+        check_walls(rd.path.name, cfg.bias, samples, temperature_K, source)
+    return df, temperature_K
+
+
 __all__ = ["WALL_SIGMAS", "WallEscapeError", "allowed_excursion", "check_walls",
-           "inside_walls", "past_bounds", "wall_allowances", "wall_samples", "worst_escape"]
+           "checked_production", "inside_walls", "past_bounds", "wall_allowances",
+           "wall_samples", "worst_escape"]
