@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from predesolv.testing import write_double_well
+
 os.environ.setdefault("OPENMM_CPU_THREADS", "1")
 # The default-run notebook works on runs/default for a user; under `pytest --nbmake tests
 # notebooks` its kernel inherits this folder instead, so the README's two commands can run
@@ -42,6 +44,26 @@ def base_config(run_dir: Path, **over) -> dict:
     for key, value in over.items():
         cfg[key] = value
     return cfg
+
+
+def double_well_pmf_config(tmp: Path, production_ps: float = 4.0) -> dict:
+    """A tiny PMF on the analytic double well (Reference): 2 windows at -0.5 and -0.3 nm,
+    k 500 kJ/mol/nm², ``production_ps`` per window sampled every 0.02 ps."""
+    dw = write_double_well(tmp / "in", mass_amu=10.0)
+    return {
+        "system": {"from_files": {"system_xml": str(dw.system_xml), "pdb": str(dw.pdb)}},
+        "simulation": {"platform": "Reference", "temperature": "300 K", "timestep": "2 fs",
+                       "friction": "5 /ps", "seed": 3},
+        "stages": [{"type": "minimize"}],
+        "output": {"directory": str(tmp / "pmf"), "checkpoint_interval": "1 ps"},
+        "pmf": {"cv": {"type": "position", "group": [0], "axis": "x",
+                       "origin": f"{dw.center_nm} nm"},
+                "windows": {"values": ["-0.5 nm", "-0.3 nm"]}, "k": "500 kJ/mol/nm**2",
+                "stages": [{"type": "production", "duration": f"{production_ps:g} ps"}],
+                "sample_interval": "0.02 ps",
+                "estimator": {"bins": 10, "bootstraps": 0, "decorrelate": False,
+                              "min_effective_samples": 2}},
+    }
 
 
 @pytest.fixture

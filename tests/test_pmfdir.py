@@ -13,29 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import double_well_pmf_config
 
 from predesolv.cli import main
-from predesolv.testing import write_double_well
 
 HANG_GUARD_S = 1800  # a hung subprocess only, never a speed limit
-
-
-def _config(tmp: Path, production_ps: float = 4.0) -> dict:
-    dw = write_double_well(tmp / "in", mass_amu=10.0)
-    return {
-        "system": {"from_files": {"system_xml": str(dw.system_xml), "pdb": str(dw.pdb)}},
-        "simulation": {"platform": "Reference", "temperature": "300 K", "timestep": "2 fs",
-                       "friction": "5 /ps", "seed": 3},
-        "stages": [{"type": "minimize"}],
-        "output": {"directory": str(tmp / "pmf"), "checkpoint_interval": "1 ps"},
-        "pmf": {"cv": {"type": "position", "group": [0], "axis": "x",
-                       "origin": f"{dw.center_nm} nm"},
-                "windows": {"values": ["-0.5 nm", "-0.3 nm"]}, "k": "500 kJ/mol/nm**2",
-                "stages": [{"type": "production", "duration": f"{production_ps:g} ps"}],
-                "sample_interval": "0.02 ps",
-                "estimator": {"bins": 10, "bootstraps": 0, "decorrelate": False,
-                              "min_effective_samples": 2}},
-    }
 
 
 def _write(tmp: Path, cfg: dict) -> str:
@@ -50,7 +32,7 @@ def _samples(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def done(tmp_path):
-    cfg = _config(tmp_path)
+    cfg = double_well_pmf_config(tmp_path)
     assert main(["pmf", _write(tmp_path, cfg), "--serial"]) == 0
     return tmp_path, cfg
 
@@ -121,7 +103,7 @@ def test_ctrl_c_exits_130_with_the_command_that_continues(tmp_path):
     production = 40.0
     for attempt in range(5):
         tmp = tmp_path / f"try{attempt}"
-        cfg = _config(tmp, production)
+        cfg = double_well_pmf_config(tmp, production)
         path = _write(tmp, cfg)
         proc = subprocess.Popen([sys.executable, "-m", "predesolv", "pmf", path, "--serial"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -165,7 +147,7 @@ def test_absurd_settings_refused_before_anything_is_written(tmp_path, capsys, ch
     """k = 1e308 on a 10 amu particle at 2 fs: ω Δt = sqrt(1e308/10) x 0.002 >> 0.63; 1000
     windows over 0.24 nm are 2.4e-4 nm apart, below 0.1 sqrt(kT/k) = 7e-3 nm; a 50 nm target
     in a 6 nm box."""
-    cfg = _config(tmp_path)
+    cfg = double_well_pmf_config(tmp_path)
     change(cfg)
     assert main(["pmf", _write(tmp_path, cfg), "--serial"]) == 2
     err = capsys.readouterr().err

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import double_well_pmf_config
 
 from predesolv.analysis.replicas import combine_replicas
 from predesolv.cli import main
-from predesolv.testing import write_double_well
 
 KT = 2.494
 
@@ -50,23 +50,13 @@ def test_a_replica_that_departs_is_named():
 
 
 def _config(tmp: Path, replicas: int) -> dict:
-    dw = write_double_well(tmp / "in", mass_amu=10.0)
-    return {
-        "system": {"from_files": {"system_xml": str(dw.system_xml), "pdb": str(dw.pdb)}},
-        "simulation": {"platform": "Reference", "temperature": "300 K", "timestep": "2 fs",
-                       "friction": "5 /ps", "seed": 3},
-        "stages": [{"type": "minimize"}],
-        "output": {"directory": str(tmp / "pmf"), "checkpoint_interval": "1 ps"},
-        "pmf": {"cv": {"type": "position", "group": [0], "axis": "x",
-                       "origin": f"{dw.center_nm} nm"},
-                "windows": {"values": ["-0.5 nm", "-0.3 nm", "-0.1 nm"]},
-                "k": "500 kJ/mol/nm**2",
-                "stages": [{"type": "production", "duration": "4 ps"}],
-                "sample_interval": "0.02 ps", "replicas": replicas,
-                "estimator": {"bins": 10, "bootstraps": 10, "decorrelate": False,
-                              "min_effective_samples": 2,
-                              "ranges": {"all": ["-0.6 nm", "0.0 nm"]}}},
-    }
+    """The double-well PMF of conftest with a third window, ``replicas`` replicas, 10
+    bootstraps and a barrier range."""
+    cfg = double_well_pmf_config(tmp)
+    cfg["pmf"]["windows"] = {"values": ["-0.5 nm", "-0.3 nm", "-0.1 nm"]}
+    cfg["pmf"]["replicas"] = replicas
+    cfg["pmf"]["estimator"].update(bootstraps=10, ranges={"all": ["-0.6 nm", "0.0 nm"]})
+    return cfg
 
 
 def test_pmf_with_replicas_pools_them_and_states_their_spread(tmp_path, capsys):
