@@ -40,7 +40,9 @@ from .units import angstrom_to_nm, nm_to_angstrom
 
 MAX_DENTICITY = 4
 MAX_BLOCK_BYTES = 256 * 2**20  # positions held at once, at most
-SEARCH_CELLS = 2**17  # centre x cell entries per neighbour-search call (fits the CPU cache)
+# centre x cell entries per neighbour-search call: a few MB of temporaries per call, small
+# enough that the heap need not grow and shrink (page faults) around every call
+SEARCH_CELLS = 2**16
 
 
 class Coordination(AnalysisBase):
@@ -147,8 +149,11 @@ class Coordination(AnalysisBase):
         self._sel = [np.arange(offs[j], offs[j + 1]) for j in range(len(self.kinds))]
         self._read = ions + allp  # read together: ions first
         # residues holding atoms of two kinds: the closest atom decides (slower sort)
-        kinds_per_res = np.unique(np.c_[self._res_of, self._kind_of], axis=0)[:, 0]
-        self._mixed_res = len(np.unique(kinds_per_res)) != len(kinds_per_res)
+        res_kind = np.unique(self._res_of * len(self.kinds) + self._kind_of)  # sorted pairs
+        kinds_per_res = res_kind // len(self.kinds)
+        self._mixed_res = bool(np.any(kinds_per_res[1:] == kinds_per_res[:-1]))
+        # partner atoms in an ion's own residue: only then is the exclusion test needed
+        self._shares_res = bool(np.isin(self._res_of, self._ion_res).any())
 
     # -- AnalysisBase hooks -------------------------------------------------------------
     def _prepare(self):
@@ -229,25 +234,20 @@ class Coordination(AnalysisBase):
         sl = slice(s0, s0 + nb)
         boxes = self._boxes[sl] if self._has_box[sl].all() else None
         ni, nk = self.ions.n_atoms, len(self.kinds)
-        slot, atom, d2 = self._contacts(pos, part, boxes)
-        kind = self._kind_of[atom]
-        res = self._res_of[atom]
-        keep = np.flatnonzero((d2 <= self._cut2[kind]) & (res != self._ion_res[slot % ni]))
-        slot, kind, res = np.take(slot, keep), np.take(kind, keep), np.take(res, keep)
+        slot, atom, d2, cut_done = self._contacts(pos, part, boxes)
+        kind = np.take(self._kind_of, atom)
+        res = np.take(self._res_of, atom)
+        if not cut_done or self._shares_res:
+            ok = d2 <= np.take(self._cut2, kind)
+            if self._shares_res:
+                ok &= res != np.take(self._ion_res, slot % ni)
+            keep = np.flatnonzero(ok)
+            slot, kind, res, d2 = (np.take(x, keep) for x in (slot, kind, res, d2))
         size = nb * ni * nk
         self._counts[sl] = np.bincount(slot * nk + kind, minlength=size).reshape(nb, ni, nk)
         if slot.size == 0:
             return
-        d = np.sqrt(np.take(d2, keep))
-        key = slot * self._n_res + res
-        order = np.lexsort((d, key)) if self._mixed_res else np.argsort(key, kind="stable")
-        key, kind, d = key[order], kind[order], d[order]
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        cnt = np.diff(np.r_[first, key.size])
-        uniq = key[first]
-        m_slot, m_res, m_kind = uniq // self._n_res, uniq % self._n_res, kind[first]
-        # closest atom: first after the lexsort; else any atom gives the kind, and the min
-        dmin = d[first] if self._mixed_res else np.minimum.reduceat(d, first)
+        m_slot, m_res, m_kind, cnt, dmin = self._molecules(slot, kind, res, d2)
         mslot = m_slot * nk + m_kind
         self._nmol[sl] = np.bincount(mslot, minlength=size).reshape(nb, ni, nk)
         dcode = mslot * MAX_DENTICITY + np.minimum(cnt, MAX_DENTICITY) - 1
@@ -257,31 +257,74 @@ class Coordination(AnalysisBase):
         # rows come out sorted by (frame, ion, residue): no sort needed when concluding
         self._shell_rows.append((s0 + m_slot // ni, m_slot % ni, m_kind, m_res, cnt, dmin))
 
+    def _molecules(self, slot: np.ndarray, kind: np.ndarray, res: np.ndarray, d2: np.ndarray
+                   ) -> tuple[np.ndarray, ...]:
+        """Coordinating molecules from coordinating atoms.
+
+        Parameters
+        ----------
+        slot, kind, res : ndarray of int, shape (k,)
+            Frame x ion slot (non-decreasing), kind and residue index of every contact.
+        d2 : ndarray of float64, shape (k,)
+            Squared distances (Å²).
+
+        Returns
+        -------
+        m_slot, m_res, m_kind, cnt : ndarray of int, shape (u,)
+            Slot, residue, kind and number of coordinating atoms of every (slot, residue),
+            sorted by (slot, residue).
+        dmin : ndarray of float64, shape (u,)
+            Closest coordinating atom (Å).
+        """
+        key = slot * self._n_res + res
+        if self._mixed_res:  # the closest atom decides the kind: sort by distance too
+            d = np.sqrt(d2)
+            order = np.lexsort((d, key))
+        else:
+            order = np.argsort(key, kind="stable")
+        key = np.take(key, order)
+        first = np.flatnonzero(key[1:] != key[:-1])
+        first += 1
+        first = np.concatenate((np.zeros(1, first.dtype), first))
+        cnt = np.diff(first, append=key.size)
+        uniq = np.take(key, first)
+        m_slot = uniq // self._n_res
+        m_res = uniq - m_slot * self._n_res
+        m_kind = np.take(kind, np.take(order, first))
+        if self._mixed_res:
+            dmin = np.take(np.take(d, order), first)
+        else:  # sqrt is monotone: the root of the smallest d² is the smallest distance
+            dmin = np.sqrt(np.minimum.reduceat(np.take(d2, order), first))
+        return m_slot, m_res, m_kind, cnt, dmin
+
     def _contacts(self, pos: np.ndarray, part: np.ndarray, boxes: np.ndarray | None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(frame x ion slot, partner atom, d² in Å²) of every pair within the largest cutoff,
-        sorted by slot.
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """(frame x ion slot, partner atom, d² in Å², whether the per-kind cutoffs are already
+        applied) of every pair within the largest cutoff, sorted by slot.
 
         Kinds MDAnalysis would search with its grid go through one combined cell-list call
-        (max cutoff, then the per-kind d² filter: same arithmetic, so exact); the rest
-        directly."""
+        (max cutoff, then the per-kind d² filter: same arithmetic, so exact; not needed when
+        these kinds share one cutoff and no other kind is searched); the rest directly."""
         ni, nk = self.ions.n_atoms, len(self.kinds)
         grid = [j for j, sel in enumerate(self._sel)
                 if use_cell_list(ni, len(sel), self._cut_A[j], boxes)]
         calls = [(self._sel[j], self._cut_A[j]) for j in range(nk) if j not in grid]
+        cut_done = not calls and len({self._cut_A[j] for j in grid}) == 1
         if grid:
             sel = np.concatenate([self._sel[j] for j in grid])
             calls.append((sel, max(self._cut_A[j] for j in grid)))
         out = []
         for sel, cut in calls:
-            sub = part if len(sel) == self._all.n_atoms else part[:, sel]
-            slot, j, d2 = pairs_by_centre(pos, sub, cut, boxes)
-            out.append((slot, sel[j], d2))
+            if len(sel) == self._all.n_atoms:  # every kind: sel is arange(n_partners)
+                out.append(pairs_by_centre(pos, part, cut, boxes))
+                continue
+            slot, j, d2 = pairs_by_centre(pos, part[:, sel], cut, boxes)
+            out.append((slot, np.take(sel, j), d2))
         if len(out) == 1:
-            return out[0]
+            return (*out[0], cut_done)
         slot, atom, d2 = (np.concatenate(x) for x in zip(*out, strict=True))
         order = np.argsort(slot, kind="stable")
-        return slot[order], atom[order], d2[order]
+        return slot[order], atom[order], d2[order], cut_done
 
     def _conclude(self):
         r = self.results
@@ -295,15 +338,16 @@ class Coordination(AnalysisBase):
             r.times_ps = self._times
         r.counts, r.n_molecules, r.denticity = self._counts, self._nmol, self._dent
         nf, ni = self._pos.shape[:2]
-        flat = self._pos.reshape(-1, 3).astype(np.float64)
         if self._has_box.all() and nf:
             flat = Geometry.wrap(self._pos, self._boxes[:, None, :]).reshape(-1, 3)
+        else:
+            flat = self._pos.reshape(-1, 3).astype(np.float64)
         r.positions = self._pos
         r.regions = self.geometry.assign(flat).reshape(nf, ni)
         r.insertion_nm = self.geometry.insertion_coordinate(flat).reshape(nf, ni)
         cols = [np.concatenate(c) for c in zip(*self._shell_rows, strict=True)] \
             if self._shell_rows else [np.empty(0, np.int64)] * 5 + [np.empty(0)]
-        fidx, ion, kind, res, n_atoms = (c.astype(np.int64) for c in cols[:5])
+        fidx, ion, kind, res, n_atoms = (c.astype(np.int64, copy=False) for c in cols[:5])
         r.shell = pd.DataFrame(
             {
                 "frame": self._frames[fidx],
@@ -313,7 +357,8 @@ class Coordination(AnalysisBase):
                 "resindex": res,
                 "n_atoms": n_atoms,
                 "distance_nm": angstrom_to_nm(cols[5]),
-            }
+            },
+            copy=False,  # fresh arrays: no need for pandas to copy them into one block
         )
 
     # -- convenience tables -------------------------------------------------------------

@@ -7,11 +7,15 @@
    ``solvation_analysis.Solute`` with the same cutoffs (no RDF step); molecule counts per frame
    are checked identical.
 
-Frames per second are best of ``--repeat`` runs of process CPU time; every repeat's ratio is
-printed too. ``--profile`` adds where predesolv's CPU time goes (cProfile, process CPU time):
-read (``read_frame_blocks``), search (``pairs_by_centre``), count (``Coordination._count``
-without its search) and other (RDF, set-up, ``_conclude``: regions, shell table). Needs the
-``bench`` extra (``pip install -e ".[test,bench]"``: solvation_analysis, freud-analysis).
+Frames per second are best of ``--repeat`` runs of process CPU time. The whole-analysis
+repeats are interleaved (predesolv, solvation_analysis, predesolv, ...), so that each repeat's
+ratio compares two runs made under the same load on a shared host; every repeat's ratio is
+printed, with their median and minimum (the robust figures: the best-of-each ratio can pair
+runs from different moments). ``--profile`` adds where predesolv's CPU time goes (cProfile,
+process CPU time): read (``read_frame_blocks``), search (``pairs_by_centre``), count
+(``Coordination._count`` without its search) and other (RDF, set-up, ``_conclude``: regions,
+shell table). Needs the ``bench`` extra (``pip install -e ".[test,bench]"``:
+solvation_analysis, freud-analysis).
 
 Usage::
 
@@ -42,6 +46,29 @@ def _times(fn, repeat):
         out = fn()
         times.append(time.process_time() - t0)
     return times, out
+
+
+def _times_interleaved(fns, repeat):
+    """CPU times of this process for ``repeat`` rounds of calling every function in ``fns``
+    once, in turn (so that the i-th times of all functions share the host's load of round
+    i), and the last result of each."""
+    times: list[list[float]] = [[] for _ in fns]
+    outs: list = [None] * len(fns)
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            t0 = time.process_time()
+            outs[k] = fn()
+            times[k].append(time.process_time() - t0)
+    return times, outs
+
+
+def ratio_summary(ts_ours, ts_theirs, target: float = 20.0) -> str:
+    """Per-repeat speed ratios (theirs / ours, process CPU time of the same round), their
+    median and minimum, and how many reach ``target``."""
+    r = np.asarray(ts_theirs) / np.asarray(ts_ours)
+    return (f"per-repeat ratio (CPU time, interleaved): {', '.join(f'{x:.1f}x' for x in r)}; "
+            f"median {np.median(r):.1f}x, min {r.min():.1f}x; "
+            f">= {target:g}x in {int((r >= target).sum())} of {len(r)} repeats")
 
 
 def _time(fn, repeat):
@@ -120,8 +147,7 @@ def main(argv=None) -> int:
 
     if neighbour_search(u, ions, partners, max(cut.values()), args.repeat) != 0:
         return 1
-    ts_ours, co = _times(ours, args.repeat)
-    ts_sa, s = _times(theirs, args.repeat)
+    (ts_ours, ts_sa), (co, s) = _times_interleaved((ours, theirs), args.repeat)
     t_ours, t_sa = min(ts_ours), min(ts_sa)
     sd = s.solvation_data.reset_index()
     sa_counts = sd.groupby(["frame", "solvent"]).size()
@@ -138,6 +164,7 @@ def main(argv=None) -> int:
           + ", ".join(f"{b / a:.1f}x" for a, b in zip(ts_ours, ts_sa, strict=True))
           + f"; predesolv {', '.join(f'{t:.3f}' for t in ts_ours)} s, solvation_analysis "
           + f"{', '.join(f'{t:.3f}' for t in ts_sa)} s")
+    print(ratio_summary(ts_ours, ts_sa))
     if args.profile:
         ph = profile_phases(ours, args.repeat)
         print(f"predesolv Coordination phases (cProfile, CPU, best of {args.repeat}; "
