@@ -24,8 +24,10 @@ import pandas as pd
 from predesolv.errors import ConfigError, RunDirectoryError
 
 from .common import SIZES, configs, results_root, run_config, studies_root
+from .e0 import run_e0
 from .e1 import run_e1
 from .e5 import run_e5
+from .e5_mlip import run_e5_mlip
 from .e7 import run_e7
 from .e7_300k import run_e7_300k
 from .insertion import run_insertion
@@ -47,6 +49,9 @@ class Study:
 
 
 _STUDIES = (
+    Study("E0", "Na filling of closed graphitic pores at 0 K with two machine-learned "
+                "potentials: H(n), nucleation barrier vs cavity size, intercalation, "
+                "stage-wise pores", run_e0),
     Study("E1", "Na+ solvation in DME: anion-free box vs 1 M NaPF6/DME", run_e1),
     Study("E2", "Na+ with its DME shell into a charged 0.6 nm slit: insertion PMF, shell "
                 "along the path", run_insertion),
@@ -54,6 +59,8 @@ _STUDIES = (
     Study("E4", "a lone DME (no Na+) into a neutral 0.6 nm slit: insertion PMF", run_insertion),
     Study("E5", "Na+ migration barriers across 0.40-0.55 nm: default and fitted Na-C, "
                 "AA and AB", run_e5),
+    Study("E5-MLIP", "the same barriers predicted by two machine-learned potentials "
+                     "(climbing-image NEB, nothing fitted)", run_e5_mlip),
     Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
                 "carbon edges", run_e7),
     Study("E7-xTB", "the gas-phase Na+(EC)n steps of E7 from the force field and re-ranked "
@@ -145,7 +152,7 @@ def format_study(study: StudyResult, max_rows: int = 60) -> str:
     printed = set()
     for c in long:
         for _, r in df.iterrows():
-            if isinstance(r[c], str):
+            if isinstance(r[c], str) and r[c]:
                 lines.append(f"{r[key]}: {r[c]}")
                 printed.add(r[c])
     lines += [v.sentence for v in study.verdicts if v.sentence not in printed]

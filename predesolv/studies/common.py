@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pydantic
+import yaml
 
 import predesolv
 from predesolv.errors import ConfigError
@@ -52,6 +54,27 @@ def configs(folder: Path) -> list[Path]:
     if not found:
         raise ConfigError(f"study folder {folder} holds no .yaml configs", "study")
     return found
+
+
+_M = TypeVar("_M", bound=pydantic.BaseModel)
+
+
+def load_study_config(path: Path, model: type[_M], what: str) -> _M:
+    """A study's YAML config validated as ``model``; every invalid field named.
+
+    Raises
+    ------
+    ConfigError
+        Invalid values (``field.sub: message; ...``) or a file that is not a mapping
+        (``not a <what> config``), with the file as the source.
+    """
+    try:
+        return model(**(yaml.safe_load(path.read_text()) or {}))
+    except pydantic.ValidationError as exc:
+        found = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(found, str(path)) from None
+    except (TypeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"not {what} config ({exc})", str(path)) from None
 
 
 def run_config(path: Path, out: Path, opts: dict[str, Any]) -> Path:

@@ -9,12 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import pydantic
-import yaml
 from pydantic import Field
 
 from predesolv.config.base import StrictModel
-from predesolv.errors import ConfigError
 from predesolv.workflows.stepwise import (
     gas_phase,
     isolated_ec_energy,
@@ -25,7 +22,7 @@ from predesolv.workflows.stepwise import (
 )
 from predesolv.workflows.xtb_rerank import rerank_size, xtb_ec_energy_eV, xtb_steps
 
-from .common import config_folder, configs
+from .common import config_folder, configs, load_study_config
 from .result import (
     STUDY_FILE,
     Quantity,
@@ -88,13 +85,7 @@ def run_e7(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     random starts; ``e7_static.csv`` (E_desolv(n), spread, Arrhenius time), ``e7_minima.csv``
     (every minimum), ``e7_static.png`` and the study's summary."""
     (path,) = configs(folder)
-    try:
-        cfg = StaticDesolvationConfig(**(yaml.safe_load(path.read_text()) or {}))
-    except pydantic.ValidationError as exc:
-        what = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(what, str(path)) from None
-    except (TypeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"not a static-desolvation config ({exc})", str(path)) from None
+    cfg = load_study_config(path, StaticDesolvationConfig, "a static-desolvation")
     platform = opts.get("platform") or "CPU"
     e_ec = isolated_ec_energy(platform=platform)
     rows, minima_rows, runs, xtb_rows = [], [], [], []

@@ -1,0 +1,90 @@
+"""Study E5-MLIP: the climbing-image NEB barrier against an independent answer, and the
+study through the CLI with both MLIPs (mechanics).
+
+The independent answer (AA stacking, an analytic Lennard-Jones calculator from ASE): by
+symmetry the hop between two hexagon centres crosses the C–C bond midpoint, so the barrier is
+min_z E(bond midpoint) - min_z E(hexagon centre), found here by a z scan with the calculator
+alone (no NEB, no optimiser).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from predesolv.studies import registry
+from predesolv.studies.result import StudyResult
+
+HAVE_ASE = importlib.util.find_spec("ase") is not None
+HAVE_ML = all(importlib.util.find_spec(m) is not None for m in ("ase", "torch", "sevenn", "dftd3"))
+
+
+def _lj():
+    from ase.calculators.lj import LennardJones
+
+    return LennardJones(sigma=3.0, epsilon=0.02, rc=8.0, smooth=True)
+
+
+def _min_over_z(pore, xy_nm, calc):
+    from ase import Atoms
+
+    from predesolv.workflows.pore_filling import framework_atoms
+
+    z0, z1 = pore.region("cavity").z_nm
+    best = np.inf
+    for z in np.linspace(z0 + 0.15, z1 - 0.15, 81):
+        atoms = framework_atoms(pore)
+        atoms += Atoms("Na", positions=[[xy_nm[0] * 10, xy_nm[1] * 10, z * 10]])
+        atoms.calc = calc
+        best = min(best, atoms.get_potential_energy())
+    return best
+
+
+@pytest.mark.skipif(not HAVE_ASE, reason="needs the ml extra (ase)")
+def test_aa_neb_barrier_equals_the_bridge_minus_hollow_scan():
+    from predesolv.systems.closed_pore import bilayer_cavity
+    from predesolv.workflows.mlip_migration import neb_barrier
+
+    calc = _lj()
+    res = neb_barrier(0.5, calc, stacking="AA", n_images=3, fmax=0.01, max_steps=200)
+    assert res.converged
+    e = np.array(res.image_energies_eV)
+    assert e[0] == 0.0 and e[-1] == pytest.approx(0.0, abs=1e-6)  # equivalent ends
+    assert res.barrier_eV == pytest.approx(e.max())
+    pore = bilayer_cavity(0.5, (2, 4), stacking="AA")
+    lower = pore.positions_nm[pore.positions_nm[:, 2] < 1.0]
+    c0 = lower[np.argmin(np.linalg.norm(lower[:, :2] - pore.box_nm[:2] / 2, axis=1))]
+    d = np.linalg.norm(lower - c0, axis=1)
+    nb = lower[np.argsort(d)[1:3]]
+    assert np.allclose(d[np.argsort(d)[1:3]], 0.142, atol=1e-4)  # two bonded neighbours
+    hexagon = c0[:2] + (nb[0, :2] - c0[:2]) + (nb[1, :2] - c0[:2])
+    bond_mid = (c0[:2] + nb[0, :2]) / 2
+    want = _min_over_z(pore, bond_mid, calc) - _min_over_z(pore, hexagon, calc)
+    assert want > 0.05
+    assert res.barrier_eV == pytest.approx(want, abs=0.01)
+
+
+def test_e5_mlip_is_registered():
+    assert "E5-MLIP" in registry()
+
+
+@pytest.mark.skipif(not HAVE_ML, reason='needs pip install -e ".[test]" (ml extra)')
+def test_e5_mlip_smoke_through_the_cli(tmp_path):
+    import pandas as pd
+
+    from predesolv.cli import main
+
+    out = tmp_path / "e5m"
+    assert main(["study", "e5-mlip", "--size", "smoke", "--out", str(out)]) == 0
+    result = StudyResult.read(out)
+    rows = pd.read_csv(out / "e5_mlip.csv")
+    images = pd.read_csv(out / "e5_mlip_images.csv")
+    for m in ("chgnet-0.3.0", "sevennet-0"):
+        prof = images[images.model == m].energy_eV.to_numpy()
+        assert prof[0] == 0.0 and rows[m].iloc[0] == pytest.approx(prof.max(), abs=2e-6)
+        assert rows[f"residual {m}"].iloc[0] == pytest.approx(rows[m].iloc[0] - 0.25, abs=2e-6)
+    gap = abs(rows["chgnet-0.3.0"] - rows["sevennet-0"]).iloc[0]
+    assert rows.spread.iloc[0] == pytest.approx(gap, abs=2e-6)  # the CSV keeps 6 decimals
+    assert [v.name for v in result.verdicts] == ["MLIP AB"]
