@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import double_well_pmf_config
 
 from predesolv.config.cluster import ClusterConfig
 from predesolv.errors import ConfigError, PredesolvRuntimeError
-from predesolv.testing import write_double_well
 from predesolv.workflows.distributed import Task, make_cluster, run_tasks
 
 
@@ -77,22 +77,16 @@ def test_cluster_config_errors(data, text):
 
 
 def _kill_config(tmp: Path, production_ps: float = 500.0) -> Path:
-    dw = write_double_well(tmp / "in", mass_amu=10.0)
-    cfg = {
-        "system": {"from_files": {"system_xml": str(dw.system_xml), "pdb": str(dw.pdb)}},
-        "simulation": {"platform": "Reference", "temperature": "300 K", "timestep": "2 fs",
-                       "friction": "3 /ps", "seed": 5},
-        "stages": [{"type": "minimize"}],
-        "output": {"directory": str(tmp / "pmf"), "checkpoint_interval": "20 ps"},
-        "pmf": {"cv": {"type": "position", "group": [0], "axis": "x",
-                       "origin": f"{dw.center_nm} nm"},
-                "windows": {"start": "-0.5 nm", "stop": "0.5 nm", "count": 2},
-                "k": "300 kJ/mol/nm**2",
-                "stages": [{"type": "production", "duration": f"{production_ps:g} ps"}],
-                "sample_interval": "0.5 ps",
-                "estimator": {"bins": 20, "bootstraps": 0},
-                "cluster": {"kind": "local", "n_workers": 2, "retries": 3}},
-    }
+    """The conftest double-well PMF with two windows far apart, long windows and a local
+    cluster of two workers that retries a killed window."""
+    cfg = double_well_pmf_config(tmp, production_ps)
+    cfg["simulation"].update({"friction": "3 /ps", "seed": 5})
+    cfg["output"]["checkpoint_interval"] = "20 ps"
+    cfg["pmf"].update({
+        "windows": {"start": "-0.5 nm", "stop": "0.5 nm", "count": 2},
+        "k": "300 kJ/mol/nm**2", "sample_interval": "0.5 ps",
+        "estimator": {"bins": 20, "bootstraps": 0},
+        "cluster": {"kind": "local", "n_workers": 2, "retries": 3}})
     path = tmp / "pmf.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

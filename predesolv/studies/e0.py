@@ -104,13 +104,12 @@ def _bilayer_paths(cfg: PoreFillingConfig, model: str, calc: Any, mu: float, log
         key = f"cavity {d:.3f}"
         out[key] = fill_region(bilayer_cavity(d, cfg.n_cells, vacuum_nm=cfg.vacuum_nm),
                                "cavity", calc, mu, cfg.n_max, s, cfg.seed,
-                               done=log.steps(model, key), on_step=log.recorder(model, key))
+                               **log.continuing(model, key))
         sys.stderr.write(f"predesolv: E0 {model} {key} nm: {len(out[key])} Na\n")
     for d in cfg.intercalation_nm:
         key = f"intercalation {d:.3f}"
         out[key] = fill_region(bilayer_cavity(d, cfg.n_cells, vacuum_nm=cfg.vacuum_nm),
-                               "cavity", calc, mu, 1, s, cfg.seed,
-                               done=log.steps(model, key), on_step=log.recorder(model, key))
+                               "cavity", calc, mu, 1, s, cfg.seed, **log.continuing(model, key))
     return out
 
 
@@ -125,16 +124,14 @@ def _stagewise_paths(cfg: PoreFillingConfig, model: str, calc: Any, mu: float, l
                             narrow_name=spec.narrow_name, vacuum_nm=cfg.vacuum_nm)
         tag = f"{spec.narrow_name} {spec.narrow_nm:.3f} | cavity {spec.wide_nm:.3f}"
         keys = {k: f"{tag} | {k}" for k in ("empty", "prefill", "after prefill")}
-        out[keys["empty"]] = fill_region(
-            pore, "cavity", calc, mu, cfg.stagewise_n_max, s, cfg.seed,
-            done=log.steps(model, keys["empty"]), on_step=log.recorder(model, keys["empty"]))
+        out[keys["empty"]] = fill_region(pore, "cavity", calc, mu, cfg.stagewise_n_max, s,
+                                         cfg.seed, **log.continuing(model, keys["empty"]))
         start, out[keys["prefill"]] = prefilled(
             pore, spec.narrow_name, spec.prefill, calc, mu, s, cfg.seed,
-            done=log.steps(model, keys["prefill"]), on_step=log.recorder(model, keys["prefill"]))
+            **log.continuing(model, keys["prefill"]))
         out[keys["after prefill"]] = fill_region(
             pore, "cavity", calc, mu, cfg.stagewise_n_max, s, cfg.seed + 1000, start=start,
-            done=log.steps(model, keys["after prefill"]),
-            on_step=log.recorder(model, keys["after prefill"]))
+            **log.continuing(model, keys["after prefill"]))
         sys.stderr.write(f"predesolv: E0 {model} {tag}: done\n")
     return out
 

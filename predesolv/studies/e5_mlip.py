@@ -3,7 +3,6 @@ with the two machine-learned potentials, AB and AA, by climbing-image NEB."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -15,6 +14,7 @@ from pydantic import Field
 
 from predesolv.config.base import StrictModel
 from predesolv.mlip import load_calculator
+from predesolv.progress import ProgressLog
 from predesolv.workflows.barrier_scan import SEED_BARRIERS_EV
 from predesolv.workflows.mlip_migration import MigrationResult, neb_barrier
 
@@ -51,42 +51,25 @@ class MigrationStudyConfig(StrictModel):
 PROGRESS_FILE = "e5_mlip_progress.jsonl"
 
 
-class MigrationLog:
-    """The progress file of an E5-MLIP run: ``{"model", "stacking", "spacing_nm",
-    "result": MigrationResult fields}`` per line, appended after every NEB."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
+class MigrationLog(ProgressLog):
+    """The progress file of an E5-MLIP run (:class:`~predesolv.progress.ProgressLog`), one
+    line per NEB: ``{"model", "stacking", "spacing_nm", "wall_s", "result": MigrationResult
+    fields}``."""
 
     def done(self) -> dict[tuple[str, str, float], MigrationResult]:
         """Every recorded result by (model, stacking, spacing)."""
-        if not self.path.is_file():
-            return {}
         out = {}
-        for line in self.path.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                res = rec["result"]
-                res["site_xyz_nm"] = tuple(res["site_xyz_nm"])
-                res["image_energies_eV"] = tuple(res["image_energies_eV"])
-                out[(rec["model"], rec["stacking"], rec["spacing_nm"])] = MigrationResult(**res)
+        for rec in self.records():
+            res = dict(rec["result"], site_xyz_nm=tuple(rec["result"]["site_xyz_nm"]),
+                       image_energies_eV=tuple(rec["result"]["image_energies_eV"]))
+            out[(rec["model"], rec["stacking"], rec["spacing_nm"])] = MigrationResult(**res)
         return out
 
-    def append(self, model: str, stacking: str, d: float, res: MigrationResult,
-               wall_s: float) -> None:
+    def append_result(self, model: str, stacking: str, d: float, res: MigrationResult,
+                      wall_s: float) -> None:
         """Record one result and its wall time (s)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as fh:
-            fh.write(json.dumps({"model": model, "stacking": stacking, "spacing_nm": d,
-                                 "wall_s": wall_s, "result": asdict(res)}) + "\n")
-
-    def wall_s(self, model: str) -> float | None:
-        """Wall time of every recorded NEB of ``model`` (s); None when none is recorded."""
-        if not self.path.is_file():
-            return None
-        times = [json.loads(x)["wall_s"] for x in self.path.read_text().splitlines()
-                 if x.strip() and json.loads(x)["model"] == model]
-        return float(sum(times)) if times else None
+        self.append({"model": model, "stacking": stacking, "spacing_nm": d,
+                     "wall_s": wall_s, "result": asdict(res)})
 
 
 def _row(stacking: str, d: float, res: dict[str, MigrationResult]) -> dict[str, Any]:
@@ -146,7 +129,7 @@ def run_e5_mlip(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
                     res = neb_barrier(d, calc, stacking=st, n_cells=cfg.n_cells,
                                       n_images=cfg.n_images, fmax=cfg.fmax_eV_per_A,
                                       max_steps=cfg.max_steps)
-                    log.append(model, st, d, res, time.perf_counter() - t0)
+                    log.append_result(model, st, d, res, time.perf_counter() - t0)
                 results.setdefault((st, d), {})[model] = res
                 sys.stderr.write(f"predesolv: E5-MLIP {model} {st} {d} nm: "
                                  f"{res.barrier_eV:.3f} eV\n")

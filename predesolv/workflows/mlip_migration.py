@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from predesolv.mlip.errors import require
-from predesolv.mlip.structures import ANGSTROM_PER_NM
+from predesolv.mlip.structures import ANGSTROM_PER_NM, add_atoms
 from predesolv.systems.closed_pore import PoreCarbon, bilayer_cavity
 from predesolv.systems.graphene import CC_BOND_NM
 
@@ -61,9 +61,7 @@ class MigrationResult:
 
 
 def _with_na(pore: PoreCarbon, xyz_nm: np.ndarray, calc: Any) -> Any:
-    ase = require("ase", "migration")
-    atoms = framework_atoms(pore)
-    atoms += ase.Atoms("Na", positions=[np.asarray(xyz_nm) * ANGSTROM_PER_NM])
+    atoms = add_atoms(framework_atoms(pore), "Na", xyz_nm)
     atoms.calc = calc
     return atoms
 

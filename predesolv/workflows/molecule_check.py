@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from predesolv.forcefields.parameterize import load_molecule
 from predesolv.mlip.errors import require
 from predesolv.mlip.models import load_calculator
 from predesolv.mlip.structures import molecule_atoms
@@ -28,9 +29,6 @@ DME_DIHEDRALS = ((0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5))
 #: Conformers: name -> the three dihedrals (degrees).
 DME_CONFORMERS = {"ttt": (180.0, 180.0, 180.0), "tgt": (180.0, 65.0, 180.0),
                   "ttg": (180.0, 180.0, 65.0), "tgg'": (180.0, 65.0, -65.0)}
-#: Bonds of the shipped DME (PDB CONECT), for the side of a dihedral that turns.
-_DME_BONDS = ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (0, 6), (0, 7), (0, 8), (2, 9), (2, 10),
-              (3, 11), (3, 12), (5, 13), (5, 14), (5, 15))
 
 
 @dataclass(frozen=True)
@@ -47,12 +45,12 @@ class ConformerEnergies:
         return float(np.max(np.abs(a - b)))
 
 
-def _side(a2: int, a3: int) -> list[int]:
+def _side(bonds: Sequence[tuple[int, int]], a2: int, a3: int) -> list[int]:
     """Atoms on the a3 side of the bond a2-a3 (a3 included)."""
     seen, todo = {a3}, [a3]
     while todo:
         i = todo.pop()
-        for p, q in _DME_BONDS:
+        for p, q in bonds:
             for x, y in ((p, q), (q, p)):
                 if x == i and y not in seen and not (x == a3 and y == a2):
                     seen.add(y)
@@ -61,10 +59,13 @@ def _side(a2: int, a3: int) -> list[int]:
 
 
 def dme_conformer(name: str) -> Any:
-    """The shipped DME with its dihedrals set to conformer ``name`` (ASE Atoms, no cell)."""
+    """The shipped DME with its dihedrals set to conformer ``name`` (ASE Atoms, no cell); the
+    side of each dihedral that turns is found from the shipped PDB's bonds."""
+    top, _ = load_molecule("DME")
+    bonds = [(b[0].index, b[1].index) for b in top.bonds()]
     atoms = molecule_atoms("DME")
     for (a, b, c, d), angle in zip(DME_DIHEDRALS, DME_CONFORMERS[name], strict=True):
-        atoms.set_dihedral(a, b, c, d, angle, indices=_side(b, c))
+        atoms.set_dihedral(a, b, c, d, angle, indices=_side(bonds, b, c))
     return atoms
 
 

@@ -25,18 +25,17 @@ the first addition with H < 0 (0 when the first atom already has H < 0).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from predesolv.errors import ConfigError
 from predesolv.mlip.errors import require
-from predesolv.mlip.structures import ANGSTROM_PER_NM
+from predesolv.mlip.structures import ANGSTROM_PER_NM, add_atoms
+from predesolv.progress import ProgressLog
 from predesolv.systems.closed_pore import NA_PLANE_NM, PoreCarbon, PoreRegion
 
 #: Nearest-neighbour distance of bcc Na (nm; a = 0.4225 nm at 5 K): where "near" candidates
@@ -244,8 +243,7 @@ def add_one(atoms: Any, n_fixed: int, na_in_region: Sequence[int], region: PoreR
                           "n_max")
     screened = []
     for p in sites:
-        trial = atoms.copy()
-        trial += type(atoms)("Na", positions=[p])
+        trial = add_atoms(atoms, "Na", p / ANGSTROM_PER_NM)
         trial.calc = calc
         screened.append((float(trial.get_potential_energy()), trial))
     screened.sort(key=lambda t: t[0])
@@ -297,10 +295,7 @@ def fill_region(pore: PoreCarbon, region: str, calc: Any, mu_na_eV: float, n_max
     n_before = len(atoms)
     steps = list(done)
     if steps:
-        ase = require("ase", "pore filling")
-        atoms = atoms[:n_fixed]
-        atoms += ase.Atoms("Na" * len(steps[-1].na_nm),
-                           positions=np.array(steps[-1].na_nm) * ANGSTROM_PER_NM)
+        atoms = add_atoms(atoms[:n_fixed], "Na", steps[-1].na_nm)
         atoms.calc = calc
         energy = steps[-1].energy_eV
     else:
@@ -373,50 +368,22 @@ def prefilled(pore: PoreCarbon, region: str, n: int, calc: Any, mu_na_eV: float,
     stage-wise pore, Ren et al. Fig. 1b/1e), and those steps (``done``/``on_step`` as for
     :func:`fill_region`)."""
     steps = fill_region(pore, region, calc, mu_na_eV, n, s, seed, done=done, on_step=on_step)
-    ase = require("ase", "pore filling")
-    atoms = framework_atoms(pore)
-    atoms += ase.Atoms("Na" * n, positions=np.array(steps[-1].na_nm) * ANGSTROM_PER_NM)
-    return atoms, steps
+    return add_atoms(framework_atoms(pore), "Na", steps[-1].na_nm), steps
 
 
-class FillLog:
-    """The progress file of a filling study (one JSON object per line, appended after every
-    added atom), so an interrupted study resumes where it stopped.
+class FillLog(ProgressLog):
+    """The progress file of a filling study (:class:`~predesolv.progress.ProgressLog`), one
+    line per added atom: ``{"model", "path", "wall_s", "step": {FillStep fields}}``."""
 
-    Each line: ``{"model": ..., "path": ..., "wall_s": ..., "step": {FillStep fields}}``.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def append(self, model: str, path_key: str, step: FillStep,
-               wall_s: float | None = None) -> None:
-        """Record one step and the wall time it took (s; the file is closed after every
-        line)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as fh:
-            fh.write(json.dumps({"model": model, "path": path_key, "wall_s": wall_s,
-                                 "step": asdict(step)}) + "\n")
-
-    def wall_s(self, model: str) -> float | None:
-        """Wall time of every recorded step of ``model`` (s); None when a step has none."""
-        if not self.path.is_file():
-            return None
-        times = [json.loads(x).get("wall_s") for x in self.path.read_text().splitlines()
-                 if x.strip() and json.loads(x)["model"] == model]
-        return None if not times or None in times else float(sum(times))
+    def append_step(self, model: str, path_key: str, step: FillStep,
+                    wall_s: float | None = None) -> None:
+        """Record one step and the wall time it took (s)."""
+        self.append({"model": model, "path": path_key, "wall_s": wall_s, "step": asdict(step)})
 
     def steps(self, model: str, path_key: str) -> list[FillStep]:
         """The recorded steps of one path, in order (empty when none or no file)."""
-        if not self.path.is_file():
-            return []
-        found = []
-        for line in self.path.read_text().splitlines():
-            if not line.strip():
-                continue
-            rec = json.loads(line)
-            if rec["model"] == model and rec["path"] == path_key:
-                found.append(FillStep(**rec["step"]))
+        found = [FillStep(**r["step"]) for r in self.records()
+                 if r["model"] == model and r["path"] == path_key]
         return sorted(found, key=lambda s: s.n)
 
     def recorder(self, model: str, path_key: str) -> Callable[[FillStep], None]:
@@ -426,7 +393,12 @@ class FillLog:
 
         def record(step: FillStep) -> None:
             now = time.perf_counter()
-            self.append(model, path_key, step, now - clock[0])
+            self.append_step(model, path_key, step, now - clock[0])
             clock[0] = now
 
         return record
+
+    def continuing(self, model: str, path_key: str) -> dict[str, Any]:
+        """``done`` and ``on_step`` of :func:`fill_region` for one path: resume it from its
+        recorded steps and record the new ones."""
+        return {"done": self.steps(model, path_key), "on_step": self.recorder(model, path_key)}
