@@ -158,6 +158,7 @@ def apply_combining_rule(
     atom_types: Sequence[str],
     rule: str = "geometric",
     pair_overrides: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+    pair_potentials: Mapping[tuple[str, str], tuple[float, float, float, float]] | None = None,
 ) -> openmm.CustomNonbondedForce:
     """Move LJ from the ``NonbondedForce`` into a type-pair ``CustomNonbondedForce``.
 
@@ -175,6 +176,11 @@ def apply_combining_rule(
         ``{(type_a, type_b): (sigma_nm, epsilon_kJmol)}`` explicit parameters for a pair of
         types (order of the two names does not matter). Also used for 1-4 pairs of those
         types (scaled by the 1-4 factor).
+    pair_potentials : mapping, optional
+        ``{(type_a, type_b): (A_kJmol, rho_nm, C4_kJmol_nm4, C6_kJmol_nm6)}``: the pair's LJ
+        is replaced by ``A exp(-r/rho) - C4/r^4 - C6/r^6`` (a correction force named
+        ``predesolv_LJ_pair``, cutoff of the System, no long-range correction). Not allowed
+        for pairs of types that have 1-4 exceptions.
 
     Returns
     -------
@@ -202,10 +208,14 @@ def apply_combining_rule(
                          "particles; pass one type name per particle")
     table = _TypeTable.from_nonbonded(nb, atom_types)
     overrides = table.overrides(pair_overrides or {})
+    potentials = table.potentials(pair_potentials or {}, overrides)
     lj = _main_lj_force(rule, table)
-    forces = [lj] + _override_forces(rule, table, overrides, n)
+    extra = _pair_potential_forces(rule, table, potentials, n)
+    forces = [lj] + _override_forces(rule, table, overrides, n) + extra
     _copy_cutoff_settings(nb, forces)
-    _move_exceptions(nb, forces, rule, table, overrides)
+    for f in extra:
+        f.setUseLongRangeCorrection(False)
+    _move_exceptions(nb, forces, rule, table, overrides, potentials)
     for i in range(n):
         q, sig, _eps = nb.getParticleParameters(i)
         nb.setParticleParameters(i, q, sig, 0.0)
@@ -261,6 +271,29 @@ class _TypeTable:
             out[(a, b)] = out[(b, a)] = (float(sig), float(eps))
         return out
 
+    def potentials(self, pair_potentials: Mapping[tuple[str, str],
+                                                  tuple[float, float, float, float]],
+                   overrides: dict[tuple[int, int], tuple[float, float]]
+                   ) -> dict[tuple[int, int], tuple[float, float, float, float]]:
+        """Type-index pair (one order) -> (A, rho, C4, C6), checked."""
+        out: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+        for (ta, tb), (a_kj, rho, c4, c6) in pair_potentials.items():
+            for t in (ta, tb):
+                if t not in self.index:
+                    raise ConfigError(f"pair potential names atom type {t!r}, which is not in "
+                                      f"the System; present types: {sorted(self.index)}",
+                                      "forcefield.pair_potentials")
+            if not (a_kj >= 0 and rho > 0 and c4 >= 0 and c6 >= 0):
+                raise ConfigError(f"pair potential {ta}-{tb}: need A >= 0, rho > 0, C4 >= 0 "
+                                  f"and C6 >= 0, got ({a_kj}, {rho}, {c4}, {c6})",
+                                  "forcefield.pair_potentials")
+            a, b = self.index[ta], self.index[tb]
+            if (a, b) in overrides:
+                raise ConfigError(f"pair {ta}-{tb} has both an LJ override and a pair "
+                                  "potential; keep one", "forcefield.pair_potentials")
+            out[(a, b)] = (float(a_kj), float(rho), float(c4), float(c6))
+        return out
+
     def members(self, t: int) -> list[int]:
         return [i for i, k in enumerate(self.of_particle) if k == t]
 
@@ -297,16 +330,31 @@ def _override_forces(rule: str, table: _TypeTable,
         if (b, a) in done:
             continue
         done.add((a, b))
-        s_d, e_d = _mix(rule, *table.params[a], *table.params[b])
-        corr = openmm.CustomNonbondedForce(
-            f"4*({e_o!r})*((({s_o!r})/r)^12-(({s_o!r})/r)^6)"
-            f"-4*({e_d!r})*((({s_d!r})/r)^12-(({s_d!r})/r)^6)")
-        corr.setName(f"{LJ_FORCE_NAME}_override")
-        for _ in range(n):
-            corr.addParticle([])
-        corr.addInteractionGroup(table.members(a), table.members(b))
-        forces.append(corr)
+        forces.append(_correction(f"4*({e_o!r})*((({s_o!r})/r)^12-(({s_o!r})/r)^6)",
+                                  "override", rule, table, a, b, n))
     return forces
+
+
+def _pair_potential_forces(rule: str, table: _TypeTable,
+                           potentials: dict[tuple[int, int], tuple[float, float, float, float]],
+                           n: int) -> list[openmm.CustomNonbondedForce]:
+    """One correction force (Born–Mayer term minus the default LJ) per type pair, restricted
+    by an interaction group to the atoms of the two types."""
+    return [_correction(f"({a_kj!r})*exp(-r/({rho!r}))-({c4!r})/r^4-({c6!r})/r^6", "pair",
+                        rule, table, a, b, n)
+            for (a, b), (a_kj, rho, c4, c6) in potentials.items()]
+
+
+def _correction(energy: str, suffix: str, rule: str, table: _TypeTable, a: int, b: int,
+                n: int) -> openmm.CustomNonbondedForce:
+    """``energy`` minus the default mixed LJ of types ``a``, ``b``, on those types only."""
+    s_d, e_d = _mix(rule, *table.params[a], *table.params[b])
+    corr = openmm.CustomNonbondedForce(f"{energy}-4*({e_d!r})*((({s_d!r})/r)^12-(({s_d!r})/r)^6)")
+    corr.setName(f"{LJ_FORCE_NAME}_{suffix}")
+    for _ in range(n):
+        corr.addParticle([])
+    corr.addInteractionGroup(table.members(a), table.members(b))
+    return corr
 
 
 def _copy_cutoff_settings(nb: openmm.NonbondedForce,
@@ -331,7 +379,9 @@ def _copy_cutoff_settings(nb: openmm.NonbondedForce,
 
 def _move_exceptions(nb: openmm.NonbondedForce, forces: list[openmm.CustomNonbondedForce],
                      rule: str, table: _TypeTable,
-                     overrides: dict[tuple[int, int], tuple[float, float]]) -> None:
+                     overrides: dict[tuple[int, int], tuple[float, float]],
+                     potentials: dict[tuple[int, int], tuple[float, float, float, float]]
+                     ) -> None:
     """Every exception becomes an exclusion of the custom forces; 1-4 LJ is recomputed with
     the rule (or the override) keeping its scale factor."""
     for k in range(nb.getNumExceptions()):
@@ -341,6 +391,10 @@ def _move_exceptions(nb: openmm.NonbondedForce, forces: list[openmm.CustomNonbon
         e_ij = eps.value_in_unit(unit.kilojoule_per_mole)
         if e_ij == 0.0:
             continue
+        ti, tj = table.of_particle[i], table.of_particle[j]
+        if (ti, tj) in potentials or (tj, ti) in potentials:
+            raise BuildError(f"a pair potential applies to particles {i} and {j}, which are a "
+                             "1-4 pair; pair potentials are for non-bonded pairs only")
         si, ei = table.params[table.of_particle[i]]
         sj, ej = table.params[table.of_particle[j]]
         e_full = math.sqrt(ei * ej)

@@ -60,12 +60,13 @@ def set_path(name_or_path: str) -> Path:
 
 
 def load_set(name_or_path: str) -> dict[str, Any]:
-    """The parsed set: ``name``, ``description``, ``provenance``, ``pair_overrides``.
+    """The parsed set: ``name``, ``description``, ``provenance``, ``pair_overrides`` and/or
+    ``pair_potentials``.
 
     Raises
     ------
     ConfigError
-        Unknown set, unreadable YAML, or a file without ``pair_overrides``.
+        Unknown set, unreadable YAML, or a file with neither list.
     """
     path = set_path(name_or_path)
     try:
@@ -73,19 +74,24 @@ def load_set(name_or_path: str) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"forcefield.parameter_sets: cannot read {path}: {exc}",
                           "forcefield.parameter_sets") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("pair_overrides"), list):
-        raise ConfigError(f"forcefield.parameter_sets: {path} has no 'pair_overrides' list",
-                          "forcefield.parameter_sets")
+    if not isinstance(data, dict) or not any(
+            isinstance(data.get(k), list) for k in ("pair_overrides", "pair_potentials")):
+        raise ConfigError(f"forcefield.parameter_sets: {path} has neither a 'pair_overrides' "
+                          "nor a 'pair_potentials' list", "forcefield.parameter_sets")
     data.setdefault("name", path.stem)
     return data
 
 
 def write_set(path: str | Path, name: str, description: str, provenance: dict[str, Any],
-              pair_overrides: list[dict[str, str]]) -> Path:
+              pair_overrides: list[dict[str, str]] | None = None,
+              pair_potentials: list[dict[str, str]] | None = None) -> Path:
     """Write a parameter set file (the output of a fit) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"name": name, "description": description, "provenance": provenance,
-           "pair_overrides": pair_overrides}
+    doc: dict[str, Any] = {"name": name, "description": description, "provenance": provenance}
+    if pair_overrides is not None:
+        doc["pair_overrides"] = pair_overrides
+    if pair_potentials is not None:
+        doc["pair_potentials"] = pair_potentials
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path

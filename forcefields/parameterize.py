@@ -163,7 +163,8 @@ def create_system(
     types = atom_type_names(topology, ff)
     scale_ionic_charges(system, topology, cfg.charge_scaling, ionic_residues)
     overrides = _pair_overrides(cfg, pair_overrides, files, set(types))
-    apply_combining_rule(system, types, cfg.combining_rule, overrides)
+    potentials = _pair_potentials(cfg, files, set(types))
+    apply_combining_rule(system, types, cfg.combining_rule, overrides, potentials)
     return system, types
 
 
@@ -219,6 +220,23 @@ def _pair_overrides(cfg, extra: dict[tuple[str, str], tuple[float, float]] | Non
                               "the loaded force-field files; use type names from "
                               "forcefields/PARAMETERS.md", "forcefield.pair_overrides")
     return {k: v for k, v in overrides.items() if set(k) <= present}
+
+
+def _pair_potentials(cfg, files: Sequence[str], present: set[str]
+                     ) -> dict[tuple[str, str], tuple[float, float, float, float]]:
+    """The config's Born–Mayer pair terms ``{(type_a, type_b): (A, rho, C4, C6)}`` (kJ/mol,
+    nm), checked against the declared atom types, restricted to the types ``present``."""
+    known = declared_atom_types(files)
+    out = {}
+    for o in cfg.pair_potentials:
+        bad = [t for t in (o.type1, o.type2) if t not in known]
+        if bad:
+            raise ConfigError(f"pair potential {(o.type1, o.type2)}: atom type(s) {bad} are "
+                              "not defined in the loaded force-field files; use type names "
+                              "from forcefields/PARAMETERS.md", "forcefield.pair_potentials")
+        if {o.type1, o.type2} <= present:
+            out[(o.type1, o.type2)] = o.parameters()
+    return out
 
 
 def _resolve_xml(name: str) -> Path | None:

@@ -87,4 +87,33 @@ def test_e5_mlip_smoke_through_the_cli(tmp_path):
         assert rows[f"residual {m}"].iloc[0] == pytest.approx(rows[m].iloc[0] - 0.25, abs=2e-6)
     gap = abs(rows["chgnet-0.3.0"] - rows["sevennet-0"]).iloc[0]
     assert rows.spread.iloc[0] == pytest.approx(gap, abs=2e-6)  # the CSV keeps 6 decimals
-    assert [v.name for v in result.verdicts] == ["MLIP AB"]
+    assert [v.name for v in result.verdicts] == ["MLIP AB rigid sheets"]
+
+
+@pytest.mark.skipif(not HAVE_ASE, reason="needs the ml extra (ase)")
+def test_relaxed_end_image_carries_the_carbon_displacement_field():
+    """The end of a relaxed-sheet band is the start moved one lattice vector: Na and the
+    carbon distortion around it move together, so any pair potential gives the same energy."""
+    from predesolv.mlip.structures import add_atoms
+    from predesolv.systems.closed_pore import bilayer_cavity
+    from predesolv.workflows.mlip_migration import LATTICE_NM, shifted_end
+    from predesolv.workflows.pore_filling import framework_atoms
+
+    pore = bilayer_cavity(0.5, (2, 4), stacking="AB")
+    mid = float(np.mean(pore.region("cavity").z_nm))
+    na = np.array([pore.box_nm[0] / 2 + 0.03, pore.box_nm[1] / 2 - 0.05, mid])
+    start = add_atoms(framework_atoms(pore), "Na", [na])
+    ref = pore.positions_nm
+    # a distortion that depends only on the in-plane distance to the Na (periodic)
+    d = ref[:, :2] - na[:2]
+    d -= pore.box_nm[:2] * np.round(d / pore.box_nm[:2])
+    bump = 0.02 * np.exp(-np.sum(d * d, axis=1) / 0.04) * np.sign(ref[:, 2] - mid)
+    start.positions[:len(ref), 2] += bump * 10
+    end = shifted_end(pore, start)
+    assert np.allclose(end.positions[-1] - start.positions[-1], [0, LATTICE_NM * 10, 0])
+    d_end = ref[:, :2] - (na[:2] + [0.0, LATTICE_NM])
+    d_end -= pore.box_nm[:2] * np.round(d_end / pore.box_nm[:2])
+    want = 0.02 * np.exp(-np.sum(d_end * d_end, axis=1) / 0.04) * np.sign(ref[:, 2] - mid)
+    np.testing.assert_allclose(end.positions[:len(ref), 2] / 10 - ref[:, 2], want, atol=1e-9)
+    start.calc, end.calc = _lj(), _lj()
+    assert end.get_potential_energy() == pytest.approx(start.get_potential_energy(), rel=1e-9)

@@ -3,6 +3,7 @@ with the two machine-learned potentials, AB and AA, by climbing-image NEB."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from dataclasses import asdict
@@ -26,11 +27,12 @@ SEED = ("Ren et al., Nano-Micro Lett. 18:382 (2026), Fig. 4e: DFT (PBE-D3) energ
         "the stacking is not stated")
 TOL_EV = 0.05
 DEFINITION = ("barrier = highest climbing-image NEB image - site energy (eV): one Na hopping "
-              "one graphene lattice vector (0.246 nm) between two rigid periodic sheets, Na "
-              "free in x, y, z on every image; prediction, nothing fitted; spread = max - min "
-              "over the models")
+              "one graphene lattice vector (0.246 nm) between two periodic sheets, Na free in "
+              "x, y, z on every image; sheets rigid, or relaxed with each sheet's centre of "
+              "mass held; prediction, nothing fitted; spread = max - min over the models")
 GEOMETRY = ("two periodic graphene sheets (zigzag along x), carbon plane to plane = d, carbon "
-            "fixed; one Na per cell (Na-Na image distance >= 0.85 nm at 2 x 4 cells)")
+            "fixed (rigid) or relaxed with each sheet's centre of mass fixed (relaxed); one Na "
+            "per cell (Na-Na image distance >= 0.85 nm at 2 x 4 cells)")
 
 
 class MigrationStudyConfig(StrictModel):
@@ -41,6 +43,7 @@ class MigrationStudyConfig(StrictModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     spacings_nm: list[float] = Field(min_length=1)
     stackings: list[Literal["AB", "AA"]] = ["AB", "AA"]
+    sheets: list[Literal["rigid", "relaxed"]] = ["rigid"]
     n_cells: tuple[int, int] = (2, 4)
     n_images: int = Field(5, ge=1, le=30)
     fmax_eV_per_A: float = Field(0.05, gt=0)
@@ -53,29 +56,31 @@ PROGRESS_FILE = "e5_mlip_progress.jsonl"
 
 class MigrationLog(ProgressLog):
     """The progress file of an E5-MLIP run (:class:`~predesolv.progress.ProgressLog`), one
-    line per NEB: ``{"model", "stacking", "spacing_nm", "wall_s", "result": MigrationResult
-    fields}``."""
+    line per NEB: ``{"model", "stacking", "sheets", "spacing_nm", "wall_s", "result":
+    MigrationResult fields}`` (a record without ``sheets`` is a rigid-sheet result)."""
 
-    def done(self) -> dict[tuple[str, str, float], MigrationResult]:
-        """Every recorded result by (model, stacking, spacing)."""
+    def done(self) -> dict[tuple[str, str, str, float], MigrationResult]:
+        """Every recorded result by (model, stacking, sheets, spacing)."""
         out = {}
         for rec in self.records():
             res = dict(rec["result"], site_xyz_nm=tuple(rec["result"]["site_xyz_nm"]),
                        image_energies_eV=tuple(rec["result"]["image_energies_eV"]))
-            out[(rec["model"], rec["stacking"], rec["spacing_nm"])] = MigrationResult(**res)
+            key = (rec["model"], rec["stacking"], rec.get("sheets", "rigid"), rec["spacing_nm"])
+            out[key] = MigrationResult(**res)
         return out
 
-    def append_result(self, model: str, stacking: str, d: float, res: MigrationResult,
-                      wall_s: float) -> None:
+    def append_result(self, model: str, stacking: str, sheets: str, d: float,
+                      res: MigrationResult, wall_s: float) -> None:
         """Record one result and its wall time (s)."""
-        self.append({"model": model, "stacking": stacking, "spacing_nm": d,
+        self.append({"model": model, "stacking": stacking, "sheets": sheets, "spacing_nm": d,
                      "wall_s": wall_s, "result": asdict(res)})
 
 
-def _row(stacking: str, d: float, res: dict[str, MigrationResult]) -> dict[str, Any]:
+def _row(stacking: str, sheets: str, d: float, res: dict[str, MigrationResult]
+         ) -> dict[str, Any]:
     seed = SEED_BARRIERS_EV.get(round(d, 3))
     vals = {m: r.barrier_eV for m, r in res.items()}
-    row: dict[str, Any] = {"stacking": stacking, "spacing_nm": d, **vals,
+    row: dict[str, Any] = {"stacking": stacking, "sheets": sheets, "spacing_nm": d, **vals,
                            "spread": max(vals.values()) - min(vals.values()),
                            "seed_barrier_eV": seed}
     for m, r in res.items():
@@ -87,8 +92,9 @@ def _row(stacking: str, d: float, res: dict[str, MigrationResult]) -> dict[str, 
 
 def _verdicts(rows: list[dict[str, Any]], models: list[str]) -> list[Verdict]:
     out = []
-    for st in dict.fromkeys(r["stacking"] for r in rows):
-        mine = [r for r in rows if r["stacking"] == st and r["seed_barrier_eV"] is not None]
+    for st, sh in dict.fromkeys((r["stacking"], r["sheets"]) for r in rows):
+        mine = [r for r in rows if (r["stacking"], r["sheets"]) == (st, sh)
+                and r["seed_barrier_eV"] is not None]
         counts = {m: sum(abs(r[f"residual {m}"]) <= TOL_EV for r in mine) for m in models}
         need = min(3, len(mine))
         details = "; ".join(f"{m}: {counts[m]} of {len(mine)} within {TOL_EV} eV (barriers "
@@ -99,10 +105,34 @@ def _verdicts(rows: list[dict[str, Any]], models: list[str]) -> list[Verdict]:
         head = ("not converged" if not conv else "reproduced by every model" if ok
                 else "not reproduced by any model" if ok is False
                 else "no verdict, the models disagree")
-        out.append(Verdict(name=f"MLIP {st}", criterion=f"barriers within {TOL_EV} eV of the "
-                           f"seed's DFT (Fig. 4e) at >= {need} of {len(mine)} spacings",
+        out.append(Verdict(name=f"MLIP {st} {sh} sheets",
+                           criterion=f"barriers within {TOL_EV} eV of the seed's DFT (Fig. 4e) "
+                           f"at >= {need} of {len(mine)} spacings",
                            sentence=f"{head}: {details}", ok=ok))
     return out
+
+
+def _run_all(cfg: MigrationStudyConfig, log: MigrationLog
+             ) -> dict[tuple[str, str, float], dict[str, MigrationResult]]:
+    """Every (stacking, sheets, spacing) for every model; finished NEBs come from ``log``."""
+    done = log.done()
+    results: dict[tuple[str, str, float], dict[str, MigrationResult]] = {}
+    for model in cfg.models:
+        calc = None
+        for st, sh, d in itertools.product(cfg.stackings, cfg.sheets, cfg.spacings_nm):
+            res = done.get((model, st, sh, d))
+            if res is None:
+                t0 = time.perf_counter()
+                calc = calc or load_calculator(model, dispersion=cfg.dispersion,
+                                               device=cfg.device)
+                res = neb_barrier(d, calc, stacking=st, n_cells=cfg.n_cells,
+                                  n_images=cfg.n_images, fmax=cfg.fmax_eV_per_A,
+                                  max_steps=cfg.max_steps, relax_carbon=sh == "relaxed")
+                log.append_result(model, st, sh, d, res, time.perf_counter() - t0)
+            results.setdefault((st, sh, d), {})[model] = res
+            sys.stderr.write(f"predesolv: E5-MLIP {model} {st} {sh} {d} nm: "
+                             f"{res.barrier_eV:.3f} eV\n")
+    return results
 
 
 def run_e5_mlip(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
@@ -114,29 +144,12 @@ def run_e5_mlip(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
     log = MigrationLog(out / PROGRESS_FILE)
     if not opts.get("resume") and log.path.exists():
         log.path.unlink()
-    done = log.done()
-    results: dict[tuple[str, float], dict[str, MigrationResult]] = {}
-    runs = []
-    for model in cfg.models:
-        calc = None
-        for st in cfg.stackings:
-            for d in cfg.spacings_nm:
-                res = done.get((model, st, d))
-                if res is None:
-                    t0 = time.perf_counter()
-                    calc = calc or load_calculator(model, dispersion=cfg.dispersion,
-                                                   device=cfg.device)
-                    res = neb_barrier(d, calc, stacking=st, n_cells=cfg.n_cells,
-                                      n_images=cfg.n_images, fmax=cfg.fmax_eV_per_A,
-                                      max_steps=cfg.max_steps)
-                    log.append_result(model, st, d, res, time.perf_counter() - t0)
-                results.setdefault((st, d), {})[model] = res
-                sys.stderr.write(f"predesolv: E5-MLIP {model} {st} {d} nm: "
-                                 f"{res.barrier_eV:.3f} eV\n")
-        runs.append(RunRecord(name=model, wall_s=log.wall_s(model), platform="ASE"))
-    rows = [_row(st, d, res) for (st, d), res in results.items()]
-    images = [{"model": m, "stacking": st, "spacing_nm": d, "image": i, "energy_eV": e}
-              for (st, d), res in results.items() for m, r in res.items()
+    results = _run_all(cfg, log)
+    runs = [RunRecord(name=m, wall_s=log.wall_s(m), platform="ASE") for m in cfg.models]
+    rows = [_row(st, sh, d, res) for (st, sh, d), res in results.items()]
+    images = [{"model": m, "stacking": st, "sheets": sh, "spacing_nm": d, "image": i,
+               "energy_eV": e}
+              for (st, sh, d), res in results.items() for m, r in res.items()
               for i, e in enumerate(r.image_energies_eV)]
     out.mkdir(parents=True, exist_ok=True)
     files = {"e5_mlip.csv": out / "e5_mlip.csv", "e5_mlip_images.csv": out / "e5_mlip_images.csv",
@@ -146,6 +159,7 @@ def run_e5_mlip(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
     settings = [Setting(name="models", value=", ".join(cfg.models)),
                 Setting(name="dispersion", value=cfg.dispersion),
                 Setting(name="n_cells", value=f"{cfg.n_cells[0]} x {cfg.n_cells[1]}"),
+                Setting(name="sheets", value=", ".join(cfg.sheets)),
                 Setting(name="n_images", value=cfg.n_images),
                 Setting(name="fmax", value=cfg.fmax_eV_per_A, unit="eV/Å")]
     record = WhatWasRun.of(config_folder(folder), [path.stem], runs, settings, GEOMETRY)

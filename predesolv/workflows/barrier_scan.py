@@ -87,6 +87,11 @@ class IonEnergy:
         self.carbons = pos[np.asarray(built.metadata.groups["electrode"])]
         self.base = pos.copy()
         self.box = np.asarray(built.metadata.ion_slit().box_nm, dtype=float)
+        if any(f.getName().endswith("_LJ_pair") for f in built.system.getForces()):
+            raise PredesolvRuntimeError(
+                "barrier scan: the force field has a Born-Mayer pair potential "
+                "(forcefield.pair_potentials); this scan models 12-6 terms only. Use "
+                "predesolv.workflows.na_c_mlip_barrier.classical_barrier for such terms")
         lj = next(f for f in built.system.getForces()
                   if isinstance(f, openmm.CustomNonbondedForce))
         self.cutoff = lj.getCutoffDistance().value_in_unit(unit.nanometer)

@@ -10,6 +10,12 @@ both ends are the same minimum by symmetry; a climbing-image nudged elastic band
 0.05 Å off the straight line so a symmetric band can relax) gives the saddle, with Na free
 in all three directions on every image. Barrier = highest image − end energy (eV).
 
+Relaxed sheets (``relax_carbon=True``): after the Na site is found on the rigid sheets, every
+atom is relaxed with each sheet's centre of mass held (ASE ``FixSubsetCom``: the sheets may
+buckle and pucker under the Na but cannot drift, so the spacing and the stacking registry
+stay); the end image carries the same carbon displacement field moved one lattice vector
+along with the Na, and every NEB image relaxes carbon too.
+
 Henkelman, Uberuaga, Jónsson, *J. Chem. Phys.* 113, 9901 (2000), doi:10.1063/1.1329672
 (climbing-image NEB).
 """
@@ -66,6 +72,44 @@ def _with_na(pore: PoreCarbon, xyz_nm: np.ndarray, calc: Any) -> Any:
     return atoms
 
 
+def _sheets(pore: PoreCarbon) -> list[list[int]]:
+    """Atom indices of the lower and the upper sheet."""
+    mid = float(np.mean(pore.region("cavity").z_nm))
+    z = pore.positions_nm[:, 2]
+    return [np.flatnonzero(z < mid).tolist(), np.flatnonzero(z >= mid).tolist()]
+
+
+def _carbon_constraints(pore: PoreCarbon, relax_carbon: bool) -> list[Any]:
+    constraints = require("ase.constraints", "migration")
+    if not relax_carbon:
+        return [constraints.FixAtoms(indices=list(range(len(pore.symbols))))]
+    return [constraints.FixSubsetCom(indices=idx) for idx in _sheets(pore)]
+
+
+def shifted_end(pore: PoreCarbon, start: Any) -> Any:
+    """The start structure with its Na and its carbon displacement field moved one lattice
+    vector along y (carbon i takes the displacement of the carbon one lattice vector behind)."""
+    shift = np.array([0.0, LATTICE_NM, 0.0])
+    ref = pore.positions_nm
+    disp = start.positions[:len(ref)] / ANGSTROM_PER_NM - ref
+    behind = (ref - shift) % pore.box_nm
+    d = ref[None, :, :] - behind[:, None, :]
+    d -= pore.box_nm * np.round(d / pore.box_nm)
+    source = np.argmin(np.linalg.norm(d, axis=2), axis=1)
+    end = start.copy()
+    end.positions[:len(ref)] = (ref + disp[source]) * ANGSTROM_PER_NM
+    end.positions[-1] += shift * ANGSTROM_PER_NM
+    return end
+
+
+def _relax_all(atoms: Any, pore: PoreCarbon, calc: Any, fmax: float, max_steps: int) -> float:
+    optimize = require("ase.optimize", "migration")
+    atoms.set_constraint(_carbon_constraints(pore, True))
+    atoms.calc = calc
+    optimize.BFGS(atoms, logfile=None).run(fmax=fmax, steps=max_steps)
+    return float(atoms.get_potential_energy())
+
+
 def relaxed_site(pore: PoreCarbon, calc: Any, fmax: float, max_steps: int) -> tuple[Any, float]:
     """The lowest of three relaxed Na starts on the mid-plane (hexagon centre, atom, bond of
     the lower sheet): (ASE Atoms, energy eV)."""
@@ -87,9 +131,9 @@ def relaxed_site(pore: PoreCarbon, calc: Any, fmax: float, max_steps: int) -> tu
 
 def neb_barrier(spacing_nm: float, calc: Any, *, stacking: str = "AB",
                 n_cells: tuple[int, int] = (2, 4), n_images: int = 5, fmax: float = 0.05,
-                max_steps: int = 300) -> MigrationResult:
-    """Climbing-image NEB of one Na hopping one lattice vector along y between two rigid
-    sheets ``spacing_nm`` apart (module docstring).
+                max_steps: int = 300, relax_carbon: bool = False) -> MigrationResult:
+    """Climbing-image NEB of one Na hopping one lattice vector along y between two sheets
+    ``spacing_nm`` apart, rigid or relaxed (module docstring).
 
     Parameters
     ----------
@@ -105,18 +149,23 @@ def neb_barrier(spacing_nm: float, calc: Any, *, stacking: str = "AB",
         Force criterion of the site relaxation and of the NEB (eV/Å).
     max_steps : int
         Step cap of each optimisation.
+    relax_carbon : bool
+        Relax the sheets (each sheet's centre of mass held) at the ends and on every image.
     """
     mep = require("ase.mep", "migration")
     optimize = require("ase.optimize", "migration")
-    constraints = require("ase.constraints", "migration")
     pore = bilayer_cavity(spacing_nm, n_cells, stacking=stacking)
-    n_fixed = len(pore.symbols)
     start, _ = relaxed_site(pore, calc, fmax, max_steps)
-    end = start.copy()
-    end.positions[-1] += np.array([0.0, LATTICE_NM * ANGSTROM_PER_NM, 0.0])
+    if relax_carbon:
+        _relax_all(start, pore, calc, fmax, max_steps)
+        end = shifted_end(pore, start)
+        _relax_all(end, pore, calc, fmax, max_steps)
+    else:
+        end = start.copy()
+        end.positions[-1] += np.array([0.0, LATTICE_NM * ANGSTROM_PER_NM, 0.0])
     images = [start] + [start.copy() for _ in range(n_images)] + [end]
     for im in images:
-        im.set_constraint(constraints.FixAtoms(indices=list(range(n_fixed))))
+        im.set_constraint(_carbon_constraints(pore, relax_carbon))
         im.calc = calc
     band = mep.NEB(images, climb=True, allow_shared_calculator=True, method="improvedtangent")
     band.interpolate()
