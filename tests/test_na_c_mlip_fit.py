@@ -188,3 +188,11 @@ def test_docs_show_the_committed_tables_and_numbers():
     one = table[(table["group"] == "sheet") & (table["site"] == "hollow")
                 & (np.isclose(table["height_nm"], 0.30))]["E_mlip chgnet-0.3.0"].iloc[0]
     assert f"at {mid:.3f} eV, against {one:.3f} eV".replace("-", "−") in doc
+
+
+def test_barrier_scan_refuses_a_pair_potential():
+    from predesolv.errors import PredesolvRuntimeError
+
+    ff = ForceFieldConfig(parameter_sets=["na-c-mlip-sevennet"])
+    with pytest.raises(PredesolvRuntimeError, match="classical_barrier"):
+        scan_one(0.5, "AB", forcefield=ff)
