@@ -43,6 +43,8 @@ from predesolv.errors import BuildError, ConfigError
 
 LJ_FORCE_NAME = "predesolv_LJ"
 """Name given to the ``CustomNonbondedForce`` created by :func:`apply_combining_rule`."""
+PAIR_POTENTIAL_FORCE_NAME = f"{LJ_FORCE_NAME}_pair"
+"""Name of each Born–Mayer pair-potential correction force (``pair_potentials``)."""
 
 _RULES = ("geometric", "lorentz-berthelot")
 
@@ -331,7 +333,7 @@ def _override_forces(rule: str, table: _TypeTable,
             continue
         done.add((a, b))
         forces.append(_correction(f"4*({e_o!r})*((({s_o!r})/r)^12-(({s_o!r})/r)^6)",
-                                  "override", rule, table, a, b, n))
+                                  f"{LJ_FORCE_NAME}_override", rule, table, a, b, n))
     return forces
 
 
@@ -340,17 +342,18 @@ def _pair_potential_forces(rule: str, table: _TypeTable,
                            n: int) -> list[openmm.CustomNonbondedForce]:
     """One correction force (Born–Mayer term minus the default LJ) per type pair, restricted
     by an interaction group to the atoms of the two types."""
-    return [_correction(f"({a_kj!r})*exp(-r/({rho!r}))-({c4!r})/r^4-({c6!r})/r^6", "pair",
-                        rule, table, a, b, n)
+    return [_correction(f"({a_kj!r})*exp(-r/({rho!r}))-({c4!r})/r^4-({c6!r})/r^6",
+                        PAIR_POTENTIAL_FORCE_NAME, rule, table, a, b, n)
             for (a, b), (a_kj, rho, c4, c6) in potentials.items()]
 
 
-def _correction(energy: str, suffix: str, rule: str, table: _TypeTable, a: int, b: int,
+def _correction(energy: str, name: str, rule: str, table: _TypeTable, a: int, b: int,
                 n: int) -> openmm.CustomNonbondedForce:
-    """``energy`` minus the default mixed LJ of types ``a``, ``b``, on those types only."""
+    """``energy`` minus the default mixed LJ of types ``a``, ``b``, on those types only; the
+    force is called ``name``."""
     s_d, e_d = _mix(rule, *table.params[a], *table.params[b])
     corr = openmm.CustomNonbondedForce(f"{energy}-4*({e_d!r})*((({s_d!r})/r)^12-(({s_d!r})/r)^6)")
-    corr.setName(f"{LJ_FORCE_NAME}_{suffix}")
+    corr.setName(name)
     for _ in range(n):
         corr.addParticle([])
     corr.addInteractionGroup(table.members(a), table.members(b))

@@ -162,8 +162,7 @@ def create_system(
             f.setUseDispersionCorrection(bool(cfg.dispersion_correction))
     types = atom_type_names(topology, ff)
     scale_ionic_charges(system, topology, cfg.charge_scaling, ionic_residues)
-    overrides = _pair_overrides(cfg, pair_overrides, files, set(types))
-    potentials = _pair_potentials(cfg, files, set(types))
+    overrides, potentials = _pair_terms(cfg, pair_overrides, files, set(types))
     apply_combining_rule(system, types, cfg.combining_rule, overrides, potentials)
     return system, types
 
@@ -202,41 +201,29 @@ def _nonbonded_method(topology: app.Topology, cfg, cutoff_nm: float) -> tuple[ob
     return app.PME, kwargs
 
 
-def _pair_overrides(cfg, extra: dict[tuple[str, str], tuple[float, float]] | None,
-                    files: Sequence[str], present: set[str]
-                    ) -> dict[tuple[str, str], tuple[float, float]]:
-    """The config's pair overrides merged with ``extra``, checked against the declared atom
-    types and restricted to the types ``present`` in this topology (an override for absent
-    types, e.g. Na-C in a bulk box, does not apply)."""
+def _pair_terms(cfg, extra: dict[tuple[str, str], tuple[float, float]] | None,
+                files: Sequence[str], present: set[str]
+                ) -> tuple[dict[tuple[str, str], tuple[float, float]],
+                           dict[tuple[str, str], tuple[float, float, float, float]]]:
+    """The config's LJ pair overrides (merged with ``extra``; sigma nm, epsilon kJ/mol) and
+    Born–Mayer pair potentials (A kJ/mol, rho nm, C4, C6), each checked against the atom types
+    declared in the loaded files and restricted to the types ``present`` in this topology (a
+    term for absent types, e.g. Na-C in a bulk box, does not apply)."""
     overrides = {(o.type1, o.type2): (o.sigma.value_in_unit(unit.nanometer),
                                       o.epsilon.value_in_unit(unit.kilojoule_per_mole))
                  for o in cfg.pair_overrides}
     overrides.update(extra or {})
+    potentials = {(o.type1, o.type2): o.parameters() for o in cfg.pair_potentials}
     known = declared_atom_types(files)
-    for pair in overrides:
-        bad = [t for t in pair if t not in known]
-        if bad:
-            raise ConfigError(f"pair override {pair}: atom type(s) {bad} are not defined in "
-                              "the loaded force-field files; use type names from "
-                              "forcefields/PARAMETERS.md", "forcefield.pair_overrides")
-    return {k: v for k, v in overrides.items() if set(k) <= present}
-
-
-def _pair_potentials(cfg, files: Sequence[str], present: set[str]
-                     ) -> dict[tuple[str, str], tuple[float, float, float, float]]:
-    """The config's Born–Mayer pair terms ``{(type_a, type_b): (A, rho, C4, C6)}`` (kJ/mol,
-    nm), checked against the declared atom types, restricted to the types ``present``."""
-    known = declared_atom_types(files)
-    out = {}
-    for o in cfg.pair_potentials:
-        bad = [t for t in (o.type1, o.type2) if t not in known]
-        if bad:
-            raise ConfigError(f"pair potential {(o.type1, o.type2)}: atom type(s) {bad} are "
-                              "not defined in the loaded force-field files; use type names "
-                              "from forcefields/PARAMETERS.md", "forcefield.pair_potentials")
-        if {o.type1, o.type2} <= present:
-            out[(o.type1, o.type2)] = o.parameters()
-    return out
+    for terms, what in ((overrides, "override"), (potentials, "potential")):
+        for pair in terms:
+            bad = [t for t in pair if t not in known]
+            if bad:
+                raise ConfigError(f"pair {what} {pair}: atom type(s) {bad} are not defined in "
+                                  "the loaded force-field files; use type names from "
+                                  f"forcefields/PARAMETERS.md", f"forcefield.pair_{what}s")
+    return ({k: v for k, v in overrides.items() if set(k) <= present},
+            {k: v for k, v in potentials.items() if set(k) <= present})
 
 
 def _resolve_xml(name: str) -> Path | None:

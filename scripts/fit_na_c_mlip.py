@@ -72,7 +72,7 @@ def _wells(fits: dict) -> dict:
     out = {"default Na-C mix": dict(zip(("energy_eV", "height_nm"), sheet_well(default),
                                         strict=True))}
     for model, per in fits.items():
-        for f in {lowest_held_out(per).form, best_pair_form(per).form}:
+        for f in dict.fromkeys((lowest_held_out(per).form, best_pair_form(per).form)):
             out[f"{model} {f}"] = dict(zip(("energy_eV", "height_nm"), sheet_well(per[f]),
                                            strict=True))
     return out

@@ -127,6 +127,18 @@ def bilayer_cavity(spacing_nm: float, n_cells: tuple[int, int] = (2, 4), *,
                       (PoreRegion("cavity", None, (z0, z0 + spacing_nm)),))
 
 
+def lateral_sites(pore: PoreCarbon) -> dict[str, np.ndarray]:
+    """In-plane points (nm, shape (2,)) over the lower sheet of a bilayer cavity, next to the
+    box centre: ``hollow`` (a hexagon centre), ``top`` (an atom) and ``bridge`` (a C–C bond
+    midpoint)."""
+    z_low = pore.region("cavity").z_nm[0]
+    lower = pore.positions_nm[np.abs(pore.positions_nm[:, 2] - z_low) < 1e-6]
+    c0 = lower[np.argmin(np.linalg.norm(lower[:, :2] - pore.box_nm[:2] / 2, axis=1))]
+    nb = lower[np.argsort(np.linalg.norm(lower - c0, axis=1))[1:3]]
+    return {"hollow": c0[:2] + (nb[0, :2] - c0[:2]) + (nb[1, :2] - c0[:2]),
+            "top": c0[:2], "bridge": (c0[:2] + nb[0, :2]) / 2}
+
+
 def stepped_pore(narrow_nm: float, wide_nm: float, *, narrow_cells: int = 3,
                  wide_cells: int = 4, gap_cells: int = 1, n_y: int = 4,
                  narrow_name: str = "orifice", vacuum_nm: float = 1.5) -> PoreCarbon:

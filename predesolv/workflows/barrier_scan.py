@@ -34,6 +34,7 @@ from openmm import unit
 
 from predesolv.analysis.pmf import KJ_PER_MOL_PER_EV
 from predesolv.errors import PredesolvRuntimeError, RunDirectoryError
+from predesolv.forcefields.nonbonded import PAIR_POTENTIAL_FORCE_NAME
 from predesolv.systems.ion_slit import build_ion_slit
 
 from .barrier_output import write_barrier_files
@@ -87,7 +88,7 @@ class IonEnergy:
         self.carbons = pos[np.asarray(built.metadata.groups["electrode"])]
         self.base = pos.copy()
         self.box = np.asarray(built.metadata.ion_slit().box_nm, dtype=float)
-        if any(f.getName().endswith("_LJ_pair") for f in built.system.getForces()):
+        if any(f.getName() == PAIR_POTENTIAL_FORCE_NAME for f in built.system.getForces()):
             raise PredesolvRuntimeError(
                 "barrier scan: the force field has a Born-Mayer pair potential "
                 "(forcefield.pair_potentials); this scan models 12-6 terms only. Use "

@@ -29,7 +29,7 @@ import numpy as np
 
 from predesolv.mlip.errors import require
 from predesolv.mlip.structures import ANGSTROM_PER_NM, add_atoms
-from predesolv.systems.closed_pore import PoreCarbon, bilayer_cavity
+from predesolv.systems.closed_pore import PoreCarbon, bilayer_cavity, lateral_sites
 from predesolv.systems.graphene import CC_BOND_NM
 
 from .pore_filling import framework_atoms, relax_mobile
@@ -113,12 +113,8 @@ def _relax_all(atoms: Any, pore: PoreCarbon, calc: Any, fmax: float, max_steps: 
 def relaxed_site(pore: PoreCarbon, calc: Any, fmax: float, max_steps: int) -> tuple[Any, float]:
     """The lowest of three relaxed Na starts on the mid-plane (hexagon centre, atom, bond of
     the lower sheet): (ASE Atoms, energy eV)."""
-    lower = pore.positions_nm[pore.positions_nm[:, 2] < np.mean(pore.region("cavity").z_nm)]
-    c0 = lower[np.argmin(np.linalg.norm(lower[:, :2] - pore.box_nm[:2] / 2, axis=1))]
-    nb = lower[np.argsort(np.linalg.norm(lower - c0, axis=1))[1:4]]
     mid = float(np.mean(pore.region("cavity").z_nm))
-    centre_of_hexagon = c0[:2] + (nb[0, :2] - c0[:2]) + (nb[1, :2] - c0[:2])
-    starts = [centre_of_hexagon, c0[:2], (c0[:2] + nb[0, :2]) / 2]
+    starts = list(lateral_sites(pore).values())
     best = None
     for xy in starts:
         atoms = _with_na(pore, np.array([*xy, mid]), calc)

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from predesolv.systems.closed_pore import lateral_sites
 from predesolv.systems.graphene import cell_dimensions
 
 from .barrier_scan import _grid_points, percolation_saddle
-from .na_c_mlip_data import FAR_GAP_NM, carbon, lateral_sites
+from .na_c_mlip_data import FAR_GAP_NM, carbon, images_near
 from .na_c_mlip_fit import CUTOFF_NM, FORMS, POWERS, SIGNS, FormFit
 
 #: In-plane grid spacing (nm) and height step (nm) of the scan.
@@ -47,18 +48,6 @@ class ClassicalBarrier:
     stacking: str
     barrier_eV: float
     site_height_nm: float
-
-
-def _images_near(positions_nm: np.ndarray, box_nm: np.ndarray, centre: np.ndarray,
-                 reach_nm: float) -> np.ndarray:
-    """Carbon positions of every periodic image within ``reach_nm`` of ``centre`` (nm)."""
-    d = positions_nm - centre
-    d -= box_nm * np.round(d / box_nm)
-    n = np.ceil(reach_nm / box_nm).astype(int)
-    shifts = np.array([(i, j, k) for i in range(-n[0], n[0] + 1) for j in range(-n[1], n[1] + 1)
-                       for k in range(-n[2], n[2] + 1)], dtype=float) * box_nm
-    allpos = (d[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
-    return centre + allpos[np.linalg.norm(allpos, axis=1) < reach_nm]
 
 
 def energies(fit: FormFit, points_nm: np.ndarray, carbons_nm: np.ndarray,
@@ -93,7 +82,7 @@ def classical_barrier(fit: FormFit, spacing_nm: float, stacking: str) -> Classic
     xy, nx, ny = _grid_points(cell, origin, GRID_NM)
     zs = np.arange(z_lo + MIN_GAP_NM, z_hi - MIN_GAP_NM + 1e-9, DZ_NM)
     centre = np.array([*(origin + np.array(cell) / 2), (z_lo + z_hi) / 2])
-    near = _images_near(pore.positions_nm, pore.box_nm, centre, CUTOFF_NM + 0.6)
+    near = images_near(pore.positions_nm, pore.box_nm, centre, CUTOFF_NM + 0.6)
     pts = np.column_stack([np.repeat(xy, len(zs), axis=0), np.tile(zs, len(xy))])
     e = energies(fit, pts, near).reshape(len(xy), len(zs))
     k = np.clip(np.argmin(e, axis=1), 1, len(zs) - 2)
@@ -114,7 +103,7 @@ def sheet_well(fit: FormFit, dz_nm: float = 0.001) -> tuple[float, float]:
     pore = carbon(FAR_GAP_NM, "-")
     z0 = pore.region("cavity").z_nm[0]
     zs = np.arange(0.15, 0.80 + 1e-9, dz_nm)
-    near = _images_near(pore.positions_nm, pore.box_nm,
+    near = images_near(pore.positions_nm, pore.box_nm,
                         np.array([*pore.box_nm[:2] / 2, z0 + 0.4]), CUTOFF_NM + 0.8)
     best = (np.inf, np.nan)
     for xy in lateral_sites(pore).values():

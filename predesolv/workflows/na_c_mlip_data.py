@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from predesolv.mlip.structures import add_atoms
-from predesolv.systems.closed_pore import PoreCarbon, bilayer_cavity
+from predesolv.systems.closed_pore import PoreCarbon, bilayer_cavity, lateral_sites
 
 from .pore_filling import framework_atoms
 
@@ -81,16 +81,6 @@ class NaCarbonConfig:
 def carbon(spacing_nm: float, stacking: str) -> PoreCarbon:
     """The rigid carbon of a configuration (AB for the single sheet)."""
     return bilayer_cavity(spacing_nm, N_CELLS, stacking="AB" if stacking == "-" else stacking)
-
-
-def lateral_sites(pore: PoreCarbon) -> dict[str, np.ndarray]:
-    """Hollow, top and bridge points (nm, shape (2,)) of the lower sheet near the box centre."""
-    z_low = pore.region("cavity").z_nm[0]
-    lower = pore.positions_nm[np.abs(pore.positions_nm[:, 2] - z_low) < 1e-6]
-    c0 = lower[np.argmin(np.linalg.norm(lower[:, :2] - pore.box_nm[:2] / 2, axis=1))]
-    nb = lower[np.argsort(np.linalg.norm(lower - c0, axis=1))[1:3]]
-    return {"hollow": c0[:2] + (nb[0, :2] - c0[:2]) + (nb[1, :2] - c0[:2]),
-            "top": c0[:2], "bridge": (c0[:2] + nb[0, :2]) / 2}
 
 
 def _slit_heights(spacing_nm: float) -> list[float]:
@@ -160,15 +150,22 @@ def interaction_energies(configs: Sequence[NaCarbonConfig], calc: Any,
     return out
 
 
+def images_near(positions_nm: np.ndarray, box_nm: np.ndarray, centre: np.ndarray,
+                reach_nm: float) -> np.ndarray:
+    """Positions (nm, shape (m, 3)) of every periodic image of ``positions_nm`` closer than
+    ``reach_nm`` to ``centre`` (any number of cells away)."""
+    d = positions_nm - centre
+    d -= box_nm * np.round(d / box_nm)
+    n = np.ceil(reach_nm / box_nm).astype(int)
+    shifts = np.array([(i, j, k) for i in range(-n[0], n[0] + 1) for j in range(-n[1], n[1] + 1)
+                       for k in range(-n[2], n[2] + 1)], dtype=float) * box_nm
+    allpos = (d[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    return centre + allpos[np.linalg.norm(allpos, axis=1) < reach_nm]
+
+
 def carbon_distances(c: NaCarbonConfig, cutoff_nm: float) -> np.ndarray:
     """Na–carbon distances (nm) within ``cutoff_nm``, periodic images included (any cell)."""
     pore = carbon(c.spacing_nm, c.stacking)
-    box = pore.box_nm
-    d = pore.positions_nm - np.asarray(c.xyz_nm)
-    d -= box * np.round(d / box)
-    reach = np.ceil(cutoff_nm / box).astype(int)
-    shifts = np.array([(i, j, k) for i in range(-reach[0], reach[0] + 1)
-                       for j in range(-reach[1], reach[1] + 1)
-                       for k in range(-reach[2], reach[2] + 1)], dtype=float) * box
-    r = np.linalg.norm(d[None, :, :] + shifts[:, None, :], axis=2).ravel()
-    return np.sort(r[r < cutoff_nm])
+    na = np.asarray(c.xyz_nm)
+    near = images_near(pore.positions_nm, pore.box_nm, na, cutoff_nm)
+    return np.sort(np.linalg.norm(near - na, axis=1))
