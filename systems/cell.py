@@ -97,11 +97,15 @@ FROZEN_EXCLUSION_NM = 0.3
 
 
 def treat_frozen_pairs(system: Any, frozen: list[int], pos: np.ndarray, box: np.ndarray,
-                       constant_potential: bool) -> str:
+                       constant_potential: bool, within_nm: float = FROZEN_EXCLUSION_NM) -> str:
     """Remove the huge constant interaction energy between frozen electrode atoms.
 
     Constant charge / uncharged: exclude (Coulomb + LJ) electrode pairs closer than
-    :data:`FROZEN_EXCLUSION_NM` in every nonbonded force. Constant potential (no exception
+    ``within_nm`` (default :data:`FROZEN_EXCLUSION_NM`; ``electrode.frozen_pairs: all``
+    passes the nonbonded cutoff, so no frozen pair is evaluated) in every nonbonded force.
+    Forces on mobile atoms do not change; the energy changes by a constant (the excluded
+    pairs' interaction), so energies compare only between runs with the same treatment.
+    Constant potential (no exception
     may touch an electrode particle): switch electrode-electrode LJ off with a per-particle
     flag (:func:`charges.zero_frozen_pair_lj`). Both keep mixed-precision energies within
     0.01 kJ/mol of double precision; exclusions cost 4 %, the switch 11 % (measured,
@@ -115,9 +119,9 @@ def treat_frozen_pairs(system: Any, frozen: list[int], pos: np.ndarray, box: np.
     if constant_potential:
         ch.zero_frozen_pair_lj(system, frozen)
         return "LJ switched off between electrode atoms (per-particle flag fz)"
-    pairs = ch.close_pairs(pos, frozen, box, FROZEN_EXCLUSION_NM)
+    pairs = ch.close_pairs(pos, frozen, box, within_nm)
     ch.exclude_pairs(system, pairs)
-    return f"{len(pairs)} electrode pairs closer than {FROZEN_EXCLUSION_NM} nm excluded"
+    return f"{len(pairs)} electrode pairs closer than {within_nm:g} nm excluded"
 
 
 #: Reservoirs thinner than this (nm, along x) have no bulk-like middle for a solvated Na+.
@@ -380,7 +384,9 @@ def _assemble(electrode: ElectrodeConfig, forcefield: Any, lay: _Layout, species
     else:
         ch.restrain(system, asm.frozen, asm.pos, electrode.flexible.restraint_k)
     cp = electrode.charge is not None and electrode.charge.constant_potential
-    asm.pair_treatment = treat_frozen_pairs(system, asm.frozen, asm.pos, lay.box, cp)
+    within = (float(forcefield.nonbonded_cutoff.value_in_unit(unit.nanometer))
+              if electrode.frozen_pairs == "all" else FROZEN_EXCLUSION_NM)
+    asm.pair_treatment = treat_frozen_pairs(system, asm.frozen, asm.pos, lay.box, cp, within)
     return asm
 
 

@@ -325,6 +325,11 @@ class ElectrodeConfig(StrictModel):
         default=None,
         description="unset: rigid (frozen, mass 0) electrodes; set: restrained flexible atoms",
     )
+    frozen_pairs: Literal["near", "all"] = Field(
+        default="near", description="frozen electrode pairs taken out of every nonbonded "
+        "force: 'near' (closer than 0.3 nm; fastest on the CPU platform, measured) or 'all' "
+        "(every pair within the nonbonded cutoff, whose energy is a constant; 3x slower per "
+        "step on the CPU platform, measured; for GPUs, measure first: docs/benchmarks.md)")
 
     @field_validator("kind")
     @classmethod
@@ -341,6 +346,11 @@ class ElectrodeConfig(StrictModel):
     def _charge_fields(self) -> ElectrodeConfig:
         if self.charge is not None:
             self.charge.check_electrode(self)
+        if self.frozen_pairs == "all" and (self.flexible is not None or (
+                self.charge is not None and self.charge.constant_potential)):
+            raise ValueError("frozen_pairs 'all' needs rigid electrodes at constant charge "
+                             "(a flexible electrode's pairs are not constant; constant "
+                             "potential allows no exclusion on electrode atoms); use 'near'")
         if not electrode_kind(self.kind).has_slit and any(
                 d.sheets == "slit_walls" for d in self.dopants):
             raise ValueError(f"dopants.sheets 'slit_walls' needs a slit (kind {self.kind} "
