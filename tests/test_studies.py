@@ -3,6 +3,8 @@ run's own files say (recomputed here independently)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -269,6 +271,27 @@ def test_e7_300k_steps_from_a_hand_made_pmf():
     assert "needs a pristine" in three_to_two(ox)
 
 
+def test_oxide_sentence_weights_windows_by_frames():
+    from predesolv.studies.e7_shell import oxide_sentence
+
+    rows = [{"surface": "n_oxide_zigzag", "cn_centre": c, "cutoff_nm": 0.31, "frames": f,
+             "oxide_O_in_shell": x} for c, f, x in ((1.0, 100, 1.0), (3.0, 300, 0.0),
+                                                     (4.0, 50, 0.5))]
+    s = oxide_sentence(rows)
+    # CN <= 3: (100 * 1 + 300 * 0) / 400 = 25 %; CN > 3: 50 %
+    assert s == ("n_oxide_zigzag: N–O oxygen within 0.31 nm of Na⁺ in 25 % of the frames of "
+                 "windows at CN ≤ 3, 50 % at CN > 3.")
+    bare = [dict(r, surface="pristine_zigzag", oxide_O_in_shell=float("nan")) for r in rows]
+    assert oxide_sentence(bare).startswith("no oxide dopant")
+    assert oxide_sentence(bare + rows) == s
+
+
+def _mic(pos: np.ndarray, box: np.ndarray, i: int, j: np.ndarray) -> np.ndarray:
+    """Minimum-image distances (nm) from atom i to atoms j of an orthorhombic box."""
+    d = pos[j] - pos[i]
+    return np.linalg.norm(d - box * np.round(d / box), axis=-1)
+
+
 def test_e7_300k_smoke(tmp_path):
     out = tmp_path / "e7h"
     assert main(["study", "e7-300k", "--size", "smoke", "--out", str(out)]) == 0
@@ -284,14 +307,27 @@ def test_e7_300k_smoke(tmp_path):
     # the minimum-image Na-N distance measured on the trajectories, not the CV's own record
     from predesolv.analysis.io import load_run
 
+    shell = pd.read_csv(out / "e7_300k_shell.csv").set_index("window")
+    assert study.verdict("oxide_in_shell").sentence.startswith("n_oxide_zigzag: N–O oxygen")
     for w in sorted((out / "n_oxide_zigzag" / "windows").glob("w*")):
         u, md = load_run(w)
         na, n = md.groups["cation"][1], md.groups["dopant_site:n_oxide"][0]  # cation[1]
+        ec = md.groups["solvent_O:EC"]
+        # the N-oxide's O: the one oxygen of the dopant residue, bonded to its N (0.13 nm)
+        (ox,) = [i for i in md.groups["dopant:n_oxide"] if u.atoms[i].name.startswith("O")]
+        counts, near = [], []
         for ts in u.trajectory:
-            d = (u.atoms.positions[na] - u.atoms.positions[n]) / 10.0
-            box = ts.dimensions[:3] / 10.0
-            d -= box * np.round(d / box)
-            assert np.linalg.norm(d) < 0.55 + 5 * np.sqrt(0.0083144626 * 298 / 5000), w.name
+            pos, box = u.atoms.positions / 10.0, ts.dimensions[:3] / 10.0
+            mic = functools.partial(_mic, pos, box)
+            assert mic(na, np.array([n]))[0] < 0.55 + 5 * np.sqrt(0.0083144626 * 298 / 5000), \
+                w.name
+            assert mic(n, np.array([ox]))[0] < 0.16
+            counts.append(int((mic(na, np.asarray(ec)) < 0.31).sum()))
+            near.append(bool(mic(na, np.array([ox]))[0] < 0.31))
+        row = shell.loc[w.name]
+        assert row["frames"] == len(counts)
+        assert row["cn_EC_O"] == pytest.approx(np.mean(counts))
+        assert row["oxide_O_in_shell"] == pytest.approx(np.mean(near))
 
 
 @pytest.mark.parametrize("path", sorted(

@@ -23,6 +23,7 @@ from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import run_pmf
 
 from .common import config_folder, configs, measured_speed
+from .e7_shell import oxide_sentence, shell_rows
 from .result import (
     STUDY_FILE,
     RunRecord,
@@ -38,6 +39,10 @@ SEED = ("Tang et al., Nano-Micro Lett. 18:161 (2026): DFT stepwise desolvation o
 DEFINITION = ("F(CN) from MBAR along the Na-O(EC) coordination CV (rational switch, r0 in "
               "each config) with the ion held at the surface; dG(n->n-1) = F(n-1) - F(n), F "
               "read at whole CN by linear interpolation")
+
+#: What the census is for (a diagnostic beside the verdict, not a seed criterion).
+OXIDE_CRITERION = ("diagnostic: does the N-O oxygen take a place in the Na+ first shell, so "
+                   "that a lower EC count next to the oxide is partly built in?")
 
 
 def whole_number_free_energies(pmf: pd.DataFrame, column: str = "F_kJ_per_mol"
@@ -76,7 +81,7 @@ def step_rows(surface: str, f_at: dict[int, float],
 def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Run every coordination-PMF config of ``folder`` into ``out/<stem>`` and write
     ``e7_300k_steps.csv``, ``e7_300k_pmf.csv``, ``e7_300k.png`` and the study's summary."""
-    pmfs, rows, runs = [], [], []
+    pmfs, rows, runs, shells = [], [], [], []
     for path in configs(folder):
         cfg = predesolv.load_config(path)
         root = out / path.stem
@@ -92,8 +97,11 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
                               ns_per_day=speed["ns_per_day_median"]))
         rows += step_rows(path.stem, whole_number_free_energies(pmf),
                           whole_number_free_energies(pmf, "dF_kJ_per_mol"))
+        shells += shell_rows(cfg, root, path.stem)
     files = {"e7_300k_steps.csv": out / "e7_300k_steps.csv",
-             "e7_300k_pmf.csv": out / "e7_300k_pmf.csv", "e7_300k.png": out / "e7_300k.png"}
+             "e7_300k_pmf.csv": out / "e7_300k_pmf.csv", "e7_300k.png": out / "e7_300k.png",
+             "e7_300k_shell.csv": out / "e7_300k_shell.csv"}
+    pd.DataFrame(shells).to_csv(files["e7_300k_shell.csv"], index=False, float_format="%.6g")
     pd.DataFrame(rows, columns=["surface", "step", "n_from", "dG_kJ_per_mol", "dG_eV",
                                 "sigma_kJ_per_mol", "sigma_eV"]).to_csv(
         files["e7_300k_steps.csv"], index=False, float_format="%.6g")
@@ -103,7 +111,9 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
     result = StudyResult.new(
         opts["study"], opts["size"],
         WhatWasRun.of(config_folder(folder), [r.name for r in runs], runs), seed=Seed(source=SEED),
-        verdicts=[Verdict(name="three_to_two", criterion=SEED, sentence=three_to_two(rows))],
+        verdicts=[Verdict(name="three_to_two", criterion=SEED, sentence=three_to_two(rows)),
+                  Verdict(name="oxide_in_shell", criterion=OXIDE_CRITERION,
+                          sentence=oxide_sentence(shells))],
         numbers=numbers_from_rows("E7-300K", rows), rows=rows, files=list(files),
         definition=DEFINITION)
     files[STUDY_FILE] = result.write(out)
