@@ -1,0 +1,70 @@
+"""The solvated check of the MLIP-fitted Na–C sets (scripts/na_c_solvated_check.py): its cell
+puts the CV's Na+ inside the slit, and the committed adsorption free energies follow from the
+committed PMFs (docs/results/na_c_mlip/solvated) and appear in docs/mlip.md."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from predesolv import load_config
+from predesolv.config.loader import read_config_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs/results/na_c_mlip/solvated"
+SCRIPT = runpy.run_path(str(ROOT / "scripts" / "na_c_solvated_check.py"))
+KT_298 = 0.0083144626 * 298.0  # kJ/mol
+
+
+def test_example_ion_starts_inside_the_slit_and_a_reservoir_ion_is_refused(tmp_path):
+    cfg = SCRIPT["case_config"]("na-c-mlip-sevennet", tmp_path)
+    assert cfg.system.forcefield.parameter_sets == ["na-c-mlip-sevennet"]
+    SCRIPT["check_start"](cfg)  # cation[6] sits inside the 2.0 nm slit
+    data = read_config_yaml(ROOT / "examples" / "pmf_na_graphene_adsorption.yaml")
+    data["pmf"]["cv"]["group"] = "cation[0]"  # packed in the reservoir
+    with pytest.raises(SystemExit, match=r"cation\[0\] starts at .* not inside the slit"):
+        SCRIPT["check_start"](load_config(data))
+
+
+def test_wall_height_from_the_cv():
+    """CV 0 is the mid-plane, the wall's carbon plane is +spacing/2 = 1.0 nm."""
+    data = read_config_yaml(ROOT / "examples" / "pmf_na_graphene_adsorption.yaml")
+    assert SCRIPT["half_spacing_nm"](load_config(data)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("ff", ["default", "na-c-mlip-chgnet", "na-c-mlip-sevennet"])
+def test_adsorption_free_energy_follows_from_the_committed_pmf(ff):
+    """F(adsorbed) - F(bulk), recomputed by Boltzmann sums over the committed pmf.csv bins,
+    matches the MBAR state difference the summary reports (equal-width bins)."""
+    row = pd.read_csv(RESULTS / "summary.csv").set_index("forcefield").loc[ff]
+    pmf = pd.read_csv(RESULTS / ff / "pmf.csv").dropna(subset=["F_kJ_per_mol"])
+    z, F = pmf["z_nm"].to_numpy(), pmf["F_kJ_per_mol"].to_numpy()
+
+    def state(lo: float, hi: float) -> float:
+        sel = (z >= lo) & (z <= hi)
+        return -KT_298 * np.log(np.sum(np.exp(-(F[sel] - F.min()) / KT_298)))
+
+    ours = state(0.55, 0.80) - state(0.0, 0.15)
+    assert ours == pytest.approx(row["dF_ads_kJ_per_mol"], abs=max(1.0, 0.05 * abs(ours)))
+    # the minimum the summary names is the PMF's
+    assert 1.0 - z[np.argmin(F)] == pytest.approx(row["h_min_nm"], abs=1e-4)
+
+
+def test_docs_show_the_committed_summary():
+    doc = (ROOT / "docs" / "mlip.md").read_text()
+    assert "\n".join(SCRIPT["summary_markdown"](RESULTS)) in doc
+
+
+def test_verdict_rules_on_hand_made_rows():
+    verdict = SCRIPT["verdict"]
+    base = {"replicas_agree": True, "h_min_nm": 0.25, "cn_O_DME_at_min": 3.0,
+            "cn_O_DME_bulk": 5.5, "dF_ads_kJ_per_mol": -20.0, "sigma_kJ_per_mol": 3.0}
+    assert verdict(base).startswith("over-binds")
+    assert verdict({**base, "replicas_agree": False}).startswith("not converged")
+    assert verdict({**base, "h_min_nm": 0.50}) == "does not over-bind: no contact minimum"
+    assert verdict({**base, "cn_O_DME_at_min": 5.0}).endswith("keeps its DME oxygens")
+    assert verdict({**base, "dF_ads_kJ_per_mol": -5.0}).endswith("is not favourable")
