@@ -38,7 +38,8 @@ from predesolv.analysis.shell_path import shell_along_path
 from predesolv.api import build
 from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
-from predesolv.studies.insertion import PATH_CUTOFFS_NM
+from predesolv.freeenergy.groups import resolve_group
+from predesolv.studies.insertion import PATH_CUTOFFS_NM, pulled
 from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import run_pmf
 
@@ -68,19 +69,12 @@ def check_start(cfg: Any) -> None:
     x0, x1 = (float(v) for v in seg["x_nm"])
     z0, z1 = (float(v) for v in seg["z_nm"])
     group = cfg.pmf.cv.group
-    index = int(group.split("[")[1].rstrip("]"))
-    cations = built.metadata.groups["cation"]
-    pos = built.positions.value_in_unit(unit.nanometer)
-    x, _, z = (float(v) for v in pos[cations[index]])
+    (ion,) = resolve_group(group, built.metadata, built.topology, field="pmf.cv.group")
+    x, _, z = (float(v) for v in built.positions.value_in_unit(unit.nanometer)[ion])
     if not (x0 + 0.75 <= x <= x1 - 0.75 and z0 < z < z1):
         raise SystemExit(f"{group} starts at x = {x:.3f}, z = {z:.3f} nm, not inside the slit "
                          f"(x {x0:.3f}-{x1:.3f}, z {z0:.3f}-{z1:.3f} nm) >= 0.75 nm from its "
                          f"ends: pick another cation in {EXAMPLE.name}")
-
-
-def cation_index(cfg: Any) -> int:
-    """Index in the cation group of the CV's ion (``"cation[6]"`` -> 6)."""
-    return int(cfg.pmf.cv.group.split("[")[1].rstrip("]"))
 
 
 def half_spacing_nm(cfg: Any) -> float:
@@ -92,7 +86,7 @@ def shell_rows(cfg: Any, root: Path) -> pd.DataFrame:
     """Window-mean first shell of the CV's ion in every window of every replica: DME oxygens
     and PF6 fluorines within the E1 first-shell cutoffs (``PATH_CUTOFFS_NM``), DME molecules;
     ``height_nm`` is the window centre's height above the wall's carbon plane."""
-    ion, half = cation_index(cfg), half_spacing_nm(cfg)
+    (_, ion), half = pulled(cfg), half_spacing_nm(cfg)  # ("cation", index in the group)
     rows = []
     for r in range(cfg.pmf.replicas):
         for w in PMFDir(root).replica(r).window_dirs():

@@ -19,20 +19,18 @@ from MDAnalysis.lib.distances import distance_array
 from openmm import unit
 
 from predesolv.analysis.io import load_run
+from predesolv.freeenergy.groups import resolve_group
 from predesolv.workflows.pmfdir import PMFDir
 
 #: Dopant types whose residue carries an oxygen that can coordinate the ion.
 OXIDE_TYPES = ("n_oxide",)
 
 
-def cv_ion_and_cutoff(cfg: Any, metadata: Any) -> tuple[int, float] | None:
-    """Atom index of the coordination CV's cation and its r0 (nm); None when the CV has no
-    explicit r0 (the census then has no cutoff to share with it)."""
-    spec = cfg.pmf.cv
-    if getattr(spec, "r0", None) is None:
-        return None
-    k = int(str(spec.cation).split("[")[1].rstrip("]"))
-    return int(metadata.groups["cation"][k]), float(spec.r0.value_in_unit(unit.nanometer))
+def cv_cutoff_nm(cfg: Any) -> float | None:
+    """The coordination CV's r0 (nm); None when the CV has no explicit r0 (the census then
+    has no cutoff to share with it)."""
+    r0 = getattr(cfg.pmf.cv, "r0", None)
+    return None if r0 is None else float(r0.value_in_unit(unit.nanometer))
 
 
 def oxide_oxygens(universe: Any, metadata: Any) -> np.ndarray:
@@ -66,13 +64,13 @@ def window_census(universe: Any, metadata: Any, ion: int, cutoff_nm: float
 def shell_rows(cfg: Any, root: Path, surface: str) -> list[dict[str, Any]]:
     """One census row per window of the PMF folder ``root`` (replica 0); none when the CV
     has no explicit r0."""
+    r0 = cv_cutoff_nm(cfg)
+    if r0 is None:
+        return []
     rows = []
     for w in PMFDir(root).window_dirs():
         u, md = load_run(w.path)
-        found = cv_ion_and_cutoff(cfg, md)
-        if found is None:
-            return []
-        ion, r0 = found
+        (ion,) = resolve_group(cfg.pmf.cv.cation, md, u, field="pmf.cv.cation")
         rows.append({"surface": surface, "window": w.path.name,
                      "cn_centre": w.load_config().bias.center_value, "cutoff_nm": r0,
                      **window_census(u, md, ion, r0)})

@@ -104,7 +104,7 @@ def sheet_well(fit: FormFit, dz_nm: float = 0.001) -> tuple[float, float]:
     z0 = pore.region("cavity").z_nm[0]
     zs = np.arange(0.15, 0.80 + 1e-9, dz_nm)
     near = images_near(pore.positions_nm, pore.box_nm,
-                        np.array([*pore.box_nm[:2] / 2, z0 + 0.4]), CUTOFF_NM + 0.8)
+                       np.array([*pore.box_nm[:2] / 2, z0 + 0.4]), CUTOFF_NM + 0.8)
     best = (np.inf, np.nan)
     for xy in lateral_sites(pore).values():
         pts = np.column_stack([np.full((len(zs), 2), xy), z0 + zs])
