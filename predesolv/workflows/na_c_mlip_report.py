@@ -184,8 +184,8 @@ def write_parameter_set(sets_dir: str | Path, model: str, fit: FormFit, command:
     return write_set(Path(sets_dir) / f"{name}.yaml", name,
                      f"Na+ - basal graphene carbon (NA_Na-CAR_C) {fit.form} term fitted to "
                      f"{model} + D3 energies (held-out RMSE {fit.held_out_rmse_eV:.3f} eV); "
-                     "edge, H-bearing and N-doped carbons keep the default mixing. Not checked "
-                     "for solvated Na+ adsorption: see provenance and docs/mlip.md.",
+                     "edge, H-bearing and N-doped carbons keep the default mixing. Solvated Na+ "
+                     "adsorption check not converged yet: see docs/mlip.md.",
                      provenance, pair_potentials=[pair_potential(fit)])
 
 
