@@ -163,6 +163,10 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
     pm.add_argument("--extend", action="store_true",
                     help="sample longer: allow only a longer last window stage "
                          "(pmf.stages[-1].duration); finished windows run the extra steps")
+    pm.add_argument("--only-short", action="store_true",
+                    help="with --extend: extend only the finished windows with fewer "
+                         "effective samples than pmf.estimator.min_effective_samples "
+                         "(any CV); the others keep their length")
 
     bs = sub.add_parser("barrier-scan", parents=[common],
                         help="0 K migration barrier of a bare Na+ between graphene walls")
@@ -368,7 +372,8 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
             _, files = estimate(pdir.root, cfg)
     else:
         files = run_pmf(cfg, out=args.out, serial=args.serial, platform=args.platform,
-                        overwrite=args.overwrite, extend=args.extend).files
+                        overwrite=args.overwrite, extend=args.extend,
+                        only_short=args.only_short).files
     _print_pmf_summary(files)
     for name, path in files.items():
         print(f"{name}: {path}")

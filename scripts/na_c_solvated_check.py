@@ -49,11 +49,15 @@ FORCEFIELDS: dict[str, list[str]] = {"default": [], "na-c-mlip-chgnet": ["na-c-m
                                      "na-c-mlip-sevennet": ["na-c-mlip-sevennet"]}
 
 
-def case_config(ff: str, root: Path, min_effective_samples: int | None = None) -> Any:
+def case_config(ff: str, root: Path, min_effective_samples: int | None = None,
+                production: str | None = None) -> Any:
     """The checked RunConfig of one force field, output under ``root/ff`` (optionally with
-    the estimator's gate lowered: a diagnostic, never a verdict)."""
+    the estimator's gate lowered: a diagnostic, never a verdict; or another production
+    length per window, ``production`` as ``"72 ps"``)."""
     data = read_config_yaml(EXAMPLE)
     data["system"]["forcefield"]["parameter_sets"] = FORCEFIELDS[ff]
+    if production is not None:
+        data["pmf"]["stages"][-1]["duration"] = production
     if min_effective_samples is not None:
         data["pmf"]["estimator"]["min_effective_samples"] = min_effective_samples
     data["output"]["directory"] = str(root / ff)
@@ -234,14 +238,20 @@ def main() -> None:
     ap.add_argument("--extend", action="store_true",
                     help="finished windows of an earlier, shorter run continue to the "
                     "example's production length (predesolv pmf --extend)")
+    ap.add_argument("--production", default=None,
+                    help="production per window instead of the example's (e.g. '72 ps'; "
+                    "with --extend: the length the extended windows run to)")
+    ap.add_argument("--only-short", action="store_true",
+                    help="with --extend: only the windows below the sample gate run longer "
+                    "(predesolv pmf --extend --only-short)")
     args = ap.parse_args()
     root = Path(args.out).absolute()
     if not args.collect:
         for ff in args.forcefields:
-            cfg = case_config(ff, root, args.min_effective_samples)
+            cfg = case_config(ff, root, args.min_effective_samples, args.production)
             check_start(cfg)
             t0 = time.perf_counter()
-            run_pmf(cfg, serial=True, extend=args.extend)
+            run_pmf(cfg, serial=True, extend=args.extend, only_short=args.only_short)
             print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
         return
     df = collect(args.forcefields, root, Path(args.results), args.min_effective_samples)

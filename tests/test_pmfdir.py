@@ -229,3 +229,53 @@ def test_extend_runs_only_the_extra_steps_and_records_it(done, capsys):
         ("pmf.stages[0].duration", "4.0 ps", "8.0 ps")]
     assert main(["pmf", path, "--serial"]) == 0  # the extended folder is the new normal
     assert "2 of 2 windows already complete" in capsys.readouterr().err
+
+
+def _production_neff(state: Path) -> float:
+    """Effective samples of a window's CV, recomputed here with pymbar from state.csv."""
+    import pandas as pd
+    from pymbar import timeseries
+
+    df = pd.read_csv(state)
+    x = df[df["stage"] == df["stage"].iloc[-1]]["cv (nm)"].to_numpy(float)
+    return x.size / float(timeseries.statistical_inefficiency(x))
+
+
+def test_extend_only_short_extends_the_windows_below_the_gate(tmp_path, capsys):
+    """--extend --only-short: the gate sits between the two windows' effective sample counts
+    (recomputed here with pymbar), so exactly the poorer window runs to 8 ps (its first rows
+    the earlier run's, byte for byte) while the other keeps its 4 ps rows unchanged; the
+    manifest keeps 4 ps and records the extended window; a plain rerun runs nothing. A soft
+    and a stiff window make the two counts differ."""
+    tmp, cfg = tmp_path, double_well_pmf_config(tmp_path)
+    cfg["pmf"]["k"] = ["100 kJ/mol/nm**2", "4000 kJ/mol/nm**2"]
+    assert main(["pmf", _write(tmp, cfg), "--serial"]) == 0
+    root = tmp / "pmf"
+    before = _samples(root)
+    neff = {w: _production_neff(root / "windows" / w / "state.csv") for w in before}
+    poor, rich = sorted(neff, key=neff.__getitem__)
+    gate = int(neff[rich])
+    assert neff[poor] < gate <= neff[rich], neff  # the two windows differ enough
+    cfg["pmf"]["estimator"]["min_effective_samples"] = gate
+    cfg["pmf"]["stages"][0]["duration"] = "8 ps"
+    path = _write(tmp, cfg)
+    capsys.readouterr()
+    assert main(["pmf", path, "--serial", "--only-short"]) == 2  # needs --extend
+    assert "--only-short goes with --extend" in capsys.readouterr().err
+    rc = main(["pmf", path, "--serial", "--extend", "--only-short"])
+    err = capsys.readouterr().err
+    assert f"extending 1 of 2 windows: {poor}" in err
+    after = _samples(root)
+    assert after[rich] == before[rich]
+    assert len(after[poor].splitlines()) == 1 + round(8.0 / 0.02)
+    assert after[poor].startswith(before[poor])
+    assert rc == (0 if _production_neff(root / "windows" / poor / "state.csv") >= gate else 2)
+    manifest = json.loads((root / "pmf.json").read_text())
+    assert manifest["config"]["pmf"]["stages"][0]["duration"].startswith("4")
+    assert [(h["from"], h["to"], h["windows"]) for h in manifest["history"]] == [
+        ("4.0 ps", "8.0 ps", [poor])]
+    cfg["pmf"]["stages"][0]["duration"] = "4 ps"
+    cfg["pmf"]["estimator"]["min_effective_samples"] = 2
+    assert main(["pmf", _write(tmp, cfg), "--serial"]) == 0
+    assert "2 of 2 windows already complete" in capsys.readouterr().err
+    assert _samples(root) == after

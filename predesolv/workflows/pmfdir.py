@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from predesolv import layout
 from predesolv.atomic import atomic_write_text
@@ -113,7 +114,8 @@ class PMFDir:
                 f"pmf: {self.root} is being written by another predesolv pmf ({exc.holder}); "
                 f"wait for it to finish or use another --out") from None
 
-    def claim(self, cfg: RunConfig, overwrite: bool, extend: bool = False) -> str | None:
+    def claim(self, cfg: RunConfig, overwrite: bool, extend: bool = False,
+              only_short: bool = False) -> str | None:
         """Check ``cfg`` against the manifest (or write it for a new folder). Returns a
         note for the user: a folder written before manifests existed (recorded now,
         unchecked), or the extension ``extend`` made.
@@ -126,6 +128,10 @@ class PMFDir:
             Allow one change: a longer last window stage (``pmf.stages[-1].duration``); the
             manifest then takes the new length and records the extension in its
             ``history``.
+        only_short : bool
+            With ``extend``: only some windows will run longer (``--only-short``); the
+            manifest keeps its length and :meth:`record_extension` records which windows
+            ran to the new one.
 
         Raises
         ------
@@ -153,6 +159,9 @@ class PMFDir:
             return None
         if extend and _is_extension(stored, cfg, changed):
             step = _extension_record(stored, cfg, changed[0])
+            if only_short:
+                return (f"extending the windows below the sample gate from {step['from']} to "
+                        f"{step['to']} (the others keep their length; recorded in {MANIFEST})")
             self._write_manifest(cfg, [*record.get("history", []), step])
             return (f"extending every window's {changed[0]} from {step['from']} to "
                     f"{step['to']} (recorded in {MANIFEST})")
@@ -165,7 +174,17 @@ class PMFDir:
             f"would mix two ensembles. Undo the change, write the new PMF to another "
             f"folder (--out), or replace this one (--overwrite){hint}", "pmf")
 
-    def history(self) -> list[dict[str, str]]:
+    def record_extension(self, cfg: RunConfig, windows: list[str]) -> None:
+        """Record in the manifest's ``history`` that ``windows`` (labels) ran to ``cfg``'s
+        last window stage while the manifest's own length stays (``--only-short``)."""
+        record = json.loads(self.manifest.read_text())
+        stored = RunConfig.model_validate(record["config"])
+        step: dict[str, str | list[str]] = {
+            **_extension_record(stored, cfg, _last_duration(stored)), "windows": windows}
+        atomic_write_text(self.manifest, json.dumps(
+            {**record, "history": [*record.get("history", []), step]}, indent=1) + "\n")
+
+    def history(self) -> list[dict[str, Any]]:
         """The extensions recorded in the manifest (oldest first; empty for none)."""
         if not self.manifest.is_file():
             return []

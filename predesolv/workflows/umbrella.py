@@ -33,6 +33,7 @@ from predesolv.rundir import RunDir
 from predesolv.runner import Runner, preflight
 from predesolv.workflows.distributed import Task, run_tasks
 
+from .extension import describe, short_windows
 from .pmfdir import PULL_CSV, PMFDir, window_label
 from .protocol import (
     PULL,
@@ -266,7 +267,7 @@ def run_window(path: str, platform: str | None, device_index: str | None = None,
 
 def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = False,
             platform: str | None = None, overwrite: bool = False,
-            extend: bool = False) -> PMFRunResult:
+            extend: bool = False, only_short: bool = False) -> PMFRunResult:
     """Everything ``predesolv pmf`` does: start run, pull, windows, MBAR estimate, holding
     the PMF folder's lock throughout (:class:`~.pmfdir.PMFDir`).
 
@@ -278,6 +279,9 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
         Allow a longer last window stage than the folder's windows ran (only that change):
         finished windows resume from their last checkpoint and run the extra steps; the
         extension is recorded in ``pmf.json``.
+    only_short : bool
+        With ``extend``: extend only the finished windows below the estimator's sample gate
+        (:mod:`.extension`); the manifest records which.
 
     Raises
     ------
@@ -291,18 +295,21 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     if cfg.pmf is None:
         raise ConfigError("pmf: the config has no 'pmf' block (CV, windows, k, stages); see "
                           "docs/free_energy.md", "pmf")
+    if only_short and not extend:
+        raise ConfigError("--only-short goes with --extend (and a longer last window stage "
+                          "in the config)", "--only-short")
     root = Path(out or cfg.output.directory).absolute()
     plans = plan_windows(cfg)
     built = build_system(cfg.system)
     check_pmf(cfg, built)
     pdir = PMFDir(root)
     with pdir.locked():
-        note = pdir.claim(cfg, overwrite, extend)
+        note = pdir.claim(cfg, overwrite, extend, only_short)
         if note:
             _say(f"warning: {note}")
         _say(f"{len(plans)} windows; folder {root}")
         try:
-            return _run_pmf_locked(cfg, root, plans, built, serial, platform)
+            return _run_pmf_locked(cfg, root, plans, built, serial, platform, only_short)
         except Interrupted as exc:  # the runner's advice is for `run`; a PMF goes on by `pmf`
             raise Interrupted(f"pmf stopped ({exc.what})",
                               "Continue with the same command: predesolv pmf CONFIG (finished "
@@ -321,7 +328,8 @@ class _PullEnd:
 
 
 def _run_pmf_locked(cfg: RunConfig, root: Path, plans: list[WindowPlan], built: BuiltSystem,
-                    serial: bool, platform: str | None) -> PMFRunResult:
+                    serial: bool, platform: str | None, only_short: bool = False
+                    ) -> PMFRunResult:
     """Every replica's start run, pull and window inputs, then all windows, then MBAR."""
     assert cfg.pmf is not None
     if cfg.pmf.seed_from == "pull" and cfg.pull is None:
@@ -341,6 +349,8 @@ def _run_pmf_locked(cfg: RunConfig, root: Path, plans: list[WindowPlan], built: 
         first = end if r == 0 else first
         dirs += d
         wanted += w
+    if only_short:
+        wanted = _only_short(cfg, pdir, dirs, wanted)
     _run_windows(cfg, dirs, serial, platform, wanted)
     result, files = estimate(root, cfg)
     return PMFRunResult(root, [d.path for d in dirs], files, result)
@@ -448,6 +458,28 @@ def _run_windows(cfg: RunConfig, dirs: list[RunDir], serial: bool, platform: str
     _say(f"running {len(tasks)} windows " + ("serially" if serial else
                                              f"on Dask ({cfg.pmf.cluster.kind})"))
     run_tasks(tasks, cfg.pmf.cluster, serial=serial)
+
+
+def _only_short(cfg: RunConfig, pdir: PMFDir, dirs: list[RunDir], wanted: list[RunConfig]
+                ) -> list[RunConfig]:
+    """``--only-short``: the windows to extend are the finished ones below the sample gate;
+    every other finished window keeps the config it ran (is not extended). Records the
+    chosen windows in the manifest."""
+    assert cfg.pmf is not None
+    done = [d for d, w in zip(dirs, wanted, strict=True)
+            if _complete(d) and _needs_extension(d, w)]
+    short = short_windows(cfg, done)
+    gate = cfg.pmf.estimator.min_effective_samples
+    if not short:
+        _say(f"--only-short: every finished window has >= {gate} effective samples; "
+             f"none extended")
+    else:
+        _say(f"--only-short: extending {len(short)} of {len(dirs)} windows: "
+             f"{describe(short, gate)}")
+        pdir.record_extension(cfg, [s.label for s in short])
+    chosen = {s.label for s in short}
+    return [w if window_label(d) in chosen or not d.has_inputs() else d.load_config()
+            for d, w in zip(dirs, wanted, strict=True)]
 
 
 def _needs_extension(rd: RunDir, wanted: RunConfig) -> bool:

@@ -1,0 +1,102 @@
+"""Which finished umbrella windows to sample longer (``predesolv pmf --extend --only-short``).
+
+Umbrella windows decorrelate at very different rates: near a flat stretch of the free energy
+the CV drifts slowly with the solvation shell, and a window there can have ten times the
+statistical inefficiency of a stiff window near contact. Extending every window until the
+slowest passes the estimator's sample gate spends most of the time on windows that passed
+long ago. ``--only-short`` extends only the windows whose production has fewer effectively
+uncorrelated samples than ``pmf.estimator.min_effective_samples`` in *any* of their CVs —
+counted exactly as the estimator counts them (:func:`predesolv.analysis.pmf.decorrelate_series`
+with the estimator's ``detect_equilibration``). MBAR takes windows of different lengths as
+they are; the PMF folder's manifest records which windows were extended and to what length
+(:meth:`~.pmfdir.PMFDir.record_extension`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from predesolv.analysis.pmf import decorrelate_series
+from predesolv.config import RunConfig
+from predesolv.errors import AnalysisError
+from predesolv.rundir import RunDir
+
+from .pmfdir import window_label
+from .wallcheck import checked_production
+
+
+@dataclass(frozen=True)
+class WindowSamples:
+    """Effectively uncorrelated samples of one finished window (its poorest CV).
+
+    Attributes
+    ----------
+    label : str
+        The window's name (``w004``, ``r1/w004``).
+    n_frames : int
+        Production frames of the window.
+    n_effective : float
+        The smallest effective sample count over the window's CVs.
+    column : str
+        The ``state.csv`` column of that CV.
+    """
+
+    label: str
+    n_frames: int
+    n_effective: float
+    column: str
+
+
+def window_samples(rd: RunDir, decorrelate: bool = True,
+                   detect_equilibration: bool = False) -> WindowSamples:
+    """Effective samples of a finished window's every CV (``cv (…)`` and ``cv2 (…)``
+    columns of its production rows), the poorest one reported. As the estimator's gate:
+    ``(n_frames - equilibration start) / g``, capped by the samples the subsampling keeps
+    (``decorrelate``).
+
+    Raises
+    ------
+    WallEscapeError
+        A wall of the window let its CV go (as for the estimate).
+    """
+    cfg = rd.load_config()
+    df, _ = checked_production(rd, cfg)
+    label = window_label(rd)
+    worst: WindowSamples | None = None
+    for col in (c for c in df.columns if c.startswith(("cv (", "cv2 ("))):
+        try:
+            dec = decorrelate_series(df[col].to_numpy(float), decorrelate=decorrelate,
+                                     detect_equilibration=detect_equilibration)
+            n_eff = float(min(dec.n_effective, dec.samples.size))
+        except AnalysisError:  # a constant or too short series: as poor as it gets
+            n_eff = 0.0
+        if worst is None or n_eff < worst.n_effective:
+            worst = WindowSamples(label, len(df), n_eff, col)
+    if worst is None:
+        raise AnalysisError(f"{rd.path}: no CV columns in state.csv to count samples of")
+    return worst
+
+
+def short_windows(cfg: RunConfig, dirs: list[RunDir]) -> list[WindowSamples]:
+    """The finished windows of ``dirs`` below ``pmf.estimator.min_effective_samples``.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The PMF config (its estimator settings are the gate).
+    dirs : list of RunDir
+        Finished windows (an unfinished one is run by ``pmf`` anyway).
+    """
+    assert cfg.pmf is not None
+    est = cfg.pmf.estimator
+    counts = [window_samples(d, est.decorrelate, est.detect_equilibration) for d in dirs]
+    return [c for c in counts if c.n_effective < est.min_effective_samples]
+
+
+def describe(short: list[WindowSamples], minimum: int) -> str:
+    """One line per window for the log: name, effective samples, frames, CV."""
+    return "; ".join(f"{s.label} {s.n_effective:.1f} of {s.n_frames} frames ({s.column})"
+                     for s in short) + f" (< {minimum})"
+
+
+__all__ = ["WindowSamples", "describe", "short_windows", "window_samples"]
