@@ -44,7 +44,7 @@ from predesolv.quiet import QUIET_LOGGERS
 from predesolv.rundir import RunDir
 from predesolv.runner import preflight
 from predesolv.simulation import prepare_system
-from predesolv.studies import STUDY_FILE, StudyResult, format_study, run_study
+from predesolv.studies import STUDY_FILE, StudyResult, canonical_id, format_study, run_study
 from predesolv.systems.cell import reservoir_warnings
 from predesolv.systems.cell_export import export_system
 from predesolv.version import __version__
@@ -185,7 +185,8 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
 
     st = sub.add_parser("study", parents=[common],
                         help="run one of the papers' experiments (studies/<ID>) at a size")
-    st.add_argument("study", help="study identifier: E1, E2, E3, E4, E5, E7, E7-300K")
+    st.add_argument("study", help="study identifier: E0-E5, E5-MLIP, E7, E7-xTB, E7-search, "
+                                  "E7-300K")
     st.add_argument("--size", choices=("smoke", "paper"), default="smoke",
                     help="smoke: mechanics, < 2 min on 2 cores; paper: the reported numbers")
     st.add_argument("--out", help="output folder (default runs/studies/<ID>-<size>)")
@@ -500,7 +501,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
         print(format_study(StudyResult.read(summary)))
     for name, path in files.items():
         print(f"{name}: {path}")
-    print(f"study {args.study.upper()} ({args.size}) complete ({time.perf_counter() - t0:.1f} s)")
+    print(f"study {canonical_id(args.study)} ({args.size}) complete "
+          f"({time.perf_counter() - t0:.1f} s)")
     return EXIT_OK
 
 

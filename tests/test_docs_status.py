@@ -15,12 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _count_by_hand(key: str) -> tuple[int, int]:
-    """(paper configs with a committed output folder, paper configs), recounted here."""
+    """(paper configs with a committed output folder or listed as run in the committed
+    study.json, paper configs), recounted here."""
     paper = list((ROOT / "studies" / key / "paper").glob("*.yaml"))
     done = ROOT / "docs" / "results" / "studies" / f"{key}-paper"
     if not (done / "study.json").exists():
         return 0, len(paper)
-    ran = sum((done / p.stem).is_dir() for p in paper)
+    import json
+
+    listed = json.loads((done / "study.json").read_text()).get("what_was_run", {})
+    ran = sum((done / p.stem).is_dir() or p.stem in listed.get("configs", []) for p in paper)
     return (ran or (1 if len(paper) == 1 else 0)), len(paper)
 
 

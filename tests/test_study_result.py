@@ -121,7 +121,7 @@ def test_a_legacy_file_with_an_unknown_key_is_refused(tmp_path):
 def test_every_committed_summary_is_read():
     assert COMMITTED == ["E0-paper", "E1-paper", "E2-paper", "E3-paper", "E4-paper",
                          "E5-MLIP-paper", "E5-paper", "E7-300K-paper", "E7-paper",
-                         "E7-xTB-paper"]
+                         "E7-search-paper", "E7-xTB-paper"]
     for name in COMMITTED:
         res = StudyResult.read(RESULTS / name)
         raw = _raw(name.removesuffix("-paper"))

@@ -30,6 +30,7 @@ from .e5 import run_e5
 from .e5_mlip import run_e5_mlip
 from .e7 import run_e7
 from .e7_300k import run_e7_300k
+from .e7_search import run_e7_search
 from .insertion import run_insertion
 from .result import STUDY_FILE, StudyResult
 
@@ -65,6 +66,8 @@ _STUDIES = (
                 "carbon edges", run_e7),
     Study("E7-xTB", "the gas-phase Na+(EC)n steps of E7 from the force field and re-ranked "
                     "with GFN2-xTB", run_e7),
+    Study("E7-search", "how far the 0 K search for Na+(EC)n minima has converged: lowest "
+                       "minimum vs number of starts, random and annealed", run_e7_search),
     Study("E7-300K", "free energy vs Na-O(EC) coordination near pristine and N-oxide "
                      "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k),
 )
@@ -164,9 +167,9 @@ def paper_status(study_id: str) -> str:
     source for the status columns of ``studies/README.md``; checked by a test).
 
     ``smoke + paper (k of N configs run)`` where ``k`` counts the paper configs whose output
-    folder is committed under ``docs/results/studies/<ID>-paper/`` (a study with one config and
-    a committed summary counts it run); ``smoke; paper (N configs) not run`` without a
-    committed result."""
+    folder is committed under ``docs/results/studies/<ID>-paper/`` or that its committed
+    summary lists as run (a study with one config and a committed summary counts it run);
+    ``smoke; paper (N configs) not run`` without a committed result."""
     key = canonical_id(study_id)
     folder = studies_root() / key
     smoke = "smoke" if any((folder / "smoke").glob("*.yaml")) else "no smoke"
@@ -174,5 +177,7 @@ def paper_status(study_id: str) -> str:
     done = results_root() / f"{key}-paper"
     if not StudyResult.file_in(done).is_file():
         return f"{smoke}; paper ({len(paper)} configs) not run"
-    ran = [p for p in paper if (done / p).is_dir()] or (paper if len(paper) == 1 else [])
+    recorded = set(StudyResult.read(done).what_was_run.configs)
+    ran = ([p for p in paper if (done / p).is_dir() or p in recorded]
+           or (paper if len(paper) == 1 else []))
     return f"{smoke} + paper ({len(ran)} of {len(paper)} configs run)"

@@ -17,6 +17,7 @@ equation but not its prefactor; with k_B T / h the 1 s threshold at 298 K is 0.7
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,24 +263,46 @@ def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
     system, top, n_slab = build_system(slab, n_ec)
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
                          openmm.Platform.getPlatformByName(platform))
-    o_idx = [a.index for a in top.atoms() if a.index >= n_slab and a.residue.name == "EC"
-             and a.name == "O"]
-    rng = np.random.default_rng(seed)
+    o_idx = carbonyl_oxygens(top, n_slab)
     out = []
+    for i, xyz in placed_starts(slab, n_ec, n_starts, seed):
+        ctx.setPositions(xyz * unit.nanometer)
+        openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 20000)
+        out.append(record_minimum(ctx, slab, o_idx, i, bound_nm))
+    return out
+
+
+def placed_starts(slab: Slab, n_ec: int, n_starts: int, seed: int
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, positions)`` of the random starts (:func:`cluster_start`, one generator
+    seeded by ``seed``) that could be placed clear of the slab; positions in nm,
+    shape (n_atoms, 3), slab first."""
+    rng = np.random.default_rng(seed)
     for i in range(n_starts):
         mols = cluster_start(slab, n_ec, rng)
-        if mols is None:
-            continue
-        ctx.setPositions(np.vstack([slab.positions_nm, *mols]) * unit.nanometer)
-        openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 20000)
-        st = ctx.getState(getEnergy=True, getPositions=True)
-        xyz = np.asarray(st.getPositions(asNumpy=True).value_in_unit(unit.nanometer))
-        d = xyz[o_idx] - xyz[n_slab]
-        if n_slab:  # periodic slab: minimum image; the gas-phase cluster is not periodic
-            d -= slab.box_nm * np.round(d / slab.box_nm)
-        out.append(Minimum(st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
-                           int(np.sum(np.linalg.norm(d, axis=1) < bound_nm)), i, xyz))
-    return out
+        if mols is not None:
+            yield i, np.vstack([slab.positions_nm, *mols])
+
+
+def carbonyl_oxygens(top: app.Topology, n_slab: int) -> list[int]:
+    """Indices of the EC carbonyl oxygens of a cluster System (after the slab's atoms)."""
+    return [a.index for a in top.atoms() if a.index >= n_slab and a.residue.name == "EC"
+            and a.name == "O"]
+
+
+def record_minimum(ctx: openmm.Context, slab: Slab, o_idx: list[int], start: int,
+                   bound_nm: float = 0.30) -> Minimum:
+    """The minimised state of ``ctx`` as a :class:`Minimum`: its potential energy, the EC
+    whose carbonyl O lies within ``bound_nm`` of Na+ (the atom after the slab's) and the
+    positions."""
+    n_slab = len(slab.positions_nm)
+    st = ctx.getState(getEnergy=True, getPositions=True)
+    xyz = np.asarray(st.getPositions(asNumpy=True).value_in_unit(unit.nanometer))
+    d = xyz[o_idx] - xyz[n_slab]
+    if n_slab:  # periodic slab: minimum image; the gas-phase cluster is not periodic
+        d -= slab.box_nm * np.round(d / slab.box_nm)
+    return Minimum(st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
+                   int(np.sum(np.linalg.norm(d, axis=1) < bound_nm)), start, xyz)
 
 
 def isolated_ec_energy(box_nm: float = 4.0, platform: str = "CPU") -> float:

@@ -1,0 +1,157 @@
+"""The 0 K global search of Na+(EC)n minima (predesolv.workflows.global_search) and the
+E7-search study: restraint energies against hand-computed ones, the reported energy is the
+unbiased force field's (recomputed on a fresh System), convergence and Boltzmann values from
+hand-made minima, and the smoke study's tables recomputed from its own minima file."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import openmm
+import pandas as pd
+import pytest
+from openmm import app, unit
+
+from predesolv.cli import main
+from predesolv.studies import StudyResult
+from predesolv.workflows.global_search import (
+    K_HOLD,
+    AnnealProtocol,
+    _add_holds,
+    anneal_cluster,
+    boltzmann_energy,
+    convergence_rows,
+)
+from predesolv.workflows.stepwise import Minimum, Slab, build_system, gas_phase
+
+EV = 96.48533212  # kJ/mol per eV (CODATA), typed here, not imported
+KB = 0.0083144626  # kJ/mol/K
+
+
+def _energy(system: openmm.System, xyz: np.ndarray, k_hold: float | None = None) -> float:
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(xyz * unit.nanometer)
+    if k_hold is not None:
+        ctx.setParameter(K_HOLD, k_hold)
+    return ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(
+        unit.kilojoule_per_mole)
+
+
+def test_hold_restraints_have_the_flat_bottom_energies_computed_by_hand():
+    """Three particles (a slab atom, Na+, one carbonyl O) in a 5 nm box: Na+ 0.5 nm across
+    the surface and 1.5 nm above the site, O 0.45 nm from Na+. With the defaults (shell 0.35,
+    lateral 0.30, height 1.2 nm, k 5000) the energy is 0.5 k (0.10² + 0.20² + 0.30²); inside
+    every bound it is 0, and with k_hold 0 it is 0 wherever the atoms are."""
+    p = AnnealProtocol()
+    slab = Slab(app.Topology(), np.zeros((1, 3)), np.full(3, 5.0), np.array([2.0, 2.0, 1.0]),
+                np.array([0.0, 0.0, 1.0]), "test")
+    system = openmm.System()
+    system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*r) for r in np.eye(3) * 5.0))
+    for _ in range(3):
+        system.addParticle(20.0)
+    _add_holds(system, slab, 1, [2], p)
+    na = np.array([2.5, 2.0, 2.5])
+    xyz = np.array([[0.1, 0.1, 0.1], na, na + [0.0, 0.45, 0.0]])
+    want = 0.5 * p.k_hold * (0.10**2 + 0.20**2 + 0.30**2)
+    assert _energy(system, xyz, p.k_hold) == pytest.approx(want, rel=1e-6)
+    inside = np.array([[0.1, 0.1, 0.1], [2.1, 2.2, 1.9], [2.1, 2.5, 1.9]])
+    assert _energy(system, inside, p.k_hold) == pytest.approx(0.0, abs=1e-9)
+    assert _energy(system, xyz, 0.0) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_annealed_minima_are_unbiased_force_field_minima():
+    """Gas-phase Na+(EC)2, two annealed starts on Reference: each reported energy equals
+    the energy of its positions on a System built afresh without the restraints, its
+    largest force is that of a minimum (< 50 kJ/mol/nm, tolerance 1), both EC stay bound,
+    and the same seed gives the same minima."""
+    protocol = AnnealProtocol(steps=400, segments=4)
+    minima = anneal_cluster(gas_phase(), 2, 2, seed=3, platform="Reference",
+                            protocol=protocol)
+    again = anneal_cluster(gas_phase(), 2, 2, seed=3, platform="Reference",
+                           protocol=protocol)
+    assert [m.energy_kJ_per_mol for m in minima] == [m.energy_kJ_per_mol for m in again]
+    system, _, _ = build_system(gas_phase(), 2)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    for m in minima:
+        assert m.n_bound == 2
+        ctx.setPositions(m.positions_nm * unit.nanometer)
+        st = ctx.getState(getEnergy=True, getForces=True)
+        e = st.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        assert e == pytest.approx(m.energy_kJ_per_mol, abs=1e-4)
+        f = st.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+        assert np.abs(np.asarray(f)).max() < 50.0
+
+
+def test_convergence_rows_and_boltzmann_from_hand_made_minima():
+    """Lowest fully bound minimum among the first N starts (an unbound lower one ignored),
+    the change between counts in eV, stable only at the last count and only within 0.02 eV;
+    the Boltzmann value of 0, 0.01 (the same minimum) and 2 kJ/mol at 300 K is
+    -kT ln(1 + exp(-2/kT))."""
+    mins = {3: [Minimum(-100.0, 3, 0), Minimum(-150.0, 2, 1), Minimum(-101.0, 3, 5),
+                Minimum(-101.5, 3, 20)],
+            2: [Minimum(-50.0, 2, 0), Minimum(-50.0 - 0.03 * EV, 2, 9)]}
+    rows = {(r["n_EC"], r["n_starts"]): r for r in convergence_rows(mins, [4, 8, 32], "s")}
+    assert rows[(3, 4)]["E_lowest_kJ_per_mol"] == -100.0
+    assert rows[(3, 8)]["E_lowest_kJ_per_mol"] == -101.0
+    assert rows[(3, 32)]["change_eV"] == pytest.approx(-0.5 / EV)
+    assert rows[(3, 32)]["stable"] and not rows[(3, 8)]["stable"]
+    assert rows[(2, 32)]["change_eV"] == pytest.approx(-0.03, rel=1e-6)
+    assert not rows[(2, 32)]["stable"]
+    kt = KB * 300.0
+    assert boltzmann_energy([0.0, 0.01, 2.0, math.nan], 300.0) == pytest.approx(
+        -kt * math.log(1.0 + math.exp(-2.0 / kt)), rel=1e-4)
+    assert math.isnan(boltzmann_energy([], 300.0))
+
+
+def test_e7_search_smoke_tables_follow_from_its_minima(tmp_path):
+    """The smoke study's convergence rows and eq. 1 steps, recomputed here from
+    e7_minima.csv and E[EC] in study.json; a resumed run reads its parts and writes the same
+    tables."""
+    out = tmp_path / "s"
+    assert main(["study", "E7-search", "--size", "smoke", "--out", str(out)]) == 0
+    minima = pd.read_csv(out / "e7_minima.csv")
+    conv = pd.read_csv(out / "e7_convergence.csv")
+    steps = pd.read_csv(out / "e7_search_steps.csv")
+    e_ec = StudyResult.read(out).number("E_EC_kJ_per_mol").value
+    assert set(conv.method) == {"random", "anneal"} and len(conv) == 2 * 2 * 2
+    for r in conv.itertuples():
+        m = minima[(minima.method == r.method) & (minima.n_EC == r.n_EC)
+                   & (minima.n_bound == r.n_EC) & (minima.start < r.n_starts)]
+        assert r.E_lowest_kJ_per_mol == pytest.approx(m.energy_kJ_per_mol.min(), abs=1e-5)
+    for r in steps.itertuples():
+        m = minima[minima.method == r.method]
+        lo = m[(m.n_EC == 2) & (m.n_bound == 2)].energy_kJ_per_mol.min()
+        hi = m[(m.n_EC == 3) & (m.n_bound == 3)].energy_kJ_per_mol.min()
+        assert r.step == "3->2 EC"
+        assert r.E_desolv_eV == pytest.approx((lo + e_ec - hi) / EV, abs=1e-5)
+    before = (out / "e7_search_steps.csv").read_text()
+    assert main(["study", "E7-search", "--size", "smoke", "--out", str(out),
+                 "--resume"]) == 0
+    assert (out / "e7_search_steps.csv").read_text() == before
+
+
+def test_a_stable_plateau_above_another_methods_minimum_is_not_converged():
+    """Hand-made last-count rows: random is stable at -100 kJ/mol for 3 EC but anneal found
+    -110 (0.104 eV lower): random's 3 EC is not converged, anneal's is (stable and the
+    lowest); the 3->2 step row of random is not converged, anneal's is; one verdict names
+    random's 3 EC."""
+    from predesolv.studies.e7_search import agree_across_methods
+
+    def row(method, k, e, stable=True):
+        return {"surface": "s", "method": method, "n_EC": k, "n_starts": 32,
+                "E_lowest_kJ_per_mol": e, "stable": stable}
+
+    conv = [row("random", 3, -100.0), row("random", 2, -50.0),
+            row("anneal", 3, -110.0), row("anneal", 2, -50.0 + 0.01 * EV),
+            {**row("random", 3, -90.0, False), "n_starts": 16}]
+    steps = [{"surface": "s", "method": m, "step": "3->2 EC", "converged": True}
+             for m in ("random", "anneal")]
+    (verdict,) = agree_across_methods(conv, steps, [16, 32])
+    assert conv[0]["above_best_eV"] == pytest.approx(10.0 / EV)
+    assert [r["converged"] for r in conv] == [False, True, True, True, False]
+    assert math.isnan(conv[4]["above_best_eV"])
+    assert [s["converged"] for s in steps] == [False, True]
+    assert not verdict.ok and "3 EC: random 0.104 eV above" in verdict.sentence
