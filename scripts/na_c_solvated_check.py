@@ -38,10 +38,11 @@ from predesolv.analysis.shell_path import shell_along_path
 from predesolv.api import build
 from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
+from predesolv.errors import AnalysisError
 from predesolv.freeenergy.groups import resolve_group
 from predesolv.studies.insertion import PATH_CUTOFFS_NM, pulled
 from predesolv.workflows.pmfdir import PMFDir
-from predesolv.workflows.umbrella import run_pmf
+from predesolv.workflows.umbrella import estimate, run_pmf
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pmf_na_graphene_adsorption.yaml"
 #: Parameter sets selected by each force-field name (forcefield.parameter_sets).
@@ -113,13 +114,14 @@ def summary_row(ff: str, cfg: Any, root: Path, shells: pd.DataFrame) -> dict[str
     h = half - pmf["z_nm"].to_numpy()
     F = pmf["F_kJ_per_mol"].to_numpy()
     kT = float(summary["kT_kJ_per_mol"])
-    lo, hi = (float(v) for v in st["to_range" if sign > 0 else "from_range"])
+    lo, hi = (float(v) for v in st["from_range" if sign > 0 else "to_range"])  # the bulk's
     bulk = (pmf["z_nm"] >= lo) & (pmf["z_nm"] <= hi)
     f_bulk = -kT * np.log(np.mean(np.exp(-F[bulk.to_numpy()] / kT)))
     i = int(np.argmin(F))
     near = shells.loc[(shells["height_nm"] - h[i]).abs().idxmin(), "height_nm"]
     at_min = shells[np.isclose(shells["height_nm"], near)]
-    at_bulk = shells[shells["height_nm"] >= half - hi - 1e-9]
+    at_bulk = shells[(shells["height_nm"] >= half - hi - 1e-9)
+                     & (shells["height_nm"] <= half - lo + 1e-9)]
     reps = st.get("replica_dF_kJ_per_mol") or []
     sigma = st["sigma_kJ_per_mol"]
     return {"forcefield": ff, "dF_ads_kJ_per_mol": sign * st["dF_kJ_per_mol"],
@@ -158,12 +160,27 @@ def plot(cases: dict[str, tuple[pd.DataFrame, pd.DataFrame, float]], path: Path)
 
 
 def collect(forcefields: list[str], root: Path, results: Path,
-            min_effective_samples: int | None = None) -> pd.DataFrame:
-    """Summarise finished runs; copy each PMF's small outputs to ``results/<ff>/``."""
+            min_effective_samples: int | None = None,
+            diagnostic_gate: int | None = None) -> pd.DataFrame:
+    """Estimate each finished PMF again (the estimator's gate applies: an unconverged run
+    raises, naming the window) and summarise it; copy its small outputs to ``results/<ff>/``.
+    With ``diagnostic_gate``, a force field whose windows fail the gate is estimated again
+    with the gate lowered to it and summarised as a diagnostic ("not converged", no
+    verdict); the message of the failed gate is printed."""
     results.mkdir(parents=True, exist_ok=True)
     rows, cases = [], {}
     for ff in forcefields:
         cfg, pmf_dir = case_config(ff, root, min_effective_samples), PMFDir(root / ff)
+        with pmf_dir.locked():  # the estimate from these windows now, never a stale one
+            pmf_dir.claim(cfg, overwrite=False)
+            try:
+                estimate(pmf_dir.root, cfg)
+            except AnalysisError as exc:
+                if diagnostic_gate is None:
+                    raise
+                print(f"{ff}: {exc}; read with the gate at {diagnostic_gate} (diagnostic)")
+                cfg = case_config(ff, root, diagnostic_gate)
+                estimate(pmf_dir.root, cfg)
         shells = shell_rows(cfg, pmf_dir.root)
         rows.append(summary_row(ff, cfg, pmf_dir.root, shells)
                     | {"min_effective_samples": cfg.pmf.estimator.min_effective_samples})
@@ -233,8 +250,12 @@ def main() -> None:
                     help="no MD: summarise finished runs into --results")
     ap.add_argument("--results", default="docs/results/na_c_mlip/solvated")
     ap.add_argument("--min-effective-samples", type=int, default=None,
-                    help="lower the estimator's gate (default 10) to read an unconverged run; "
-                    "the summary then says 'not converged' whatever the numbers")
+                    help="the estimator's gate (default 10): lower it to read an unconverged "
+                    "run (the summary then says 'not converged' whatever the numbers), or "
+                    "raise it with --only-short to extend with a margin")
+    ap.add_argument("--diagnostic-gate", type=int, default=None,
+                    help="with --collect: a force field whose windows fail the gate is read "
+                    "with the gate lowered to this, as a diagnostic (no verdict)")
     ap.add_argument("--extend", action="store_true",
                     help="finished windows of an earlier, shorter run continue to the "
                     "example's production length (predesolv pmf --extend)")
@@ -254,7 +275,8 @@ def main() -> None:
             run_pmf(cfg, serial=True, extend=args.extend, only_short=args.only_short)
             print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
         return
-    df = collect(args.forcefields, root, Path(args.results), args.min_effective_samples)
+    df = collect(args.forcefields, root, Path(args.results), args.min_effective_samples,
+                 args.diagnostic_gate)
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("\n".join(summary_markdown(Path(args.results))))
 

@@ -50,8 +50,16 @@ def test_adsorption_free_energy_follows_from_the_committed_pmf(ff):
 
     ours = state(0.55, 0.80) - state(0.0, 0.15)
     assert ours == pytest.approx(row["dF_ads_kJ_per_mol"], abs=max(1.0, 0.05 * abs(ours)))
-    # the minimum the summary names is the PMF's
+    # the minimum the summary names is the PMF's, against the Boltzmann mean of the bulk's
+    # bins (z 0-0.15 nm: h 0.85-1.00 nm), and the bulk shell is that of the windows there
     assert 1.0 - z[np.argmin(F)] == pytest.approx(row["h_min_nm"], abs=1e-4)
+    sel = (z >= 0.0) & (z <= 0.15)
+    f_bulk = -KT_298 * np.log(np.mean(np.exp(-F[sel] / KT_298)))
+    assert F.min() - f_bulk == pytest.approx(row["F_min_minus_bulk_kJ_per_mol"], abs=0.05)
+    shells = pd.read_csv(RESULTS / ff / "shell.csv")
+    bulk = shells[(shells["height_nm"] > 0.85 - 1e-6) & (shells["height_nm"] < 1.0 + 1e-6)]
+    assert len(bulk) == 8  # windows at h 0.85, 0.90, 0.95, 1.00 in each of 2 replicas
+    assert bulk["cn_O_DME"].mean() == pytest.approx(row["cn_O_DME_bulk"], abs=1e-3)
 
 
 def test_docs_show_the_committed_summary():

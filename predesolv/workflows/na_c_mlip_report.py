@@ -185,7 +185,8 @@ def write_parameter_set(sets_dir: str | Path, model: str, fit: FormFit, command:
                      f"Na+ - basal graphene carbon (NA_Na-CAR_C) {fit.form} term fitted to "
                      f"{model} + D3 energies (held-out RMSE {fit.held_out_rmse_eV:.3f} eV); "
                      "edge, H-bearing and N-doped carbons keep the default mixing. Solvated Na+ "
-                     "adsorption check not converged yet: see docs/mlip.md.",
+                     "adsorption from 1 M NaPF6/DME onto graphite: read its verdict in "
+                     "docs/mlip.md before using the set with an electrolyte.",
                      provenance, pair_potentials=[pair_potential(fit)])
 
 
