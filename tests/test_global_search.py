@@ -18,7 +18,7 @@ from predesolv.studies import StudyResult
 from predesolv.workflows.global_search import (
     K_HOLD,
     AnnealProtocol,
-    _add_holds,
+    add_holds,
     anneal_cluster,
     boltzmann_energy,
     convergence_rows,
@@ -51,7 +51,7 @@ def test_hold_restraints_have_the_flat_bottom_energies_computed_by_hand():
     system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*r) for r in np.eye(3) * 5.0))
     for _ in range(3):
         system.addParticle(20.0)
-    _add_holds(system, slab, 1, [2], p)
+    add_holds(system, slab, 1, [2], p)
     na = np.array([2.5, 2.0, 2.5])
     xyz = np.array([[0.1, 0.1, 0.1], na, na + [0.0, 0.45, 0.0]])
     want = 0.5 * p.k_hold * (0.10**2 + 0.20**2 + 0.30**2)

@@ -71,9 +71,26 @@ class AnnealProtocol:
     k_hold: float = 5000.0
 
 
-def _add_holds(system: openmm.System, slab: Slab, na: int, o_idx: list[int],
+def add_holds(system: openmm.System, slab: Slab, na: int, o_idx: list[int],
                protocol: AnnealProtocol) -> None:
-    """The annealing restraints (scaled by the global parameter :data:`K_HOLD`)."""
+    """Add the annealing restraints to ``system``, scaled by the global parameter
+    :data:`K_HOLD` (kJ/mol/nm²; 0 switches them off).
+
+    Parameters
+    ----------
+    system : openmm.System
+        The cluster's System (slab atoms first, then Na+ at index ``na``).
+    slab : Slab
+        Its surface: with slab atoms, Na+ is also held within ``protocol.lateral_nm`` of
+        ``slab.site_nm`` across ``slab.outward`` and at most ``protocol.max_height_nm``
+        above it; without (gas phase), only the shell is held.
+    na : int
+        Index of Na+.
+    o_idx : list of int
+        Carbonyl oxygens held within ``protocol.hold_nm`` of Na+.
+    protocol : AnnealProtocol
+        The bounds.
+    """
     shell = openmm.CustomBondForce(f"0.5*{K_HOLD}*step(r - r_hold)*(r - r_hold)^2")
     shell.addGlobalParameter(K_HOLD, 0.0)
     shell.addGlobalParameter("r_hold", protocol.hold_nm)
@@ -126,7 +143,7 @@ def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
     p = protocol or AnnealProtocol()
     system, top, n_slab = build_system(slab, n_ec)
     o_idx = carbonyl_oxygens(top, n_slab)
-    _add_holds(system, slab, n_slab, o_idx, p)
+    add_holds(system, slab, n_slab, o_idx, p)
     integrator = openmm.LangevinMiddleIntegrator(p.t_high_K * unit.kelvin,
                                                  p.friction_per_ps / unit.picosecond,
                                                  p.timestep_ps * unit.picosecond)
@@ -188,5 +205,5 @@ def boltzmann_energy(energies_kJ_per_mol: list[float], temperature_K: float) -> 
     return float(distinct[0] - kt * np.log(np.sum(np.exp(-(distinct - distinct[0]) / kt))))
 
 
-__all__ = ["K_HOLD", "STABLE_EV", "AnnealProtocol", "anneal_cluster", "boltzmann_energy",
-           "convergence_rows", "lowest_bound"]
+__all__ = ["K_HOLD", "STABLE_EV", "AnnealProtocol", "add_holds", "anneal_cluster",
+           "boltzmann_energy", "convergence_rows", "lowest_bound"]
