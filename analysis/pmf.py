@@ -110,7 +110,7 @@ def _check_inputs(series: Sequence, windows: Sequence[UmbrellaWindow],
 def _check_sample_sizes(dec: list[DecorrelatedSeries], windows, cv_unit: str,
                         minimum: int = MIN_UNCORRELATED_SAMPLES) -> None:
     for i, (d, w) in enumerate(zip(dec, windows, strict=True)):
-        if d.n_effective < minimum or d.samples.size < minimum:
+        if d.n_gate < minimum:
             raise AnalysisError(
                 f"umbrella window {i} (centre {w.center:g}{_sp(cv_unit)}): "
                 f"{d.n_effective:.1f} effectively uncorrelated samples ({d.n_frames} frames, "

@@ -79,6 +79,12 @@ class DecorrelatedSeries:
         """Effectively uncorrelated samples, ``(n_frames - equilibration_start) / g``."""
         return (self.n_frames - self.equilibration_start) / self.statistical_inefficiency
 
+    @property
+    def n_gate(self) -> float:
+        """What the estimator's sample gate counts: the effective samples, capped by the
+        samples the subsampling keeps."""
+        return float(min(self.n_effective, self.samples.size))
+
 
 @dataclass
 class PMFResult:

@@ -127,9 +127,10 @@ def search_part(spec: SurfaceSpec, method: str, cfg: SearchStudyConfig, i: int, 
 
 
 def step_rows(minima: dict[int, list[Minimum]], e_ec: float, label: str, method: str,
-              stable: dict[int, bool], temperature_K: float) -> list[dict[str, Any]]:
+              temperature_K: float) -> list[dict[str, Any]]:
     """Eq. 1 steps between neighbouring sizes present in ``minima``: the lowest fully
-    bound minima (eV), the Boltzmann ensemble value and whether both sizes are stable."""
+    bound minima (eV) and the Boltzmann ensemble value (``converged`` is set by
+    :func:`agree_across_methods`, which needs every method's minima)."""
     rows = []
     for hi in sorted(minima, reverse=True):
         lo = hi - 1
@@ -142,7 +143,7 @@ def step_rows(minima: dict[int, list[Minimum]], e_ec: float, label: str, method:
                      "E_desolv_eV": (lowest_bound(minima[lo], lo) + e_ec
                                      - lowest_bound(minima[hi], hi)) / KJ_PER_MOL_PER_EV,
                      "E_desolv_boltzmann_eV": (ens[lo] + e_ec - ens[hi]) / KJ_PER_MOL_PER_EV,
-                     "converged": bool(stable[lo] and stable[hi])})
+                     "converged": False})
     return rows
 
 
@@ -158,11 +159,13 @@ def run_e7_search(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
              for path in configs(folder)]
     if not opts.get("resume") and (out / PARTS).is_dir():
         shutil.rmtree(out / PARTS)
+    jobs = sorted(((path, cfg, i, spec, method, k) for path, cfg in parts
+                   for i, spec in enumerate(cfg.surfaces) for method in cfg.methods
+                   for k in cfg.n_ec),  # the costliest first: annealed, slabs, large clusters
+                  key=lambda j: (j[4] != "anneal", j[3].kind == "gas", -j[5]))
     tasks = [Task(f"{path.stem} {i} {method} {k} EC", functools.partial(
                  search_part, spec, method, cfg, i, k, platform, _part(out, path, i, method, k)))
-             for path, cfg in parts for i, spec in enumerate(cfg.surfaces)
-             for method in cfg.methods for k in cfg.n_ec]
-    tasks.sort(key=lambda t: ("anneal" not in t.name, "gas" in t.name, -int(t.name.split()[-2])))
+             for path, cfg, i, spec, method, k in jobs]
     cluster = next((cfg.cluster for _, cfg in parts if cfg.cluster is not None), None)
     t0 = time.perf_counter()
     run_tasks(tasks, cluster, serial=cluster is None)
@@ -223,12 +226,9 @@ class _Collected:
 
     def add(self, label: str, method: str, minima: dict[int, list[Minimum]],
             cfg: SearchStudyConfig, e_ec: float) -> None:
-        rows = [{"surface": label, "method": method} | r
-                for r in convergence_rows(minima, cfg.counts, label)]
-        stable = {int(r["n_EC"]): bool(r["stable"]) for r in rows  # type: ignore[call-overload]
-                  if r["n_starts"] == cfg.counts[-1]}
-        self.conv += rows
-        self.steps += step_rows(minima, e_ec, label, method, stable, cfg.temperature_K)
+        self.conv += [{"surface": label, "method": method} | r
+                      for r in convergence_rows(minima, cfg.counts, label)]
+        self.steps += step_rows(minima, e_ec, label, method, cfg.temperature_K)
         self.minima += [{"surface": label, "method": method, "n_EC": k, "start": m.start,
                          "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
                         for k, ms in minima.items() for m in ms]

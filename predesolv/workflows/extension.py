@@ -6,10 +6,9 @@ statistical inefficiency of a stiff window near contact. Extending every window 
 slowest passes the estimator's sample gate spends most of the time on windows that passed
 long ago. ``--only-short`` extends only the windows whose production has fewer effectively
 uncorrelated samples than ``pmf.estimator.min_effective_samples`` in *any* of their CVs —
-counted exactly as the estimator counts them (:func:`predesolv.analysis.pmf.decorrelate_series`
-with the estimator's ``detect_equilibration``). MBAR takes windows of different lengths as
-they are; the PMF folder's manifest records which windows were extended and to what length
-(:meth:`~.pmfdir.PMFDir.record_extension`).
+counted as the estimator's gate counts them (:func:`window_samples`). MBAR takes windows of
+different lengths as they are; the PMF folder's manifest records which windows were extended
+and to what length (:meth:`~.pmfdir.PMFDir.record_extension`).
 """
 
 from __future__ import annotations
@@ -50,9 +49,10 @@ class WindowSamples:
 def window_samples(rd: RunDir, decorrelate: bool = True,
                    detect_equilibration: bool = False) -> WindowSamples:
     """Effective samples of a finished window's every CV (``cv (…)`` and ``cv2 (…)``
-    columns of its production rows), the poorest one reported. As the estimator's gate:
-    ``(n_frames - equilibration start) / g``, capped by the samples the subsampling keeps
-    (``decorrelate``).
+    columns of its production rows), the poorest one reported, as the estimator's gate
+    counts them: one CV, :attr:`~predesolv.analysis.pmf_types.DecorrelatedSeries.n_gate`
+    with the estimator's ``decorrelate`` and ``detect_equilibration``; two CVs (the 2D
+    estimator, :mod:`predesolv.analysis.fes2d`), frames / g of each CV.
 
     Raises
     ------
@@ -62,12 +62,14 @@ def window_samples(rd: RunDir, decorrelate: bool = True,
     cfg = rd.load_config()
     df, _ = checked_production(rd, cfg)
     label = window_label(rd)
+    cols = [c for c in df.columns if c.startswith(("cv (", "cv2 ("))]
+    if len(cols) > 1:  # the 2D estimator: frames / g, no equilibration detection
+        decorrelate, detect_equilibration = False, False
     worst: WindowSamples | None = None
-    for col in (c for c in df.columns if c.startswith(("cv (", "cv2 ("))):
+    for col in cols:
         try:
-            dec = decorrelate_series(df[col].to_numpy(float), decorrelate=decorrelate,
-                                     detect_equilibration=detect_equilibration)
-            n_eff = float(min(dec.n_effective, dec.samples.size))
+            n_eff = decorrelate_series(df[col].to_numpy(float), decorrelate=decorrelate,
+                                       detect_equilibration=detect_equilibration).n_gate
         except AnalysisError:  # a constant or too short series: as poor as it gets
             n_eff = 0.0
         if worst is None or n_eff < worst.n_effective:

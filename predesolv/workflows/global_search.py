@@ -32,7 +32,7 @@ import numpy as np
 import openmm
 from openmm import unit
 
-from predesolv.constants import KB_EV_PER_K, KJ_PER_MOL_PER_EV
+from predesolv.constants import KJ_PER_MOL_PER_EV, kT_kJ_per_mol
 
 from .stepwise import (
     Minimum,
@@ -201,7 +201,7 @@ def boltzmann_energy(energies_kJ_per_mol: list[float], temperature_K: float) -> 
     if not e.size:
         return math.nan
     distinct = e[np.concatenate([[True], np.diff(e) > SAME_MINIMUM_KJ_PER_MOL])]
-    kt = KB_EV_PER_K * KJ_PER_MOL_PER_EV * temperature_K
+    kt = kT_kJ_per_mol(temperature_K)
     return float(distinct[0] - kt * np.log(np.sum(np.exp(-(distinct - distinct[0]) / kt))))
 
 

@@ -471,8 +471,8 @@ def _only_short(cfg: RunConfig, pdir: PMFDir, dirs: list[RunDir], wanted: list[R
     short = short_windows(cfg, done)
     gate = cfg.pmf.estimator.min_effective_samples
     if not short:
-        _say(f"--only-short: every finished window has >= {gate} effective samples; "
-             f"none extended")
+        _say(f"--only-short: none of the {len(done)} windows shorter than the config has "
+             f"fewer than {gate} effective samples; none extended")
     else:
         _say(f"--only-short: extending {len(short)} of {len(dirs)} windows: "
              f"{describe(short, gate)}")
