@@ -19,9 +19,11 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -250,3 +252,28 @@ def format_fes_summary(record: dict) -> str:
 __all__ = ["FES_CSV", "FES_JSON", "FES_PATH_CSV", "FES_PNG", "FES_PROJECTION_CSV",
            "FES_WINDOWS_CSV", "format_fes_summary", "path_summary", "surface_table",
            "write_fes_outputs"]
+
+
+class FESFiles:
+    """The read side of one folder's surface files (this module writes them)."""
+
+    NAMES = (FES_CSV, FES_PROJECTION_CSV, FES_PATH_CSV, FES_WINDOWS_CSV, FES_PNG, FES_JSON)
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def surface(self) -> pd.DataFrame:
+        """``fes.csv``: one row per bin (cv1, cv2, F, dF, ...; replica columns)."""
+        return pd.read_csv(self.root / FES_CSV)
+
+    def projection(self) -> pd.DataFrame:
+        """``fes_projection.csv``: F(cv1) and dF (kJ/mol)."""
+        return pd.read_csv(self.root / FES_PROJECTION_CSV)
+
+    def record(self) -> dict[str, Any]:
+        """``fes.json``: kT, convergence, the path's barrier and the warnings."""
+        return dict(json.loads((self.root / FES_JSON).read_text()))
+
+    def files(self) -> list[Path]:
+        """Every file of the surface, in :attr:`NAMES` order."""
+        return [self.root / n for n in self.NAMES]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import predesolv
+from predesolv import studies
 from predesolv.analysis import run_analyses
 from predesolv.analysis.fes2d_outputs import FES_JSON, format_fes_summary
 from predesolv.analysis.pmf_outputs import BARRIERS_JSON, format_summary
@@ -196,6 +197,10 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
     sg = st.add_mutually_exclusive_group()
     sg.add_argument("--resume", action="store_true", help="continue an unfinished study")
     sg.add_argument("--overwrite", action="store_true", help="replace an existing study")
+    sg.add_argument("--save-state", metavar="FILE.tar.xz", help="run nothing: pack the "
+                    "study folder small into FILE (see studies/README.md) for --continue")
+    sg.add_argument("--continue", dest="continue_from", metavar="FILE.tar.xz", help="unpack "
+                    "a --save-state FILE into the empty --out folder and continue there")
 
 
 def _platform_name(text: str) -> str:
@@ -494,8 +499,14 @@ def _cmd_fit_na_c(args: argparse.Namespace) -> int:
 def _cmd_study(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
+    if args.save_state:
+        archive = Path(args.save_state)
+        print(studies.describe(studies.save_study_state(args.study, args.size, args.out,
+                                                       archive), archive))
+        return EXIT_OK
     files = run_study(args.study, args.size, args.out, overwrite=args.overwrite,
-                      resume=args.resume, platform=args.platform)
+                      resume=args.resume, platform=args.platform,
+                      continue_from=args.continue_from)
     summary = files.get(STUDY_FILE)
     if summary is not None and summary.is_file():
         print(format_study(StudyResult.read(summary)))

@@ -166,14 +166,22 @@ def _shell_by_hand(run_dir, cutoffs):
     return pd.DataFrame(rows)
 
 
-def test_e2_smoke_shell_path_matches_a_hand_count(tmp_path):
+@pytest.fixture(scope="module")
+def e2_smoke(tmp_path_factory):
+    """The E2 smoke study, run once for the tests of this module (which must not change it)."""
+    out = tmp_path_factory.mktemp("e2") / "e2"
+    assert main(["study", "E2", "--size", "smoke", "--out", str(out)]) == 0
+    return out
+
+
+def test_e2_smoke_shell_path_matches_a_hand_count(e2_smoke):
     """E2 smoke runs from one command; the window-averaged shell in insertion_path.csv is
     recomputed here frame by frame with NumPy, and the verdict row uses the PMF's own file."""
     from predesolv.studies.insertion import PATH_CUTOFFS_NM
 
-    out = tmp_path / "e2"
-    assert main(["study", "E2", "--size", "smoke", "--out", str(out)]) == 0
+    out = e2_smoke
     path = pd.read_csv(out / "insertion_path.csv")
+    path = path[path.config == "slit_0.6nm"]
     assert len(path) == 4 and set(path.spacing_nm) == {0.6}
     for _, w in path.iterrows():
         hand = _shell_by_hand(out / "slit_0.6nm" / "windows" / w.window, PATH_CUTOFFS_NM)
@@ -181,7 +189,7 @@ def test_e2_smoke_shell_path_matches_a_hand_count(tmp_path):
             assert w[col] == pytest.approx(hand[col].mean(), abs=1e-9), (w.window, col)
         assert w.insertion_nm == pytest.approx(hand.insertion_nm.mean(), abs=1e-4)
     study = StudyResult.read(out)
-    (row,) = study.rows
+    row, _ = study.rows
     assert study.verdict("slit_0.6nm").sentence == row["sentence"]
     pmf = pd.read_csv(out / "slit_0.6nm" / "pmf.csv").dropna(subset=["F_kJ_per_mol"])
     assert row["deepest_sampled_nm"] == pytest.approx(pmf.x_nm.max())
@@ -194,8 +202,41 @@ def test_e2_smoke_shell_path_matches_a_hand_count(tmp_path):
     assert row["sentence"].startswith("0.6 nm")
 
 
+def test_e2_two_cv_smoke_reads_the_shell_from_the_surface(e2_smoke):
+    """The two-CV config of E2 smoke: F(x) is the surface's projection, the shell at each
+    depth the conditional mean CN recomputed here from fes.csv with NumPy (p ~ exp(-F/kT)
+    over sampled bins), DME = CN / 2; and no verdict unless fes.json says converged."""
+    import json
+
+    root = e2_smoke / "slit_0.6nm_2cv"
+    fes = pd.read_csv(root / "fes.csv").dropna(subset=["F (kJ/mol)"])
+    meta = json.loads((root / "fes.json").read_text())
+    kt = meta["temperature_kT_kJ_per_mol"]
+    path = pd.read_csv(e2_smoke / "insertion_path.csv")
+    path = path[path.config == "slit_0.6nm_2cv"].set_index("center_nm")
+    xs = sorted(fes["x (nm)"].unique())
+    assert len(path) == len(xs) > 0
+    for x in xs:
+        g = fes[fes["x (nm)"] == x]
+        p = np.exp(-g["F (kJ/mol)"].to_numpy() / kt)
+        want = float((p * g["cn"].to_numpy()).sum() / p.sum())
+        got = path.loc[path.index[np.argmin(abs(path.index - x))]]
+        assert got["cn_DME"] == pytest.approx(want, rel=1e-5)  # CSV: 6 digits
+        assert got["nmol_DME"] == pytest.approx(want / 2, rel=1e-5)
+    pmf = pd.read_csv(e2_smoke / "insertion_pmf.csv")
+    proj = pd.read_csv(root / "fes_projection.csv")
+    np.testing.assert_allclose(pmf[pmf.config == "slit_0.6nm_2cv"]["F_kJ_per_mol"],
+                               proj["F (kJ/mol)"], rtol=1e-5)
+    study = StudyResult.read(e2_smoke)
+    _, row = study.rows
+    assert row["n_windows"] == 9 and row["surface_converged"] == meta["converged"]
+    if not meta["converged"]:
+        assert row["reproduced"] is None and "not converged" in row["sentence"]
+        assert "is reproduced" not in row["sentence"]
+
+
 @pytest.mark.parametrize("study,configs", [("E3", ["slit_0.8nm", "slit_1.0nm"]),
-                                           ("E4", ["lone_dme_0.6nm"])])
+                                           ("E4", ["lone_dme_0.6nm", "lone_dme_0.8nm"])])
 def test_e3_e4_smoke(tmp_path, study, configs):
     out = tmp_path / study
     assert main(["study", study, "--size", "smoke", "--out", str(out)]) == 0
@@ -209,6 +250,16 @@ def test_e3_e4_smoke(tmp_path, study, configs):
     assert set(pmf.config) == set(configs)
     if study == "E4":
         assert rows[0]["pulled"] == "solvent" and "lone DME" in rows[0]["sentence"]
+        # the 0.8 nm config runs two replicas: each one's value is in the row, recomputed
+        # here from the replica columns of its own pmf.csv
+        one = pd.read_csv(out / "lone_dme_0.8nm" / "pmf.csv")
+        res = one[one.x_nm <= -0.6]
+        reps = [c for c in one.columns if c.startswith("F_replica")]
+        assert len(reps) == 2
+        for c, got in zip(reps, rows[1]["F_max_connected_replicas_kJ_per_mol"], strict=True):
+            reach = rows[1]["connected_to_nm"]
+            want = one[one.x_nm <= reach + 1e-12][c].max() - res[c].mean()
+            assert (got is None and not np.isfinite(want)) or got == pytest.approx(want)
 
 
 def test_insertion_verdicts_follow_the_seed_table():
@@ -239,6 +290,40 @@ def test_insertion_verdicts_follow_the_seed_table():
         assert miss["reproduced"] is None and "not sampled" in miss["sentence"]
         assert ("lone DME" in miss["sentence"]) == (kind == "solvent")
         assert "nan" not in miss["sentence"]
+
+
+def test_lone_dme_verdicts_follow_the_seed_direction_and_need_agreeing_replicas():
+    """At 0.8 and 1.0 nm the seed saw individual DME enter: reproduced when the windows connect
+    the reservoir to x >= 0.3 nm and F there is < 5 kT above it (hand-made PMFs: a 4 kJ/mol
+    step ~ 1.6 kT enters, a 20 kJ/mol ramp ~ 8 kT does not); with replica columns the verdict
+    needs every replica's answer to agree, else none is written."""
+    from predesolv.constants import kT_kJ_per_mol
+    from predesolv.studies.insertion import verdict
+
+    x = np.linspace(-0.9, 0.7, 17)
+    low = pd.DataFrame({"x_nm": x, "F_kJ_per_mol": np.where(x < 0, 0.0, 4.0)})
+    row = verdict("a", "solvent", 0.8, low, [], 298.0)
+    assert row["dF_inside_kJ_per_mol"] == pytest.approx(4.0)
+    assert row["reproduced"] is True and "individual DME" in row["sentence"]
+    high = low.assign(F_kJ_per_mol=np.where(x < 0, 0.0, 50.0 * x))
+    assert 50 * x[x >= 0.3 - 1e-9].mean() > 5 * kT_kJ_per_mol(298.0)
+    assert verdict("b", "solvent", 1.0, high, [], 298.0)["reproduced"] is False
+    gap = low.assign(F_kJ_per_mol=np.where((x > 0.05) & (x < 0.25), np.nan, low.F_kJ_per_mol))
+    assert verdict("c", "solvent", 0.8, gap, [], 298.0)["reproduced"] is False  # not connected
+    # replicas: both low -> a verdict; one low, one high -> none
+    agree = low.assign(F_replica0_kJ_per_mol=low.F_kJ_per_mol,
+                       F_replica1_kJ_per_mol=low.F_kJ_per_mol + np.where(x < 0, 0.0, 2.0))
+    row = verdict("d", "solvent", 0.8, agree, [], 298.0)
+    assert row["dF_inside_replicas_kJ_per_mol"] == pytest.approx([4.0, 6.0])
+    assert row["reproduced"] is True and "replicas +4, +6 kJ/mol" in row["sentence"]
+    split = agree.assign(F_replica1_kJ_per_mol=high.F_kJ_per_mol)
+    row = verdict("e", "solvent", 0.8, split, [], 298.0)
+    assert row["reproduced"] is None and "replicas disagree" in row["sentence"]
+    half = agree.assign(F_replica1_kJ_per_mol=np.where(x < -0.5, np.nan, 0.0))
+    row = verdict("g", "solvent", 0.8, half, [], 298.0)
+    assert row["reproduced"] is None and "did not sample" in row["sentence"]
+    # at 0.6 nm (pure DME) the seed's direction is the other one: the ramp is reproduced
+    assert verdict("f", "solvent", 0.6, high, [], 298.0)["reproduced"] is True
 
 
 def test_e7_300k_steps_from_a_hand_made_pmf():
@@ -383,3 +468,166 @@ def test_connected_range_stops_at_the_first_empty_bin():
                         "F_kJ_per_mol": [90.0, 0.0, 5.0, np.nan, 95.0, 20.0]})
     assert connected_range(pmf) == (0.0, (0.1, 0.3))
     assert connected_range(pmf.dropna()) == (0.5, None)
+
+
+def _interrupt_after_first_checkpoint(window):
+    """Make a finished window look killed right after its first checkpoint (the end of its
+    minimisation): its progress record keeps only that checkpoint, the newer checkpoint and
+    the final state are gone; state.csv and the trajectory keep the rows written after it,
+    as after a kill (the runner cuts them back on resume)."""
+    from predesolv.rundir import Progress, RunDir
+
+    rd = RunDir(window)
+    progress = rd.read_progress()
+    newest, first = progress.checkpoints
+    assert first.stage == "minimize0" and first.frames == 0
+    for name in (newest.chk, newest.xml, "final_state.xml"):
+        (window / name).unlink()
+    rd.write_progress(Progress([first], False))
+    return newest
+
+
+def test_e2_state_saved_small_and_continued_in_another_folder(e2_smoke, tmp_path):
+    """--save-state packs the study without the finished windows' trajectories (their shell
+    digests instead) and without finished runs' checkpoints; --continue unpacks it into
+    another folder, resumes the one interrupted window from its checkpoint and re-collects:
+    the finished windows' rows equal the original study's, and the resumed window's row is
+    recomputed from its new trajectory by hand."""
+    import shutil
+    import tarfile
+
+    from predesolv.studies.insertion import PATH_CUTOFFS_NM
+    from predesolv.studies.state import MANIFEST, read_state
+
+    src = tmp_path / "src"
+    shutil.copytree(e2_smoke, src)
+    windows = src / "slit_0.6nm" / "windows"
+    newest = _interrupt_after_first_checkpoint(windows / "w003")
+    archive = tmp_path / "e2.tar.xz"
+    assert main(["study", "E2", "--size", "smoke", "--out", str(src),
+                 "--save-state", str(archive)]) == 0
+    state = read_state(archive)
+    left = set(state.left_out)
+    for w in ("w000", "w001", "w002"):
+        assert f"slit_0.6nm/windows/{w}/trajectory.dcd" in left
+        assert not any(n.startswith(f"slit_0.6nm/windows/{w}/checkpoints/") for n in
+                       tarfile.open(archive).getnames())
+    assert not any("slit_0.6nm/windows/w003" in n for n in left)  # unfinished: kept whole
+    # the two-CV windows: their shell comes from the surface, so no digest is needed
+    assert "slit_0.6nm_2cv/windows/w008/trajectory.dcd" in left
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert MANIFEST in names and "slit_0.6nm/pull/trajectory.dcd" in names
+    assert "slit_0.6nm/windows/w003/trajectory.dcd" in names
+    assert "slit_0.6nm/windows/w000/digest/shell_path.csv" in names
+    assert archive.stat().st_size < 0.2 * state.bytes_in  # what a copy or a commit carries
+
+    new = tmp_path / "elsewhere"
+    assert main(["study", "E2", "--size", "smoke", "--out", str(new),
+                 "--continue", str(archive)]) == 0
+    w3 = new / "slit_0.6nm" / "windows" / "w003"
+    assert "resuming at stage minimize0" in (w3 / "log.txt").read_text()
+    steps = pd.read_csv(w3 / "state.csv")["step"]
+    assert len(steps) == newest.state_rows and steps.is_unique  # every sample once
+    for w in ("w000", "w001", "w002"):
+        assert ((new / "slit_0.6nm/windows" / w / "state.csv").read_bytes()
+                == (e2_smoke / "slit_0.6nm/windows" / w / "state.csv").read_bytes())
+    before = pd.read_csv(e2_smoke / "insertion_path.csv").set_index("window")
+    after = pd.read_csv(new / "insertion_path.csv").set_index("window")
+    cols = ["cn_DME", "nmol_DME", "cn_PF6", "nmol_PF6", "inside_DME", "insertion_nm"]
+    pd.testing.assert_frame_equal(after.loc[["w000", "w001", "w002"], cols],
+                                  before.loc[["w000", "w001", "w002"], cols])
+    # the surface is re-estimated from the same samples (no bootstraps): the same file
+    assert ((new / "slit_0.6nm_2cv" / "fes.csv").read_bytes()
+            == (e2_smoke / "slit_0.6nm_2cv" / "fes.csv").read_bytes())
+    hand = _shell_by_hand(w3, PATH_CUTOFFS_NM)
+    assert len(hand) == newest.frames
+    for col in ("cn_DME", "nmol_DME", "cn_PF6", "nmol_PF6"):
+        assert after.loc["w003", col] == pytest.approx(hand[col].mean(), abs=1e-9), col
+
+
+def test_a_digest_made_with_other_parameters_is_refused(e2_smoke, tmp_path):
+    """Without its trajectory a window's shell comes from its digest, and only when the
+    digest was made for the same ion and cutoffs; a stale one is refused, never used."""
+    import shutil
+
+    from predesolv.errors import RunDirectoryError
+    from predesolv.rundir import RunDir
+    from predesolv.studies.insertion import window_shell_frames
+
+    w = tmp_path / "w000"
+    shutil.copytree(e2_smoke / "slit_0.6nm" / "windows" / "w000", w)
+    with_traj = window_shell_frames(RunDir(w), 0)
+    (w / "trajectory.dcd").unlink()
+    pd.testing.assert_frame_equal(window_shell_frames(RunDir(w), 0), with_traj)
+    with pytest.raises(RunDirectoryError, match="made with"):
+        window_shell_frames(RunDir(w), 1)
+    shutil.rmtree(w / "digest")
+    with pytest.raises(RunDirectoryError, match="no shell_path digest"):
+        window_shell_frames(RunDir(w), 0)
+
+
+def test_a_state_with_a_path_outside_its_folder_is_not_unpacked(tmp_path):
+    import io
+    import tarfile
+
+    from predesolv.errors import RunDirectoryError
+    from predesolv.studies.state import MANIFEST, StudyState, unpack_state
+
+    archive = tmp_path / "evil.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        for name, data in ((MANIFEST, StudyState("E2", "smoke").to_json().encode()),
+                           ("../escaped.txt", b"x")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(RunDirectoryError, match="'..'"):
+        unpack_state(archive, tmp_path / "out", "E2", "smoke")
+    assert not (tmp_path / "escaped.txt").exists()
+    with pytest.raises(RunDirectoryError, match="holds study E2 \\(smoke\\), not E3"):
+        unpack_state(archive, tmp_path / "out", "E3", "smoke")
+
+
+def test_a_coordination_switch_past_half_the_box_is_refused_before_anything_runs(tmp_path,
+                                                                                  capsys):
+    """E2's smoke cell is 1.6 nm tall: the default d_max = 3 r0 = 0.93 nm of the shell CV
+    reaches past half of it, where distances stop being minimum-image. validate --build
+    names the field; the config's own d_max (0.75 nm) passes."""
+    import yaml
+
+    path = studies_root() / "E2" / "smoke" / "slit_0.6nm_2cv.yaml"
+    data = yaml.safe_load(path.read_text())
+    assert data["pmf"]["cv2"]["cv"]["d_max"] == "0.75 nm"
+    del data["pmf"]["cv2"]["cv"]["d_max"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(bad), "--build"]) == 2
+    err = capsys.readouterr().err
+    assert "pmf.cv2.cv.d_max" in err and "0.93 nm" in err
+    assert main(["validate", str(path), "--build"]) == 0
+
+
+def test_only_short_counts_a_two_cv_window_as_the_surface_estimator_does(e2_smoke):
+    """pmf --extend --only-short picks windows by window_samples: for a two-CV window its
+    count must be the 2D estimator's (frames / g of each CV, the poorer CV), so that it
+    extends exactly the windows the estimator would refuse. Checked on every window of the
+    E2 smoke surface against the estimator's own fes_windows.csv and against frames / g
+    recomputed here with pymbar."""
+    from pymbar import timeseries
+
+    from predesolv.rundir import RunDir
+    from predesolv.workflows.extension import window_samples
+
+    root = e2_smoke / "slit_0.6nm_2cv"
+    table = pd.read_csv(root / "fes_windows.csv").set_index("window")
+    for w in sorted((root / "windows").iterdir()):
+        got = window_samples(RunDir(w))
+        est = table.loc[w.name]
+        assert got.n_effective == pytest.approx(min(est.n_effective_x, est.n_effective_cn),
+                                                rel=1e-9), w.name
+        df = pd.read_csv(w / "state.csv")
+        prod = df[df["stage"] == df["stage"].iloc[-1]]
+        by_hand = [len(prod) / timeseries.statistical_inefficiency(prod[c].to_numpy(float))
+                   for c in ("cv (nm)", "cv2 (1)")]
+        assert got.n_frames == len(prod) == est.n_frames
+        assert got.n_effective == pytest.approx(min(by_hand), rel=1e-6), w.name

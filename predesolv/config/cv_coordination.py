@@ -39,6 +39,9 @@ class CoordinationCVSpec(CVSpecBase):
         "start run's trajectory)")
     n: Annotated[Int, Field(ge=1, le=64)] = 6
     m: Annotated[Int, Field(ge=2, le=128)] = 12
+    d_max: Annotated[Any, QuantityField("nm", gt=0.05, le=5.0)] | None = Field(
+        None, description="cutoff of the switch, stretched to 0 there (PLUMED's D_MAX; "
+        "default 3 r0); must be below half the shortest box edge")
 
     @property
     def unit(self) -> str:
@@ -73,12 +76,14 @@ def resolve_coordination(spec: CoordinationCVSpec, built: Any, field: str,
         raise ConfigError(f"{field}.cation: {spec.cation!r} names {len(cation)} atoms; a "
                           f"coordination CV needs one cation (e.g. 'cation[0]')")
     given = None if spec.r0 is None else float(spec.r0.value_in_unit(unit.nanometer))
+    d_max = None if spec.d_max is None else float(spec.d_max.value_in_unit(unit.nanometer))
     if spec.partner.strip().startswith("sel:"):
         partners = resolve_group(spec.partner, md, top, field=f"{field}.partner")
         if given is None:
             raise ConfigError("a selection partner needs an explicit r0 (e.g. '0.32 nm')",
                               f"{field}.r0")
-        cv: Any = CoordinationCV(cation[0], partners, given, n=spec.n, m=spec.m)
+        cv: Any = CoordinationCV(cation[0], partners, given, n=spec.n, m=spec.m,
+                                 d_max_nm=d_max)
     else:
         r0: float | dict[str, float] | None = given if given is not None else r0_nm
         if r0 is None:
@@ -86,7 +91,8 @@ def resolve_coordination(spec: CoordinationCVSpec, built: Any, field: str,
                 "not given, and no RDF to take its first minimum from; give r0 "
                 "(e.g. '0.32 nm') or end the top-level stages with a production stage (its "
                 "trajectory gives the RDF)", f"{field}.r0")
-        cvs = coordination_cvs(cation, md, r0, top, n=spec.n, m=spec.m, field=field)
+        cvs = coordination_cvs(cation, md, r0, top, n=spec.n, m=spec.m, d_max_nm=d_max,
+                               field=field)
         if spec.partner not in cvs:
             raise ConfigError(f"{spec.partner!r} is not a coordinating kind of "
                               f"this system; choose one of {sorted(cvs)} or 'sel:<selection>'",

@@ -31,13 +31,15 @@ from .e5_mlip import run_e5_mlip
 from .e7 import run_e7
 from .e7_300k import run_e7_300k
 from .e7_search import run_e7_search
-from .insertion import run_insertion
+from .e7_shell import digest_census
+from .insertion import digest_insertion, run_insertion
 from .result import STUDY_FILE, StudyResult
+from .state import StudyState, describe, save_state, unpack_state
 
 __all__ = ["SIZES", "STUDY_FILE", "Study", "StudyResult", "canonical_id", "configs",
            "format_study",
            "paper_status", "registry", "results_root", "run_config", "run_study",
-           "studies_root"]
+           "save_study_state", "studies_root", "StudyState", "describe"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class Study:
     id: str
     title: str
     runner: Callable[[Path, Path, dict[str, Any]], dict[str, Path]]
+    #: Writes the digests the study's outputs read from its finished umbrella windows'
+    #: trajectories (``(configs folder, output folder)``); None for a study that has no
+    #: windows or reads none of their trajectories.
+    digest: Callable[[Path, Path], None] | None = None
 
 
 _STUDIES = (
@@ -55,9 +61,11 @@ _STUDIES = (
                 "stage-wise pores", run_e0),
     Study("E1", "Na+ solvation in DME: anion-free box vs 1 M NaPF6/DME", run_e1),
     Study("E2", "Na+ with its DME shell into a charged 0.6 nm slit: insertion PMF, shell "
-                "along the path", run_insertion),
-    Study("E3", "the same at 0.8 and 1.0 nm", run_insertion),
-    Study("E4", "a lone DME (no Na+) into a neutral 0.6 nm slit: insertion PMF", run_insertion),
+                "along the path", run_insertion, digest_insertion),
+    Study("E3", "the same at 0.8 and 1.0 nm", run_insertion, digest_insertion),
+    Study("E4", "a lone DME into the 0.6 nm slit (pure DME, neutral walls) and into E3's "
+                "0.8 and 1.0 nm slits (1 M NaPF6/DME, charged walls): insertion PMFs",
+          run_insertion, digest_insertion),
     Study("E5", "Na+ migration barriers across 0.40-0.55 nm: default and fitted Na-C, "
                 "AA and AB", run_e5),
     Study("E5-MLIP", "the same barriers predicted by two machine-learned potentials "
@@ -69,7 +77,8 @@ _STUDIES = (
     Study("E7-search", "how far the 0 K search for Na+(EC)n minima has converged: lowest "
                        "minimum vs number of starts, random and annealed", run_e7_search),
     Study("E7-300K", "free energy vs Na-O(EC) coordination near pristine and N-oxide "
-                     "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k),
+                     "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k,
+          digest_census),
 )
 
 
@@ -84,9 +93,53 @@ def canonical_id(study_id: str) -> str:
     return next((k for k in registry() if k.upper() == study_id.upper()), study_id)
 
 
+def _resolve(study_id: str, size: str, out: str | Path | None) -> tuple[Study, Path, Path]:
+    """The study, its configs folder of ``size`` and its output folder (absolute).
+
+    Raises
+    ------
+    ConfigError
+        Unknown study or size (the message lists what exists).
+    """
+    studies = registry()
+    key = canonical_id(study_id)
+    if key not in studies:
+        raise ConfigError(f"study: {study_id!r} is not a study; available: "
+                          f"{', '.join(studies)}", "study")
+    if size not in SIZES:
+        raise ConfigError(f"--size: {size!r}; choose {' or '.join(SIZES)}", "--size")
+    folder_out = Path(out or Path("runs") / "studies" / f"{key}-{size}").absolute()
+    return studies[key], studies_root() / key / size, folder_out
+
+
+def save_study_state(study_id: str, size: str, out: str | Path | None,
+                     archive: str | Path) -> StudyState:
+    """Pack the study folder ``out`` into ``archive`` (``.tar.xz``), small enough to copy or
+    commit, for :func:`run_study` ``(continue_from=archive)`` on another machine
+    (:mod:`predesolv.studies.state`). Nothing is run; the study's digests of its finished
+    windows are written first, then their trajectories are left out.
+
+    Raises
+    ------
+    ConfigError
+        Unknown study or size, or an archive name not ending in ``.tar.xz``.
+    RunDirectoryError
+        ``out`` holds no runs of a study, or one of them is being written.
+    """
+    study, folder, folder_out = _resolve(study_id, size, out)
+    if not folder_out.is_dir():
+        raise RunDirectoryError(f"--out: {folder_out} does not exist: nothing to save (run "
+                                f"the study first, or give its --out)")
+    if study.digest is not None:
+        study.digest(folder, folder_out)
+    return save_state(folder_out, Path(archive).absolute(), study.id, size,
+                      windows_digested=True)
+
+
 def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None, *,
               overwrite: bool = False, resume: bool = False,
-              platform: str | None = None) -> dict[str, Path]:
+              platform: str | None = None,
+              continue_from: str | Path | None = None) -> dict[str, Path]:
     """Run one size of a study and return the files it wrote.
 
     Parameters
@@ -100,6 +153,9 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
         Replace an existing output folder, or continue its unfinished runs.
     platform : str, optional
         OpenMM platform for the MD runs (default: each config's ``simulation.platform``).
+    continue_from : path, optional
+        A state saved by :func:`save_study_state` (here or on another machine): unpacked
+        into the empty (or absent) ``out``, then the study resumes there.
 
     Returns
     -------
@@ -113,21 +169,19 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
     RunDirectoryError
         ``out`` holds a study and neither ``overwrite`` nor ``resume`` was given.
     """
-    studies = registry()
-    key = canonical_id(study_id)
-    if key not in studies:
-        raise ConfigError(f"study: {study_id!r} is not a study; available: "
-                          f"{', '.join(studies)}", "study")
-    if size not in SIZES:
-        raise ConfigError(f"--size: {size!r}; choose {' or '.join(SIZES)}", "--size")
-    folder = studies_root() / key / size
-    folder_out = Path(out or Path("runs") / "studies" / f"{key}-{size}").absolute()
+    study, folder, folder_out = _resolve(study_id, size, out)
+    if continue_from is not None:
+        if overwrite:
+            raise ConfigError("--continue and --overwrite: a continued study keeps what the "
+                              "saved state holds; give one of them", "--continue")
+        unpack_state(Path(continue_from), folder_out, study.id, size)
+        resume = True
     if StudyResult.file_in(folder_out).exists() and not (overwrite or resume):
-        raise RunDirectoryError(f"--out: {folder_out} already holds study {key} ({size}); use "
-                                f"--resume to continue it or --overwrite to replace it")
-    opts = {"study": key, "size": size, "overwrite": overwrite, "resume": resume,
+        raise RunDirectoryError(f"--out: {folder_out} already holds study {study.id} ({size}); "
+                                f"use --resume to continue it or --overwrite to replace it")
+    opts = {"study": study.id, "size": size, "overwrite": overwrite, "resume": resume,
             "platform": platform}
-    return studies[key].runner(folder, folder_out, opts)
+    return study.runner(folder, folder_out, opts)
 
 
 #: Row values longer than this (characters) are sentences, printed below the table.

@@ -10,6 +10,7 @@ counts) and, separately, the dopant's oxygen within the first-shell cutoff of th
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,15 @@ from MDAnalysis.lib.distances import distance_array
 from openmm import unit
 
 from predesolv.analysis.io import load_run
+from predesolv.config import load_config
 from predesolv.freeenergy.groups import resolve_group
+from predesolv.rundir import RunDir
 from predesolv.workflows.pmfdir import PMFDir
 
+from .digest import digested, finished_with_trajectory
+
+#: Name of the per-window digest of the census (:mod:`.digest`).
+CENSUS_DIGEST = "e7_shell_census"
 #: Dopant types whose residue carries an oxygen that can coordinate the ion.
 OXIDE_TYPES = ("n_oxide",)
 
@@ -69,12 +76,39 @@ def shell_rows(cfg: Any, root: Path, surface: str) -> list[dict[str, Any]]:
         return []
     rows = []
     for w in PMFDir(root).window_dirs():
-        u, md = load_run(w.path)
-        (ion,) = resolve_group(cfg.pmf.cv.cation, md, u, field="pmf.cv.cation")
+        census = _census(cfg, w, r0)
         rows.append({"surface": surface, "window": w.path.name,
                      "cn_centre": w.load_config().bias.center_value, "cutoff_nm": r0,
-                     **window_census(u, md, ion, r0)})
+                     "frames": int(census["frames"].iloc[0]),
+                     **{k: float(census[k].iloc[0]) for k in ("cn_EC_O", "oxide_O_in_shell")}})
     return rows
+
+
+def _census(cfg: Any, w: RunDir, r0: float) -> pd.DataFrame:
+    """One window's census from its trajectory or its digest (:mod:`.digest`)."""
+    return digested(w, CENSUS_DIGEST, {"cation": str(cfg.pmf.cv.cation), "cutoff_nm": r0},
+                    functools.partial(_census_table, w.path, cfg.pmf.cv.cation, r0))
+
+
+def digest_census(folder: Path, out: Path) -> None:
+    """Write the census digest of every finished window the study reads (replica 0 of each
+    surface), before a packed state leaves their trajectories out (:mod:`.state`)."""
+    for path in sorted(folder.glob("*.yaml")):
+        cfg = load_config(path)
+        r0 = cv_cutoff_nm(cfg)
+        root = out / path.stem
+        if r0 is None or not root.is_dir():
+            continue
+        for w in PMFDir(root).window_dirs():
+            if finished_with_trajectory(w):
+                _census(cfg, w, r0)
+
+
+def _census_table(run: Path, cation: Any, cutoff_nm: float) -> pd.DataFrame:
+    """:func:`window_census` of one window as a one-row table (the digest's form)."""
+    u, md = load_run(run)
+    (ion,) = resolve_group(cation, md, u, field="pmf.cv.cation")
+    return pd.DataFrame([window_census(u, md, ion, cutoff_nm)])
 
 
 def _share(g: pd.DataFrame, mask: np.ndarray) -> str:

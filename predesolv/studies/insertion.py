@@ -11,6 +11,7 @@ summary with one verdict sentence per config, generated from the numbers.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -29,6 +30,8 @@ from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import run_pmf, window_series
 
 from .common import config_folder, configs, measured_speed
+from .digest import digested, finished_with_trajectory
+from .insertion2d import SurfaceStatus, surface_path_rows, surface_projection, surface_status
 from .result import (
     STUDY_FILE,
     Seed,
@@ -43,6 +46,8 @@ from .result import (
 #: First-shell cutoffs (nm) for the path analysis: the first minima of g(r) in bulk 1 M
 #: NaPF6/DME with this force field (docs/results/studies/E1-paper: Na–O 0.31, Na–F 0.30).
 PATH_CUTOFFS_NM = {"DME": 0.31, "PF6": 0.30}
+#: Name of the per-window digest of the pulled ion's shell (:mod:`.digest`).
+SHELL_DIGEST = "shell_path"
 #: Windows whose centre lies at or beyond this depth (nm) describe "inside the slit";
 #: windows at or before RESERVOIR_NM describe the reservoir.
 INSIDE_NM, RESERVOIR_NM = 0.3, -0.6
@@ -54,7 +59,17 @@ SEED: dict[tuple[str, float], tuple[str, float | None]] = {
     ("cation", 0.8): ("pre-desolvation plus single-DME intercalation", 1.0),
     ("cation", 1.0): ("the solvated Na+ deforms and enters without desolvation", None),
     ("solvent", 0.6): ("DME alone does not intercalate", None),
+    ("solvent", 0.8): ("individual DME molecules intercalate into the nanoconfined space "
+                       "(with Na+ in the electrolyte)", None),
+    ("solvent", 1.0): ("individual DME molecules can also intercalate (with Na+ in the "
+                       "electrolyte)", None),
 }
+#: Whether the seed saw a lone DME enter, per spacing (nm). Ren et al. (2026): "in the absence
+#: of Na ions in the electrolyte, no intercalation of DME molecules occurs at d = 0.6 nm";
+#: at 0.8 nm pre-desolvation is "accompanied by the intercalation of individual DME molecules
+#: into the nanoconfined space (Fig. S26)"; at 1.0 nm "individual DME molecules can also
+#: intercalate in this case (Fig. S28)".
+SOLVENT_ENTERS = {0.6: False, 0.8: True, 1.0: True}
 SEED_SOURCE = ("Ren et al., Nano-Micro Lett. 18:382 (2026), AIMD of Na+ in DME at charged "
                "graphitic slits, d = 0.6, 0.8 and 1.0 nm, and of DME alone at 0.6 nm")
 #: Free-energy rise (in kT) above which "does not enter" counts as reproduced.
@@ -87,17 +102,23 @@ def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
         spacing = _spacing_nm(cfg, path)
         run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"),
                 overwrite=bool(opts.get("overwrite")))  # under the PMF's lock
-        pmf = pd.read_csv(PMFDir(root).pmf_csv)
+        assert cfg.pmf is not None  # _spacing_nm refused a config without one
+        cv2 = cfg.pmf.cv2
+        two_cv = cv2 is not None
+        pmf = surface_projection(root) if two_cv else pd.read_csv(PMFDir(root).pmf_csv)
         pmfs.append(pmf.assign(config=path.stem, spacing_nm=spacing))
         kind, index = pulled(cfg)
-        path_rows = shell_path_rows(root, index) if kind == "cation" else window_cv_rows(root)
+        path_rows = (surface_path_rows(root) if two_cv else shell_path_rows(root, index)
+                     if kind == "cation" else window_cv_rows(root))
         paths.append(pd.DataFrame(path_rows).assign(config=path.stem, spacing_nm=spacing))
         rows.append(verdict(path.stem, kind, spacing, pmf, path_rows,
-                            cfg.simulation.temperature.value_in_unit(unit.kelvin)))
+                            cfg.simulation.temperature.value_in_unit(unit.kelvin),
+                            surface_status(root) if two_cv else None))
         rows[-1]["pull_start_nm"] = _pull_start(root)
         rows[-1].update(measured_speed(root))
         rows[-1]["production_ps_per_window"] = _production_ps(cfg)
-        rows[-1]["n_windows"] = len(path_rows)
+        rows[-1]["n_windows"] = (len(cfg.pmf.centers()) * len(cv2.centers()) if cv2 is not None
+                                 else len(path_rows))
     return write_outputs(folder, out, opts, pmfs, paths, rows)
 
 
@@ -139,7 +160,7 @@ def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
 
     rows, every = [], []
     for w in (d.path for d in PMFDir(root).window_dirs()):
-        frames = shell_along_path(w, ion, PATH_CUTOFFS_NM)
+        frames = window_shell_frames(RunDir(w), ion)
         centre = RunDir(w).load_config().bias.center_value
         every.append(frames.assign(window=w.name, center_nm=centre))
         rows.append({"window": w.name, "center_nm": centre, **window_means(frames),
@@ -152,6 +173,29 @@ def shell_path_rows(root: Path, ion: int) -> list[dict[str, Any]]:
         shell_along_path(pull, ion, PATH_CUTOFFS_NM).to_csv(root / "pull_shell.csv",
                                                             index=False, float_format="%.6g")
     return rows
+
+
+def window_shell_frames(rd: RunDir, ion: int) -> pd.DataFrame:
+    """Per-frame first shell of cation ``ion`` in one window (:func:`shell_along_path` with
+    :data:`PATH_CUTOFFS_NM`), from its trajectory or, where that was left out of a packed
+    state, from its digest (:mod:`.digest`)."""
+    return digested(rd, SHELL_DIGEST, {"ion": ion, "cutoffs_nm": PATH_CUTOFFS_NM},
+                    functools.partial(shell_along_path, rd.path, ion, PATH_CUTOFFS_NM))
+
+
+def digest_insertion(folder: Path, out: Path) -> None:
+    """Write the digests this study reads from its finished windows' trajectories (the
+    pulled cation's shell; a pulled solvent molecule needs none), before a packed state
+    leaves those trajectories out (:mod:`.state`)."""
+    for path in configs(folder):
+        root = out / path.stem
+        cfg = predesolv.load_config(path)
+        kind, index = pulled(cfg)
+        if kind != "cation" or (cfg.pmf and cfg.pmf.cv2) is not None or not root.is_dir():
+            continue  # a surface's shell comes from the surface, not the frames
+        for rd in PMFDir(root).window_dirs():
+            if finished_with_trajectory(rd):
+                window_shell_frames(rd, index)
 
 
 def planar_fraction(frames: pd.DataFrame, limit_nm: float = 0.1) -> float:
@@ -172,9 +216,10 @@ def window_cv_rows(root: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _f_at(pmf: pd.DataFrame, lo: float, hi: float) -> float:
-    """Mean F (kJ/mol) of the sampled bins with ``lo <= x <= hi`` (NaN when none)."""
-    sel = pmf[(pmf["x_nm"] >= lo) & (pmf["x_nm"] <= hi)]["F_kJ_per_mol"].dropna()
+def _f_at(pmf: pd.DataFrame, lo: float, hi: float, column: str = "F_kJ_per_mol") -> float:
+    """Mean F (kJ/mol; ``column``) of the sampled bins with ``lo <= x <= hi`` (NaN when
+    none)."""
+    sel = pmf[(pmf["x_nm"] >= lo) & (pmf["x_nm"] <= hi)][column].dropna()
     return float(sel.mean()) if len(sel) else float("nan")
 
 
@@ -196,8 +241,11 @@ def connected_range(pmf: pd.DataFrame) -> tuple[float, tuple[float, float] | Non
 
 
 def verdict(name: str, kind: str, spacing: float, pmf: pd.DataFrame,
-            path_rows: list[dict[str, Any]], temperature_K: float) -> dict[str, Any]:
-    """The numbers of one insertion PMF and one sentence comparing them with the seed."""
+            path_rows: list[dict[str, Any]], temperature_K: float,
+            surface: SurfaceStatus | None = None) -> dict[str, Any]:
+    """The numbers of one insertion PMF and one sentence comparing them with the seed; for a
+    two-CV surface (``surface``) the sentence says "not converged" and no verdict is written
+    unless the surface is converged and its path joins both ends."""
     kt = KB_KJ_PER_MOL_K * temperature_K
     sampled = pmf.dropna(subset=["F_kJ_per_mol"])
     f_res = _f_at(pmf, -np.inf, RESERVOIR_NM)
@@ -209,17 +257,36 @@ def verdict(name: str, kind: str, spacing: float, pmf: pd.DataFrame,
                            "F_reservoir_kJ_per_mol": f_res,
                            "F_inside_kJ_per_mol": f_in, "dF_inside_kJ_per_mol": f_in - f_res,
                            "F_max_connected_kJ_per_mol": _f_max(pmf, reach) - f_res}
+    reps = replica_columns(pmf)
+    if reps:
+        row["dF_inside_replicas_kJ_per_mol"] = [
+            _f_at(pmf, INSIDE_NM, np.inf, c) - _f_at(pmf, -np.inf, RESERVOIR_NM, c) for c in reps]
+        row["F_max_connected_replicas_kJ_per_mol"] = [
+            _f_max(pmf, reach, c) - _f_at(pmf, -np.inf, RESERVOIR_NM, c) for c in reps]
     seed = SEED.get((kind, round(spacing, 2)))
     row["seed"] = seed[0] if seed else None
     if kind == "cation":
         row.update(_shell_numbers(path_rows))
     row["reproduced"], row["sentence"] = _sentence(row, seed, kt)
+    if surface is not None:
+        row["surface_converged"] = surface.converged
+        if not surface.converged:
+            row["reproduced"] = None
+            row["sentence"] = (row["sentence"].rstrip(".").split("; the seed's")[0]
+                               + f"; the two-CV surface is not converged ({surface.reason}): "
+                               f"no verdict.")
     return row
 
 
-def _f_max(pmf: pd.DataFrame, up_to_nm: float) -> float:
-    sel = pmf[pmf["x_nm"] <= up_to_nm + 1e-12]["F_kJ_per_mol"].dropna()
-    return float(sel.max())
+def _f_max(pmf: pd.DataFrame, up_to_nm: float, column: str = "F_kJ_per_mol") -> float:
+    sel = pmf[pmf["x_nm"] <= up_to_nm + 1e-12][column].dropna()
+    return float(sel.max()) if len(sel) else float("nan")
+
+
+def replica_columns(pmf: pd.DataFrame) -> list[str]:
+    """The per-replica F columns of a PMF table (``F_replica<r>_kJ_per_mol``; none for one
+    replica)."""
+    return [c for c in pmf.columns if re.fullmatch(r"F_replica\d+_kJ_per_mol", c)]
 
 
 def _gap_note(row: dict[str, Any]) -> str:
@@ -256,16 +323,7 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
                       f"free energy or shell is measured against it and the seed's outcome "
                       f"is not tested; start the windows at x <= {RESERVOIR_NM} nm.")
     if row["pulled"] == "solvent":
-        rise, reach = row["F_max_connected_kJ_per_mol"], row["connected_to_nm"]
-        ok = bool(rise >= STRONG_KT * kt)
-        said = (f"F rises by {rise:.0f} kJ/mol ({rise / kt:.1f} kT) between the reservoir and "
-                f"x = {reach:.2f} nm, the deepest point sampled without a gap")
-        if reach < INSIDE_NM and np.isfinite(df_in):
-            said += (f"; deeper in, the molecule was held only by the restraint (MBAR gives "
-                     f"{df_in:+.0f} kJ/mol at x >= {INSIDE_NM} nm{_gap_note(row)})")
-        verdict = "reproduced" if ok else "NOT reproduced"
-        return ok, (f"{d}, lone DME: {said}; the seed's '{seed[0] if seed else '?'}' is "
-                    f"{verdict} (a rise of at least {STRONG_KT:g} kT).")
+        return _solvent_sentence(row, seed, kt)
     if row.get("n_windows_inside", 0) == 0:
         return None, (f"{d}: the ion was not sampled at x >= 0.2 nm inside the slit, so the "
                       f"seed's outcome is not tested.")
@@ -283,6 +341,51 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
     return ok, (text + f"; the seed's '{seed[0]}' is "
                 f"{'reproduced' if ok else 'NOT reproduced'} (DME kept {kept:.1f}, "
                 f"expected {want:.1f} +/- 0.5).")
+
+
+def _solvent_sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
+                      kt: float) -> tuple[bool | None, str]:
+    """A lone DME: where the seed saw it stay out (0.6 nm), reproduced when F rises by at
+    least :data:`STRONG_KT` kT before the deepest connected point; where it saw one enter
+    (0.8, 1.0 nm), reproduced when the windows connect the reservoir to x >= INSIDE_NM and F
+    there lies less than STRONG_KT kT above the reservoir. With replicas the verdict is
+    written only when every replica gives the same answer."""
+    d, df_in = f"{row['spacing_nm']:.2g} nm", row["dF_inside_kJ_per_mol"]
+    rise, reach = row["F_max_connected_kJ_per_mol"], row["connected_to_nm"]
+    said = (f"F rises by {rise:.0f} kJ/mol ({rise / kt:.1f} kT) between the reservoir and "
+            f"x = {reach:.2f} nm, the deepest point sampled without a gap")
+    if reach < INSIDE_NM and np.isfinite(df_in):
+        said += (f"; deeper in, the molecule was held only by the restraint (MBAR gives "
+                 f"{df_in:+.0f} kJ/mol at x >= {INSIDE_NM} nm{_gap_note(row)})")
+    elif np.isfinite(df_in):
+        said += (f"; F at x >= {INSIDE_NM} nm lies {df_in:+.0f} kJ/mol ({df_in / kt:+.1f} kT) "
+                 f"from it")
+    enters = SOLVENT_ENTERS.get(round(row["spacing_nm"], 2))
+    if seed is None or enters is None:
+        return None, f"{d}, lone DME: {said}."
+
+    def answer(rise_: float, df_in_: float) -> bool:
+        if not enters:
+            return bool(rise_ >= STRONG_KT * kt)
+        return bool(reach >= INSIDE_NM and df_in_ < STRONG_KT * kt)
+
+    rule = (f"a rise of at least {STRONG_KT:g} kT" if not enters else
+            f"sampled inside without a gap, less than {STRONG_KT:g} kT above the reservoir")
+    ok = answer(rise, df_in)
+    reps = list(zip(row.get("F_max_connected_replicas_kJ_per_mol", []),
+                    row.get("dF_inside_replicas_kJ_per_mol", []), strict=True))
+    if reps:
+        vals = ", ".join(f"{(r if not enters else f):+.0f}" for r, f in reps)
+        said += f"; replicas {vals} kJ/mol"
+        if not all(np.isfinite(r if not enters else f) for r, f in reps):
+            return None, (f"{d}, lone DME: {said}; a replica did not sample both the "
+                          f"reservoir and the region the seed's '{seed[0]}' is read at: not "
+                          f"converged, no verdict.")
+        if len({answer(r, f) for r, f in reps} | {ok}) > 1:
+            return None, (f"{d}, lone DME: {said}; the replicas disagree on the seed's "
+                          f"'{seed[0]}' ({rule}): not converged, no verdict.")
+    verdict = "reproduced" if ok else "NOT reproduced"
+    return ok, f"{d}, lone DME: {said}; the seed's '{seed[0]}' is {verdict} ({rule})."
 
 
 def write_outputs(folder: Path, out: Path, opts: dict[str, Any], pmfs: list[pd.DataFrame],

@@ -412,10 +412,22 @@ def _check_cvs(cfg: RunConfig, built: BuiltSystem) -> None:
     if cfg.pull is not None:
         specs += [("pull.cv", cfg.pull.cv)] + [(f"pull.walls[{i}].cv", w.cv)
                                                for i, w in enumerate(cfg.pull.walls)]
+    box = built.topology.getPeriodicBoxVectors()
+    half = None if box is None else 0.5 * min(box[i][i].value_in_unit(unit.nanometer)
+                                              for i in range(3))
     for field, spec in specs:
         fake_r0 = {k: 0.3 for k in ("DME", "EC", "DMC", "EMC", "PC", "PF6", "ClO4", "anion",
                                     "solvent")}
-        resolve_cv(spec, built, field, fake_r0 if isinstance(spec, CoordinationCVSpec) else None)
+        rc = resolve_cv(spec, built, field,
+                        fake_r0 if isinstance(spec, CoordinationCVSpec) else None)
+        d_max = getattr(rc.cv, "d_max", None)
+        if (half is not None and isinstance(spec, CoordinationCVSpec) and spec.r0 is not None
+                and d_max is not None and not d_max < half):
+            raise ConfigError(
+                f"the switch reaches d_max = {d_max:.4g} nm (default 3 r0), not below half the "
+                f"shortest box edge ({half:.4g} nm), where distances stop being minimum-image; "
+                f"give a shorter d_max (e.g. '{0.95 * half:.2f} nm', with n: 12, m: 24 the "
+                f"switch is ~0 beyond 2 r0) or a larger cell", f"{field}.d_max")
 
 
 def _coordination_r0(cfg: RunConfig, start_dir: RunDir, start: BuiltSystem) -> float | None:
