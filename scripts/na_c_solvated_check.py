@@ -14,6 +14,8 @@ trajectories of every replica).
     .venv/bin/python scripts/na_c_solvated_check.py --forcefields default --out ...  # one
     .venv/bin/python scripts/na_c_solvated_check.py --collect --out runs/na_c_solvated \\
         --results docs/results/na_c_mlip/solvated    # summary + small outputs, no MD
+    .venv/bin/python scripts/na_c_solvated_check.py --two-cv --forcefields na-c-mlip-chgnet \\
+        --out runs/na_c_solvated    # the ion's height x its Na-O(DME) coordination (2D)
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import pandas as pd
 from openmm import unit
 
 from predesolv import load_config
+from predesolv.analysis.fes2d_outputs import FESFiles
+from predesolv.analysis.fes2d_states import cv2_mean, state_difference, state_free_energy
 from predesolv.analysis.shell_path import shell_along_path
 from predesolv.api import build
 from predesolv.config.loader import read_config_yaml
@@ -50,18 +54,37 @@ FORCEFIELDS: dict[str, list[str]] = {"default": [], "na-c-mlip-chgnet": ["na-c-m
                                      "na-c-mlip-sevennet": ["na-c-mlip-sevennet"]}
 
 
+#: The two-CV variant (``--two-cv``): the ion's height x its Na-O(DME) coordination, so the
+#: shell is sampled at every height instead of drifting slowly inside each 1D window. One
+#: force constant per CV: 6000 kJ/mol/nm2 every 0.04 nm (the 1D set needed 12000 near contact
+#: only because its windows there were 0.03 nm apart), CN 3-6 at 6 kJ/mol (sigma 0.64 CN).
+TWO_CV: dict[str, Any] = {
+    "windows": {"start": "0.0 nm", "stop": "0.80 nm", "count": 21},
+    "k": "6000 kJ/mol/nm**2",
+    "cv2": {"cv": {"type": "coordination", "cation": "cation[6]", "partner": "DME",
+                   "r0": "0.31 nm", "n": 12, "m": 24},
+            "windows": {"start": 3, "stop": 6, "count": 4}, "k": "6 kJ/mol", "bins": 12},
+}
+#: The states of the example (z from the mid-plane, nm): the 2D surface is read on them too.
+STATES_NM = {"bulk": (0.0, 0.15), "adsorbed": (0.55, 0.8)}
+
+
 def case_config(ff: str, root: Path, min_effective_samples: int | None = None,
-                production: str | None = None) -> Any:
+                production: str | None = None, two_cv: bool = False) -> Any:
     """The checked RunConfig of one force field, output under ``root/ff`` (optionally with
     the estimator's gate lowered: a diagnostic, never a verdict; or another production
-    length per window, ``production`` as ``"72 ps"``)."""
+    length per window, ``production`` as ``"72 ps"``; or on two CVs, :data:`TWO_CV`, under
+    ``root/<ff>-2cv``)."""
     data = read_config_yaml(EXAMPLE)
     data["system"]["forcefield"]["parameter_sets"] = FORCEFIELDS[ff]
     if production is not None:
         data["pmf"]["stages"][-1]["duration"] = production
     if min_effective_samples is not None:
         data["pmf"]["estimator"]["min_effective_samples"] = min_effective_samples
-    data["output"]["directory"] = str(root / ff)
+    data["output"]["directory"] = str(root / (f"{ff}-2cv" if two_cv else ff))
+    if two_cv:
+        data["pmf"].update(TWO_CV)
+        data["pmf"]["estimator"].pop("states", None)  # read from the surface (STATES_NM)
     return load_config(data)
 
 
@@ -137,6 +160,34 @@ def summary_row(ff: str, cfg: Any, root: Path, shells: pd.DataFrame) -> dict[str
             "warnings": len(summary.get("warnings", []))}
 
 
+def summary_row_2d(ff: str, cfg: Any, root: Path) -> dict[str, Any]:
+    """One force field's adsorption free energy from its two-CV surface: the states of
+    :data:`STATES_NM` over every CN bin (``predesolv.analysis.fes2d_states``), the surface's
+    lowest bin and the mean Na-O(DME) coordination (the CV's CN, not the 0.30 nm count of
+    the 1D rows) in the bulk state and at the minimum."""
+    files = FESFiles(root)
+    meta, fes = files.record(), files.surface()
+    kT, half = float(meta["temperature_kT_kJ_per_mol"]), half_spacing_nm(cfg)
+    z, cn = "z (nm)", "cn"
+    d = state_difference(fes, z, cn, STATES_NM["bulk"], STATES_NM["adsorbed"], kT)
+    f_bulk, _ = state_free_energy(fes, z, *STATES_NM["bulk"], kT)
+    ok = fes.dropna(subset=["F (kJ/mol)"])
+    low = ok.loc[ok["F (kJ/mol)"].idxmin()]
+    dz = float(np.diff(np.unique(fes[z]))[0]) / 2
+    return {"forcefield": f"{ff} (2 CVs)", "dF_ads_kJ_per_mol": d.dF_kJ_per_mol,
+            "sigma_kJ_per_mol": d.sigma_kJ_per_mol,
+            "dF_ads_eV": d.dF_kJ_per_mol / KJ_PER_MOL_PER_EV,
+            "replica_dF_ads_kJ_per_mol": ";".join(f"{v:.1f}" for v in d.replica_dF_kJ_per_mol),
+            "replicas_agree": bool(meta.get("converged")),
+            "F_min_minus_bulk_kJ_per_mol": float(low["F (kJ/mol)"]) - f_bulk,
+            "h_min_nm": half - float(low[z]),
+            "cn_O_DME_at_min": cv2_mean(fes, z, cn, low[z] - dz, low[z] + dz, kT),
+            "cn_F_PF6_at_min": float("nan"), "cn_O_DME_bulk": d.cv2_mean_a,
+            "cn_F_PF6_bulk": float("nan"), "warnings": len(meta.get("warnings", [])),
+            "surface_converged": bool(meta.get("converged")),
+            "surface_note": "; ".join(meta.get("warnings", []))[:300]}
+
+
 def plot(cases: dict[str, tuple[pd.DataFrame, pd.DataFrame, float]], path: Path) -> None:
     """F(height) per force field (pooled, with dF) above the window-mean DME oxygens."""
     fig, (a, b) = plt.subplots(2, 1, figsize=(6.0, 6.4), sharex=True)
@@ -159,6 +210,25 @@ def plot(cases: dict[str, tuple[pd.DataFrame, pd.DataFrame, float]], path: Path)
     plt.close(fig)
 
 
+def estimate_gated(ff: str, root: Path, pmf_dir: PMFDir, gate: int | None,
+                   diagnostic_gate: int | None, two_cv: bool = False) -> Any:
+    """Estimate the finished windows in ``pmf_dir`` again (never a stale result) with the
+    config's sample gate (or ``gate``); when they fail it and ``diagnostic_gate`` is given,
+    again with the gate lowered to that (printed; a diagnostic). Returns the config used."""
+    cfg = case_config(ff, root, gate, two_cv=two_cv)
+    with pmf_dir.locked():
+        pmf_dir.claim(cfg, overwrite=False)
+        try:
+            estimate(pmf_dir.root, cfg)
+        except AnalysisError as exc:
+            if diagnostic_gate is None:
+                raise
+            print(f"{ff}: {exc}; read with the gate at {diagnostic_gate} (diagnostic)")
+            cfg = case_config(ff, root, diagnostic_gate, two_cv=two_cv)
+            estimate(pmf_dir.root, cfg)
+    return cfg
+
+
 def collect(forcefields: list[str], root: Path, results: Path,
             min_effective_samples: int | None = None,
             diagnostic_gate: int | None = None) -> pd.DataFrame:
@@ -170,17 +240,8 @@ def collect(forcefields: list[str], root: Path, results: Path,
     results.mkdir(parents=True, exist_ok=True)
     rows, cases = [], {}
     for ff in forcefields:
-        cfg, pmf_dir = case_config(ff, root, min_effective_samples), PMFDir(root / ff)
-        with pmf_dir.locked():  # the estimate from these windows now, never a stale one
-            pmf_dir.claim(cfg, overwrite=False)
-            try:
-                estimate(pmf_dir.root, cfg)
-            except AnalysisError as exc:
-                if diagnostic_gate is None:
-                    raise
-                print(f"{ff}: {exc}; read with the gate at {diagnostic_gate} (diagnostic)")
-                cfg = case_config(ff, root, diagnostic_gate)
-                estimate(pmf_dir.root, cfg)
+        pmf_dir = PMFDir(root / ff)
+        cfg = estimate_gated(ff, root, pmf_dir, min_effective_samples, diagnostic_gate)
         shells = shell_rows(cfg, pmf_dir.root)
         rows.append(summary_row(ff, cfg, pmf_dir.root, shells)
                     | {"min_effective_samples": cfg.pmf.estimator.min_effective_samples})
@@ -193,6 +254,27 @@ def collect(forcefields: list[str], root: Path, results: Path,
     df = pd.DataFrame(rows)
     df.to_csv(results / "summary.csv", index=False, float_format="%.4f")
     plot(cases, results / "pmf_shell.png")
+    return df
+
+
+def collect_2d(forcefields: list[str], root: Path, results: Path,
+               diagnostic_gate: int | None = None) -> pd.DataFrame:
+    """:func:`collect` for the two-CV runs (``--two-cv``): each surface estimated again
+    from its windows (the same gate rules), summarised by :func:`summary_row_2d`; its
+    ``fes.*`` files go to ``results/<ff>-2cv/`` and the rows to ``results/summary_2cv.csv``."""
+    results.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for ff in forcefields:
+        pmf_dir = PMFDir(root / f"{ff}-2cv")
+        cfg = estimate_gated(ff, root, pmf_dir, None, diagnostic_gate, two_cv=True)
+        rows.append(summary_row_2d(ff, cfg, pmf_dir.root)
+                    | {"min_effective_samples": cfg.pmf.estimator.min_effective_samples})
+        out = results / f"{ff}-2cv"
+        out.mkdir(exist_ok=True)
+        for path in FESFiles(pmf_dir.root).files():
+            shutil.copy(path, out / path.name)
+    df = pd.DataFrame(rows)
+    df.to_csv(results / "summary_2cv.csv", index=False, float_format="%.4f")
     return df
 
 
@@ -210,6 +292,9 @@ def verdict(row: dict[str, Any] | pd.Series) -> str:
     with PBE-D3) has solvated Na+ adsorbing on open-pore surfaces and deforming, not
     desolvating, even in a 1.0 nm slit; a term that strips the shell at a basal plane
     contradicts it."""
+    if row.get("surface_converged") is False:
+        return ("not converged: the two-CV surface is not (windows not connected, halves or "
+                "replicas disagree: fes.json); no verdict")
     if row.get("min_effective_samples", 10) < 10:
         return (f"not converged: windows hold fewer than 10 effectively uncorrelated samples "
                 f"(read with the gate at {row['min_effective_samples']}); no verdict")
@@ -225,9 +310,9 @@ def verdict(row: dict[str, Any] | pd.Series) -> str:
                                      "contact adsorption is not favourable")
 
 
-def summary_markdown(results: Path) -> list[str]:
-    """The table docs/mlip.md shows, from ``results/summary.csv``."""
-    df = pd.read_csv(results / "summary.csv")
+def summary_markdown(results: Path, name: str = "summary.csv") -> list[str]:
+    """The table docs/mlip.md shows, from ``results/summary.csv`` (or ``summary_2cv.csv``)."""
+    df = pd.read_csv(results / name)
     out = ["| Na–C term | ΔF_ads (kJ/mol) | replicas (kJ/mol) | agree | F_min − F_bulk "
            "(kJ/mol) at h (nm) | DME O at min / bulk | PF6 F at min / bulk | verdict |",
            "|---|---|---|---|---|---|---|---|"]
@@ -265,15 +350,24 @@ def main() -> None:
     ap.add_argument("--only-short", action="store_true",
                     help="with --extend: only the windows below the sample gate run longer "
                     "(predesolv pmf --extend --only-short)")
+    ap.add_argument("--two-cv", action="store_true",
+                    help="height x Na-O(DME) coordination (TWO_CV), outputs <ff>-2cv and "
+                    "summary_2cv.csv")
     args = ap.parse_args()
     root = Path(args.out).absolute()
     if not args.collect:
         for ff in args.forcefields:
-            cfg = case_config(ff, root, args.min_effective_samples, args.production)
+            cfg = case_config(ff, root, args.min_effective_samples, args.production,
+                              args.two_cv)
             check_start(cfg)
             t0 = time.perf_counter()
             run_pmf(cfg, serial=True, extend=args.extend, only_short=args.only_short)
             print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
+        return
+    if args.two_cv:
+        df = collect_2d(args.forcefields, root, Path(args.results), args.diagnostic_gate)
+        print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print("\n".join(summary_markdown(Path(args.results), "summary_2cv.csv")))
         return
     df = collect(args.forcefields, root, Path(args.results), args.min_effective_samples,
                  args.diagnostic_gate)

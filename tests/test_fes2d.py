@@ -289,3 +289,42 @@ def test_the_documented_two_cv_block_is_a_valid_config():
     second = SecondCV.model_validate(pmf["cv2"])
     assert second.centers() == [0, 1, 2, 3, 4, 5, 6] and second.k_value == 20.0
     assert second.bins == 24
+
+
+def test_state_free_energies_of_a_separable_surface_by_hand():
+    """F(x, y) = a(x) + b(y) on a grid: a state x in [lo, hi] has
+    F = -kT ln(sum_x e^(-a/kT)) - kT ln(sum_y e^(-b/kT)) (a product of sums), so a difference
+    of two states is the difference of the x sums alone and <y> is the same in both;
+    replicas shifted by a constant in one state give their own differences and a spread."""
+    from predesolv.analysis.fes2d_states import state_difference, state_free_energy
+
+    kT = 2.5
+    x = np.linspace(0.0, 1.0, 11)
+    y = np.array([2.0, 3.0, 4.0, 5.0])
+    a = 8.0 * (x - 0.7) ** 2 * 10
+    b = np.array([6.0, 2.0, 0.0, 3.0])
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    F = (a[:, None] + b[None, :]).ravel()
+    fes = pd.DataFrame({"z (nm)": X.ravel(), "cn": Y.ravel(), "F (kJ/mol)": F,
+                        "dF (kJ/mol)": np.full(F.size, 0.3)})
+    lse = lambda v: -kT * np.log(np.sum(np.exp(-v / kT)))  # noqa: E731
+    by_y = lse(b)
+    f_low, s_low = state_free_energy(fes, "z (nm)", 0.0, 0.2, kT)
+    assert f_low == pytest.approx(lse(a[:3]) + by_y)
+    # equal weights would give 0.3 / sqrt(n); here the Boltzmann weights, by hand
+    p = np.exp(-(a[:3, None] + b[None, :]).ravel() / kT)
+    assert s_low == pytest.approx(0.3 * np.sqrt(np.sum((p / p.sum()) ** 2)))
+    d = state_difference(fes, "z (nm)", "cn", (0.0, 0.2), (0.6, 0.8), kT)
+    assert d.dF_kJ_per_mol == pytest.approx(lse(a[6:9]) - lse(a[:3]))
+    want_y = np.sum(y * np.exp(-b / kT)) / np.sum(np.exp(-b / kT))
+    assert d.cv2_mean_a == pytest.approx(want_y) and d.cv2_mean_b == pytest.approx(want_y)
+    assert d.replica_dF_kJ_per_mol == []
+    shifted = np.where(X.ravel() >= 0.6, F + 4.0, F)
+    fes2 = fes.assign(**{"F replica 0 (kJ/mol)": F, "F replica 1 (kJ/mol)": shifted})
+    d2 = state_difference(fes2, "z (nm)", "cn", (0.0, 0.2), (0.6, 0.8), kT)
+    assert d2.replica_dF_kJ_per_mol == pytest.approx([d.dF_kJ_per_mol, d.dF_kJ_per_mol + 4])
+    spread = np.var([0.0, 4.0], ddof=1) / 2
+    assert d2.sigma_kJ_per_mol == pytest.approx(np.sqrt(d.sigma_kJ_per_mol ** 2 + spread))
+    # a state with no sampled bin: NaN, not a number
+    assert np.isnan(state_free_energy(fes.assign(**{"F (kJ/mol)": np.where(
+        X.ravel() < 0.3, np.nan, F)}), "z (nm)", 0.0, 0.2, kT)[0])

@@ -76,3 +76,46 @@ def test_verdict_rules_on_hand_made_rows():
     assert verdict({**base, "h_min_nm": 0.50}) == "does not over-bind: no contact minimum"
     assert verdict({**base, "cn_O_DME_at_min": 5.0}).endswith("keeps its DME oxygens")
     assert verdict({**base, "dF_ads_kJ_per_mol": -5.0}).endswith("is not favourable")
+
+
+def test_two_cv_variant_and_its_summary_from_a_hand_made_surface(tmp_path):
+    """--two-cv: the example on the grid height x Na-O(DME) coordination (21 x 4 windows, one
+    k per CV, no 1D states); its summary reads a surface: on a hand-made one (a contact
+    well at z = 0.76 nm with CN 3 favoured there, CN 6 in the bulk) the adsorption free
+    energy is the difference of the two states' log-sum-exp over every bin, computed here
+    by hand, the minimum sits at h = 1.0 - 0.76 nm with its CN, and an unconverged surface
+    gets no verdict."""
+    import json
+
+    cfg = SCRIPT["case_config"]("na-c-mlip-chgnet", tmp_path, two_cv=True)
+    assert len(cfg.pmf.centers()) == 21 and cfg.pmf.cv2.centers() == [3.0, 4.0, 5.0, 6.0]
+    assert cfg.output.directory.endswith("na-c-mlip-chgnet-2cv")
+    assert not cfg.pmf.estimator.states and cfg.pmf.cv2.cv.type == "coordination"
+    z = np.round(np.arange(0.0, 0.81, 0.04), 2)
+    cn = np.array([3.0, 4.0, 5.0, 6.0])
+    Z, C = np.meshgrid(z, cn, indexing="ij")
+    F = np.where(Z > 0.7, -12.0 + 4.0 * (C - 3.0), 6.0 - 2.0 * (C - 3.0)) + 0.0 * Z
+    F[np.isclose(Z, 0.76) & np.isclose(C, 3.0)] = -20.0
+    root = tmp_path / "surface"
+    root.mkdir()
+    pd.DataFrame({"z (nm)": Z.ravel(), "cn": C.ravel(), "F (kJ/mol)": F.ravel(),
+                  "dF (kJ/mol)": 0.5}).to_csv(root / "fes.csv", index=False)
+    (root / "fes.json").write_text(json.dumps({"temperature_kT_kJ_per_mol": KT_298,
+                                               "converged": True, "warnings": []}))
+    row = SCRIPT["summary_row_2d"]("na-c-mlip-chgnet", cfg, root)
+
+    def lse(mask):
+        return -KT_298 * np.log(np.exp(-F[mask] / KT_298).sum())
+
+    bulk = (Z >= 0.0) & (Z <= 0.15)
+    ads = (Z >= 0.55) & (Z <= 0.8)
+    assert row["dF_ads_kJ_per_mol"] == pytest.approx(lse(ads) - lse(bulk))
+    assert row["h_min_nm"] == pytest.approx(1.0 - 0.76)
+    assert row["F_min_minus_bulk_kJ_per_mol"] == pytest.approx(-20.0 - lse(bulk))
+    w = np.exp(-F[bulk] / KT_298)
+    assert row["cn_O_DME_bulk"] == pytest.approx((w * C[bulk]).sum() / w.sum())
+    assert row["cn_O_DME_at_min"] < row["cn_O_DME_bulk"] - 1.0
+    row["min_effective_samples"] = 10
+    assert SCRIPT["verdict"](row).startswith("over-binds")
+    row["surface_converged"] = False
+    assert SCRIPT["verdict"](row).startswith("not converged: the two-CV surface")
