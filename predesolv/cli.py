@@ -45,6 +45,7 @@ from predesolv.quiet import QUIET_LOGGERS
 from predesolv.rundir import RunDir
 from predesolv.runner import preflight
 from predesolv.simulation import prepare_system
+from predesolv.stage_io import set_stop_after
 from predesolv.studies import STUDY_FILE, StudyResult, canonical_id, format_study, run_study
 from predesolv.systems.cell import reservoir_warnings
 from predesolv.systems.cell_export import export_system
@@ -72,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)  # so `predesolv VERB ... --debug` works
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks")
+    common.add_argument("--stop-after", metavar="DURATION", help="MD runs write a checkpoint "
+                        "and stop (exit 130) after this wall time ('3.5 h', 'HH:MM:SS')")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("validate", parents=[common],
@@ -438,7 +441,6 @@ def _refuse_live_run(args: argparse.Namespace, options: dict[str, object]) -> No
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-
     what = [w.strip() for w in args.what.split(",")] if args.what else None
     options: dict[str, object] = {
         k: getattr(args, k) for k in ("start", "stop", "step", "ion")
@@ -469,7 +471,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit_na_c(args: argparse.Namespace) -> int:
-
     out = Path(args.out).absolute()
     set_out = Path(args.set_out).absolute() if args.set_out else out / "na-c-fit.yaml"
     if (out / "fit.json").exists() and not args.overwrite:
@@ -497,7 +498,6 @@ def _cmd_fit_na_c(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-
     t0 = time.perf_counter()
     if args.save_state:
         archive = Path(args.save_state)
@@ -554,7 +554,6 @@ def main(argv: list[str] | None = None) -> int:
         handler.setFormatter(logging.Formatter("predesolv: %(levelname)s: %(message)s"))
         logging.getLogger("predesolv").addHandler(handler)
     if getattr(args, "debug", False):
-
         for name in QUIET_LOGGERS:  # third-party warnings, shown only when debugging
             noisy = _CurrentStderr()
             noisy.setFormatter(logging.Formatter(f"{name}: %(levelname)s: %(message)s"))
@@ -573,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
+        if getattr(args, "stop_after", None):
+            set_stop_after(args.stop_after)  # read by every runner, here and in workers
         return COMMANDS[args.command](args)
     except InputError as exc:
         if args.debug:

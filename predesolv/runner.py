@@ -556,7 +556,7 @@ class Runner:
                 ) from None
             rate = chunk / max(time.perf_counter() - t0, 1e-9)
             now = int(sim.currentStep)
-            done, stop = now >= last, bool(self._flag is not None and self._flag.set)
+            done, stop = now >= last, bool(self._flag is not None and self._flag.requested())
             if done or now % ck_every == 0 or stop:
                 with self._io_errors(i, sim):
                     progress = self._write_checkpoint(sim, i, now - int(self.offsets[i]), done,

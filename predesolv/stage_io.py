@@ -3,8 +3,10 @@ counts (:class:`StageOutputs`) and the SIGINT/SIGTERM flag (:class:`InterruptFla
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +17,7 @@ from openmm import app, unit
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig
 from predesolv.config.simulation import MinimizeStage, ProductionStage
+from predesolv.errors import ConfigError
 from predesolv.reporters import ProgressReporter, StateCSVReporter, TrajectoryReporter
 from predesolv.rundir import Checkpoint, Progress, RunDir, truncate_dcd, truncate_xtc
 from predesolv.transforms import SystemTransform
@@ -46,15 +49,67 @@ class StageHost(Protocol):
     user_reporters: list[Any]
 
 
+#: Environment variable holding the wall-clock time (UNIX seconds) at which every run of this
+#: process and of the worker processes it starts stops cleanly (``--stop-after``).
+STOP_AT_ENV = "PREDESOLV_STOP_AT"
+_UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds in ``"90 s"``, ``"50 min"``, ``"3.5 h"`` or ``"HH:MM:SS"`` (a scheduler's
+    wall time).
+
+    Raises
+    ------
+    ConfigError
+        Anything else, or a duration that is not positive (field ``--stop-after``).
+    """
+    t = text.strip()
+    try:
+        if ":" in t:
+            h, m, sec = (float(v) for v in t.split(":"))
+            seconds = 3600 * h + 60 * m + sec
+        else:
+            value, _, name = t.partition(" ")
+            seconds = float(value) * _UNITS_S[name.strip()]
+    except (ValueError, KeyError):
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ConfigError(f"{text!r} is not a positive duration: give '90 s', '50 min', "
+                          f"'3.5 h' or 'HH:MM:SS'", "--stop-after")
+    return seconds
+
+
+def set_stop_after(text: str) -> float:
+    """Ask every run started from now on (here and in worker processes started later) to
+    write a checkpoint and stop once ``text`` of wall time has passed; returns the stop time
+    (UNIX seconds)."""
+    stop_at = time.time() + parse_duration_s(text)
+    os.environ[STOP_AT_ENV] = f"{stop_at:.3f}"
+    return stop_at
+
+
 class InterruptFlag:
     """SIGINT/SIGTERM handler: the first asks for a checkpoint and a clean stop (batch
-    schedulers send SIGTERM before killing a job); a second Ctrl-C aborts at once."""
+    schedulers send SIGTERM before killing a job); a second Ctrl-C aborts at once. A stop
+    time in :data:`STOP_AT_ENV` asks for the same clean stop when it has passed (it also
+    works in worker threads and processes, where no signal handler can be installed)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.set = False
         self._old: dict[int, Any] = {}
+
+    def requested(self) -> bool:
+        """A stop was asked for: a signal, or the stop time has passed."""
+        if not self.set:
+            stop_at = os.environ.get(STOP_AT_ENV)
+            if stop_at and time.time() >= float(stop_at):
+                self.set = True
+                sys.stderr.write("\nthe --stop-after time has passed: writing a checkpoint, "
+                                 "then stopping\n")
+        return self.set
 
     def __enter__(self) -> InterruptFlag:
         for sig in self.SIGNALS:

@@ -40,6 +40,7 @@ from predesolv.analysis.fes2d_outputs import FESFiles
 from predesolv.analysis.fes2d_states import cv2_mean, state_difference, state_free_energy
 from predesolv.analysis.shell_path import shell_along_path
 from predesolv.api import build
+from predesolv.config.cluster import ClusterConfig
 from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
 from predesolv.errors import AnalysisError
@@ -350,6 +351,8 @@ def main() -> None:
     ap.add_argument("--only-short", action="store_true",
                     help="with --extend: only the windows below the sample gate run longer "
                     "(predesolv pmf --extend --only-short)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="run the windows on this many local Dask workers (default: serially)")
     ap.add_argument("--two-cv", action="store_true",
                     help="height x Na-O(DME) coordination (TWO_CV), outputs <ff>-2cv and "
                     "summary_2cv.csv")
@@ -359,9 +362,13 @@ def main() -> None:
         for ff in args.forcefields:
             cfg = case_config(ff, root, args.min_effective_samples, args.production,
                               args.two_cv)
+            if args.workers:  # windows side by side on local Dask workers, one thread each
+                cfg.pmf.cluster = ClusterConfig(kind="local", n_workers=args.workers,
+                                                threads_per_worker=1)
             check_start(cfg)
             t0 = time.perf_counter()
-            run_pmf(cfg, serial=True, extend=args.extend, only_short=args.only_short)
+            run_pmf(cfg, serial=not args.workers, extend=args.extend,
+                    only_short=args.only_short)
             print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
         return
     if args.two_cv:

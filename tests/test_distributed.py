@@ -41,6 +41,38 @@ def test_failing_task_is_named():
         run_tasks(bad, ClusterConfig(n_workers=1, retries=0), progress=False)
 
 
+def _stop_requested(device):
+    from predesolv.stage_io import InterruptFlag
+
+    return InterruptFlag().requested()
+
+
+def _stop_if_asked(device):
+    from predesolv.errors import Interrupted
+    from predesolv.stage_io import InterruptFlag
+
+    if InterruptFlag().requested():
+        raise Interrupted("stopped at the stop time; checkpoint written", "go on with --resume")
+    return "ran"
+
+
+def test_a_stop_time_reaches_dask_workers_and_stops_cleanly(monkeypatch):
+    """--stop-after sets the stop time in the environment before the cluster starts: a
+    worker process (no signal handler there) sees it, and a window that stops for it ends
+    the run as an interruption (exit 130, 'stopped'), not as a failure."""
+    from predesolv.errors import Interrupted
+    from predesolv.stage_io import STOP_AT_ENV
+
+    cfg = ClusterConfig(n_workers=1, threads_per_worker=1, retries=0)
+    monkeypatch.delenv(STOP_AT_ENV, raising=False)
+    assert run_tasks([Task("w", _stop_requested)], cfg, progress=False) == [False]
+    monkeypatch.setenv(STOP_AT_ENV, str(time.time() - 1.0))
+    assert run_tasks([Task("w", _stop_requested)], cfg, progress=False) == [True]
+    with pytest.raises(Interrupted, match="'w': stopped at the stop time") as err:
+        run_tasks([Task("w", _stop_if_asked)], cfg, progress=False)
+    assert err.value.advice == "go on with --resume"
+
+
 def test_gpus_give_each_worker_its_device():
     cfg = ClusterConfig(gpus=["3", "5"])
     assert cfg.local_layout() == (2, 1)

@@ -300,3 +300,28 @@ def test_progress_bar_only_when_enabled(tmp_path, write_config, capsys):
         err = capsys.readouterr().err
         drawn = "ns/day" in err and "production1" in err and re.search(r"\d\d:\d\d<", err)
         assert bool(drawn) is expect, (mode, err)
+
+
+def test_stop_after_checkpoints_at_the_stop_time_then_resumes(tmp_path, write_config,
+                                                              monkeypatch, capsys):
+    """--stop-after: once the stop time has passed, a run writes a checkpoint at its next
+    block and stops with exit 130 (a stop time already passed stops it at its first MD
+    block: no wall-clock race); --resume then finishes it with every frame and row once.
+    A stop time set by the CLI reaches the runner through the environment, as in worker
+    processes; a bad duration is an input error naming the option."""
+    from predesolv.stage_io import STOP_AT_ENV, parse_duration_s
+
+    assert parse_duration_s("3.5 h") == 12600 and parse_duration_s("01:02:03") == 3723
+    assert parse_duration_s("50 min") == 3000 and parse_duration_s("90 s") == 90
+    run_dir = tmp_path / "run"
+    cfg_path = write_config(_long_config(run_dir))
+    assert main(["run", str(cfg_path), "--stop-after", "soon"]) == 2
+    assert "--stop-after" in capsys.readouterr().err and not run_dir.exists()
+    monkeypatch.setenv(STOP_AT_ENV, str(time.time() - 1.0))
+    assert main(["run", str(cfg_path)]) == 130
+    assert "--stop-after time has passed" in capsys.readouterr().err
+    prog = json.loads((run_dir / "progress.json").read_text())
+    assert prog["completed"] is False and not prog["checkpoints"][0]["stage_complete"]
+    monkeypatch.delenv(STOP_AT_ENV)
+    assert main(["run", str(cfg_path), "--resume", "--stop-after", "1 h"]) == 0
+    _check_complete(run_dir, 30, 155)

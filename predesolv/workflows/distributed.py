@@ -133,6 +133,10 @@ def _run_on(client: Any, tasks: Sequence[Task], cfg: ClusterConfig,
         i = futures[fut]
         try:
             results[i] = fut.result()
+        except Interrupted as exc:  # --stop-after or a signal: a checkpoint was written
+            for other in futures:
+                other.cancel()
+            raise Interrupted(f"task {tasks[i].name!r}: {exc.what}", exc.advice) from None
         except Exception as exc:
             for other in futures:
                 other.cancel()
