@@ -450,6 +450,10 @@ def insertion_section() -> list[str]:
         rows += [dict(r, study=sid) for r in st.rows]
     if missing:
         out += [f"Not run yet: {', '.join(missing)} (`predesolv study <ID> --size paper`).", ""]
+    todo = [f"{sid} {c}" for sid in ("E2", "E3", "E4") for c in _configs_not_run(sid)]
+    if todo:
+        out += [f"Paper-size configs not run yet: {', '.join(todo)} (two CVs for E2/E3, "
+                f"lone DME at 0.8/1.0 nm for E4; `studies/<ID>/README.md`).", ""]
     if not rows:
         return out
     out += ["| study | d (nm) | pulled | paper | ΔF inside vs reservoir (kJ/mol) | DME in "
@@ -545,10 +549,15 @@ def _ps_range(s: RunRecord) -> str:
     return f"{lo:.0f}–{hi:.0f} ps (windows extended where they decorrelate slowly)"
 
 
+def _configs_not_run(sid: str, key: str = "config") -> list[str]:
+    """Paper configs of study ``sid`` that its committed summary has no row for."""
+    st = _result(sid)
+    configs = sorted(p.stem for p in (ROOT / "studies" / sid / "paper").glob("*.yaml"))
+    return [c for c in configs if st is None or c not in {r[key] for r in st.rows}]
+
+
 def _e7_300k_todo() -> str:
-    st = _result("E7-300K")
-    configs = sorted(p.stem for p in (ROOT / "studies" / "E7-300K" / "paper").glob("*.yaml"))
-    missing = [c for c in configs if st is None or c not in {r["surface"] for r in st.rows}]
+    missing = _configs_not_run("E7-300K", "surface")
     return ("paper-size surfaces not run: " + ", ".join(missing) + " (`predesolv study "
             "E7-300K --size paper`; cost: `studies/E7-300K/README.md`)") if missing else ""
 

@@ -434,3 +434,35 @@ def test_position_cv_defaults_to_the_mouth():
     assert (cv.group, cv.axis, cv.origin_nm, cv.direction) == ((1,), "x", 3.2, -1)
     with pytest.raises(ConfigError, match="no insertion coordinate"):
         position_cv("cation[1]", Metadata.from_dict({"groups": {"cation": [0, 1]}}))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_atom_pair_distance_is_exact_at_every_separation(seed):
+    """Two atoms: the distance CV is the minimum-image distance everywhere, including within
+    WRAP_EPS_NM of half a box along an axis (where a signed displacement folds back), in
+    NumPy and in OpenMM; a flat-bottom wall there pulls the atom towards its partner.
+    Found by the face-on E7-300K smoke: in a 1.97 nm box a wall at 0.55 nm recorded 0.57 nm
+    for an ion that sat 1.14 nm from the N, 0.97 nm away along y."""
+    rng = np.random.default_rng(seed)
+    box = np.array([4.4, 1.9676, 1.935])
+    pos = rng.uniform(0, 1, (2, 3)) * box
+    # put the pair within eps of half a box along y, on either side
+    pos[0, 1] = (pos[1, 1] + rng.choice([-1, 1]) * (0.5 * box[1] - rng.uniform(0, WRAP_EPS_NM))
+                 ) % box[1]
+    d = pos[0] - pos[1]
+    exact = float(np.linalg.norm([mi_axis(d[i], box[i]) for i in range(3)]))
+    cv = DistanceCV((0,), (1,))
+    assert cv.from_positions(pos, box) == pytest.approx(exact, abs=1e-9)
+    assert ForceEvaluator(cv, [23.0, 0.0], box)(pos) == pytest.approx(exact, abs=1e-6)
+    # a flat-bottom wall d <= 0.55 nm: the force on the mobile atom points at the partner
+    system = make_system([23.0, 0.0], box)
+    wall = openmm.CustomCVForce("0.5*2000*max(0, d-0.55)^2")
+    wall.addCollectiveVariable("d", cv.inner_force(system, periodic=True))
+    system.addForce(wall)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(pos)
+    f = ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
+        unit.kilojoule_per_mole / unit.nanometer)[0]
+    toward = -np.array([mi_axis(d[i], box[i]) for i in range(3)]) / exact
+    assert np.dot(f, toward) == pytest.approx(2000 * (exact - 0.55), rel=1e-6)

@@ -354,6 +354,14 @@ def test_e7_300k_steps_from_a_hand_made_pmf():
     bare = step_rows("pristine_zigzag", f) + [dict(r, sigma_eV=float("nan")) for r in ox]
     assert "no uncertainty" in three_to_two(bare)
     assert "needs a pristine" in three_to_two(ox)
+    # face-on surfaces are compared with the face-on pristine only, never with an edge
+    face = [dict(r, surface="n_oxide_zigzag_face_on", dG_eV=r["dG_eV"] - 0.05) for r in rows]
+    text = three_to_two(rows + ox + face)
+    assert "(edge-on): pristine_zigzag" in text
+    assert "(face-on): needs a pristine surface of this geometry" in text
+    flat = [dict(r, surface="pristine_zigzag_face_on", dG_eV=r["dG_eV"] + 0.2) for r in rows]
+    text = three_to_two(rows + face + flat)
+    assert "(face-on): pristine_zigzag_face_on" in text and "difference -0.25 eV" in text
 
 
 def test_oxide_sentence_weights_windows_by_frames():
@@ -383,7 +391,7 @@ def test_e7_300k_smoke(tmp_path):
     study = StudyResult.read(out)
     assert study.study == "E7-300K" and study.verdict("three_to_two").sentence.startswith("3→2")
     pmf = pd.read_csv(out / "e7_300k_pmf.csv")
-    assert set(pmf.surface) == {"n_oxide_zigzag"}
+    assert set(pmf.surface) == {"n_oxide_zigzag", "n_oxide_zigzag_face_on"}
     steps = pd.read_csv(out / "e7_300k_steps.csv")
     for _, r in steps.iterrows():
         assert r.step == f"{r.n_from}→{r.n_from - 1}"
@@ -392,27 +400,31 @@ def test_e7_300k_smoke(tmp_path):
     # the minimum-image Na-N distance measured on the trajectories, not the CV's own record
     from predesolv.analysis.io import load_run
 
-    shell = pd.read_csv(out / "e7_300k_shell.csv").set_index("window")
+    shell = pd.read_csv(out / "e7_300k_shell.csv").set_index(["surface", "window"])
     assert study.verdict("oxide_in_shell").sentence.startswith("n_oxide_zigzag: N–O oxygen")
-    for w in sorted((out / "n_oxide_zigzag" / "windows").glob("w*")):
-        u, md = load_run(w)
-        na, n = md.groups["cation"][1], md.groups["dopant_site:n_oxide"][0]  # cation[1]
-        ec = md.groups["solvent_O:EC"]
-        # the N-oxide's O: the one oxygen of the dopant residue, bonded to its N (0.13 nm)
-        (ox,) = [i for i in md.groups["dopant:n_oxide"] if u.atoms[i].name.startswith("O")]
-        counts, near = [], []
-        for ts in u.trajectory:
-            pos, box = u.atoms.positions / 10.0, ts.dimensions[:3] / 10.0
-            mic = functools.partial(_mic, pos, box)
-            assert mic(na, np.array([n]))[0] < 0.55 + 5 * np.sqrt(0.0083144626 * 298 / 5000), \
-                w.name
-            assert mic(n, np.array([ox]))[0] < 0.16
-            counts.append(int((mic(na, np.asarray(ec)) < 0.31).sum()))
-            near.append(bool(mic(na, np.array([ox]))[0] < 0.31))
-        row = shell.loc[w.name]
-        assert row["frames"] == len(counts)
-        assert row["cn_EC_O"] == pytest.approx(np.mean(counts))
-        assert row["oxide_O_in_shell"] == pytest.approx(np.mean(near))
+    width = 5 * np.sqrt(0.0083144626 * 298 / 5000)  # 5 thermal widths at the walls' k
+    for surface, cation in (("n_oxide_zigzag", 1), ("n_oxide_zigzag_face_on", 5)):
+        for w in sorted((out / surface / "windows").glob("w*")):
+            u, md = load_run(w)
+            na, n = md.groups["cation"][cation], md.groups["dopant_site:n_oxide"][0]
+            ec = md.groups["solvent_O:EC"]
+            ins = md.geometry.insertion
+            # the N-oxide's O: the one oxygen of the dopant residue, bonded to its N (0.13 nm)
+            (ox,) = [i for i in md.groups["dopant:n_oxide"] if u.atoms[i].name.startswith("O")]
+            counts, near = [], []
+            for ts in u.trajectory:
+                pos, box = u.atoms.positions / 10.0, ts.dimensions[:3] / 10.0
+                mic = functools.partial(_mic, pos, box)
+                assert mic(na, np.array([n]))[0] < 0.55 + width, (surface, w.name)
+                if surface.endswith("face_on"):  # over the sheet: >= 0.25 nm inside the mouth
+                    assert (pos[na, 0] - ins.origin_nm) * ins.direction > 0.25 - width
+                assert mic(n, np.array([ox]))[0] < 0.16
+                counts.append(int((mic(na, np.asarray(ec)) < 0.31).sum()))
+                near.append(bool(mic(na, np.array([ox]))[0] < 0.31))
+            row = shell.loc[(surface, w.name)]
+            assert row["frames"] == len(counts)
+            assert row["cn_EC_O"] == pytest.approx(np.mean(counts))
+            assert row["oxide_O_in_shell"] == pytest.approx(np.mean(near))
 
 
 @pytest.mark.parametrize("path", sorted(

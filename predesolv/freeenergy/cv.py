@@ -413,9 +413,12 @@ class PositionCV(_CVBase):
 class DistanceCV(_CVBase):
     """Minimum-image distance between the centres of two groups (nm).
 
-    Computed as ``|sd(r_a1, r_b1) + offset_a - offset_b|`` (anchors: the first atoms; see the
-    module docstring): exact while the anchors are less than ``L/2 - eps`` apart along each
-    axis.
+    Two single atoms: the minimum-image distance itself, exact at every separation (a
+    distance needs no sign, so nothing folds at half a box). Larger groups:
+    ``|sd(r_a1, r_b1) + offset_a - offset_b|`` (anchors: the first atoms; see the module
+    docstring): exact while the anchors are less than ``L/2 - eps`` apart along each axis;
+    beyond, within ``eps`` of half a box, the signed displacement folds back and a restraint
+    on it pushes the wrong way.
 
     Attributes
     ----------
@@ -439,12 +442,24 @@ class DistanceCV(_CVBase):
             raise ConfigError("DistanceCV: the two groups share atoms "
                               f"{sorted(set(self.group_a) & set(self.group_b))[:10]}")
 
+    @property
+    def atom_pair(self) -> bool:
+        """Both groups are single atoms: the CV is the exact minimum-image distance."""
+        return len(self.group_a) == 1 and len(self.group_b) == 1
+
     def cv_terms(self, system: openmm.System, name: str = "cv", periodic: bool | None = None
                  ) -> tuple[str, list[tuple[str, openmm.Force]]]:
-        """``|sd(anchor_a, anchor_b) + offset_a - offset_b|``: per-axis compound-bond forces."""
+        """Two atoms: the minimum-image distance ``r`` (a periodic ``CustomBondForce``; exact
+        at any separation). Groups: ``|sd(anchor_a, anchor_b) + offset_a - offset_b|``,
+        per-axis compound-bond forces."""
         check_distance_groups(system, self.group_a, self.group_b, "DistanceCV")
         pbc = _periodic(system, periodic)
         _system_box(system, pbc)
+        if self.atom_pair:
+            bond = openmm.CustomBondForce("r")
+            bond.addBond(self.group_a[0], self.group_b[0], [])
+            bond.setUsesPeriodicBoundaryConditions(pbc)
+            return f"{name}_r", [(f"{name}_r", bond)]
         masses = _masses(system, range(system.getNumParticles()))
         wa = _weights(self.group_a, self.weights_a, masses, "DistanceCV group_a")
         wb = _weights(self.group_b, self.weights_b, masses, "DistanceCV group_b")
@@ -472,6 +487,9 @@ class DistanceCV(_CVBase):
         """The distance (nm); arguments as :meth:`PositionCV.from_positions`."""
         pos = _positions(positions_nm)
         box = _frame_box(box_nm, pos)
+        if self.atom_pair:
+            return _finish(np.linalg.norm(min_image(
+                pos[..., self.group_a[0], :] - pos[..., self.group_b[0], :], box), axis=-1))
         m = None if masses is None else _nm(masses)
         wa = _weights(self.group_a, self.weights_a, m, "DistanceCV group_a")
         wb = _weights(self.group_b, self.weights_b, m, "DistanceCV group_b")

@@ -136,11 +136,25 @@ def three_to_two(rows: list[dict[str, Any]]) -> str:
     (the steps' ``sigma_eV``); "not distinguishable" within it; "no uncertainty" where no σ
     is known."""
     step = {r["surface"]: r for r in rows if r["n_from"] == 3}
+    sentences = []
+    for geometry in ("edge-on", "face-on"):
+        here = {k: v for k, v in step.items() if (k.endswith("face_on")) == (geometry == "face-on")}
+        if any(k.startswith("n_oxide") for k in here):
+            sentences.append(_three_to_two_one_geometry(here, geometry))
+    if not sentences:
+        return ("3→2 step: needs a pristine and an n_oxide surface of the same geometry "
+                f"(edge-on or face-on) with CN 2 and 3 sampled; have {sorted(step) or 'none'}")
+    return " ".join(sentences)
+
+
+def _three_to_two_one_geometry(step: dict[str, dict[str, Any]], geometry: str) -> str:
+    """:func:`three_to_two` among the surfaces of one geometry (pristine against oxides of
+    the same geometry only: an edge and a basal plane are not like-for-like)."""
     pristine = {k: v for k, v in step.items() if k.startswith("pristine")}
     oxides = {k: v for k, v in step.items() if k.startswith("n_oxide")}
-    if not pristine or not oxides:
-        return ("3→2 step: needs a pristine and an n_oxide surface with CN 2 and 3 sampled; "
-                f"have {sorted(step) or 'none'}")
+    if not pristine:
+        return (f"3→2 step ({geometry}): needs a pristine surface of this geometry with CN 2 "
+                f"and 3 sampled; have {sorted(step)}.")
     ref_name, ref = next(iter(pristine.items()))
     parts = []
     for k, r in oxides.items():
@@ -151,7 +165,8 @@ def three_to_two(rows: list[dict[str, Any]]) -> str:
         else:
             word = "not distinguishable: within 2σ" if np.isfinite(sig) else "no uncertainty"
         parts.append(f"{k} {_pm_ev(r)} eV ({word}; difference {diff:+.2f} eV)")
-    return (f"3→2 step at 300 K: {ref_name} {_pm_ev(ref)} eV; " + "; ".join(parts) + ".")
+    return (f"3→2 step at 300 K ({geometry}): {ref_name} {_pm_ev(ref)} eV; "
+            + "; ".join(parts) + ".")
 
 
 def _pm_ev(row: dict[str, Any]) -> str:
