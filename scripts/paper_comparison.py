@@ -534,8 +534,10 @@ def e7_300k_section() -> list[str]:
             "wall's distance was not recorded, so whether the ion stayed within the 0.55 nm "
             "wall of the dopant was not checked. The smoke size of this study (a faster pull) "
             "let the ion reach 0.7–1.5 nm. Until they are rerun with 0.2.0 (which seeds "
-            "inside the wall and refuses a window that leaves it), the N-oxide steps are not "
-            "a verdict."]
+            "inside the wall and refuses a window that leaves it) and the fix listed under "
+            "Unreleased in CHANGELOG.md (their Na–N distance wall, in a cell 2.0 nm across, "
+            "folded back within 0.1 nm of half the box), the N-oxide steps are not a "
+            "verdict."]
     out += [f"* {s.name}: {s.n_windows} windows × {_ps_range(s)} production, "
             f"{s.platform} platform, {s.threads} thread(s), "
             f"{s.ns_per_day:.0f} ns/day measured." for s in surf]
