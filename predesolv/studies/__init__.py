@@ -117,7 +117,8 @@ def save_study_state(study_id: str, size: str, out: str | Path | None,
     """Pack the study folder ``out`` into ``archive`` (``.tar.xz``), small enough to copy or
     commit, for :func:`run_study` ``(continue_from=archive)`` on another machine
     (:mod:`predesolv.studies.state`). Nothing is run; the study's digests of its finished
-    windows are written first, then their trajectories are left out.
+    windows are written first, then their trajectories are left out (a study without a
+    digest hook keeps them).
 
     Raises
     ------
@@ -132,8 +133,9 @@ def save_study_state(study_id: str, size: str, out: str | Path | None,
                                 f"the study first, or give its --out)")
     if study.digest is not None:
         study.digest(folder, folder_out)
+    # a study without a digest hook keeps its windows' trajectories (it may read them)
     return save_state(folder_out, Path(archive).absolute(), study.id, size,
-                      windows_digested=True)
+                      windows_digested=study.digest is not None)
 
 
 def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None, *,
