@@ -292,6 +292,26 @@ def test_insertion_verdicts_follow_the_seed_table():
         assert "nan" not in miss["sentence"]
 
 
+def test_a_two_cv_verdict_reads_the_shell_from_the_surface():
+    """Surface rows (conditional mean CN per depth, DME = CN / 2): a converged surface gives
+    a verdict on the DME kept inside (0.8 nm: 1 +/- 0.5), the sentence names where the count
+    comes from and prints no 'nan'; an unconverged one gives none and says why."""
+    from predesolv.studies.insertion import verdict
+    from predesolv.studies.insertion2d import SurfaceStatus
+
+    x = np.linspace(-0.9, 0.7, 17)
+    pmf = pd.DataFrame({"x_nm": x, "F_kJ_per_mol": np.where(x < 0, 0.0, 5.0)})
+    rows = [{"window": f"x={c:.3f}", "center_nm": c, "insertion_nm": c,
+             "cn_DME": 6.0 if c < 0 else 2.2, "nmol_DME": 3.0 if c < 0 else 1.1} for c in x]
+    ok = verdict("a", "cation", 0.8, pmf, rows, 298.0, SurfaceStatus(True, ""))
+    assert ok["DME_inside"] == pytest.approx(1.1) and ok["reproduced"] is True
+    assert "mean Na-O(DME) coordination / 2" in ok["sentence"] and "nan" not in ok["sentence"]
+    assert ok["surface_converged"] is True
+    no = verdict("b", "cation", 0.8, pmf, rows, 298.0, SurfaceStatus(False, "halves disagree"))
+    assert no["reproduced"] is None and "not converged (halves disagree): no verdict" in \
+        no["sentence"] and "reproduced" not in no["sentence"]
+
+
 def test_lone_dme_verdicts_follow_the_seed_direction_and_need_agreeing_replicas():
     """At 0.8 and 1.0 nm the seed saw individual DME enter: reproduced when the windows connect
     the reservoir to x >= 0.3 nm and F there is < 5 kT above it (hand-made PMFs: a 4 kJ/mol

@@ -331,9 +331,12 @@ def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
     planar = row["planar_fraction_inside"]
     flat = ("no coordinating atom there" if not np.isfinite(planar) else
             f"shell planar in {100 * planar:.0f} % of the frames with a shell")
+    where = (f"{row['DME_in_slit_inside']:.1f} of them inside the mouth; {flat}"
+             if np.isfinite(row["DME_in_slit_inside"]) else  # a surface: no per-frame shell
+             "the surface's mean Na-O(DME) coordination / 2")
     text = (f"{d}: inside (x >= {INSIDE_NM} nm) Na+ keeps {kept:.1f} DME ({row['CN_inside']:.1f} "
-            f"O; {row['DME_in_slit_inside']:.1f} of them inside the mouth; {flat}) against "
-            f"{res:.1f} DME in the reservoir, at {df_in:+.0f} kJ/mol{_gap_note(row)}")
+            f"O; {where}) against {res:.1f} DME in the reservoir, at {df_in:+.0f} kJ/mol"
+            f"{_gap_note(row)}")
     if seed is None:
         return None, text + "."
     want = res if seed[1] is None else seed[1]
