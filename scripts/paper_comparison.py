@@ -576,7 +576,10 @@ def render() -> str:
                    "insertion ΔF of E2/E3 is only the ion's part), and the MLIPs have no "
                    "total charge, so Na⁺ with its DME cannot be asked of them. What is "
                    "computed is Na alone: V = −H/e of one Na between two sheets, per spacing, "
-                   "from both MLIPs (E0's intercalation table above)"),
+                   "from both MLIPs (E0's intercalation table above). Relative potentials "
+                   "between spacings, ΔV = −ΔΔF_ins/F from the E2/E3 two-CV surfaces, are "
+                   "study E6 (`predesolv study E6 --size paper`), which waits for those "
+                   "surfaces at paper size"),
             ("E7 at 300 K", _e7_300k_todo())]
     todo = [(i, what) for i, what in todo if what]
     parts = [HEADER, *e0_section(), *e1_section(), *insertion_section(), *e5_section(),

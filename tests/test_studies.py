@@ -668,3 +668,42 @@ def test_only_short_counts_a_two_cv_window_as_the_surface_estimator_does(e2_smok
                    for c in ("cv (nm)", "cv2 (1)")]
         assert got.n_frames == len(prod) == est.n_frames
         assert got.n_effective == pytest.approx(min(by_hand), rel=1e-6), w.name
+
+
+def test_e6_potential_differences_by_hand():
+    """ΔV(d1 -> d2) = -(ΔF_ins(d2) - ΔF_ins(d1)) / F, F = 96.485 kJ/mol/V, σ the two states'
+    σ combined; a pair with an unusable state gets no number and says why."""
+    from predesolv.studies.e6 import potential_rows
+
+    a = {"state": "E2/a", "spacing_nm": 0.6, "dF_ins_kJ_per_mol": -10.0,
+         "sigma_kJ_per_mol": 1.0, "usable": True, "why_not": ""}
+    b = dict(a, state="E3/b", spacing_nm=0.8, dF_ins_kJ_per_mol=-4.0, sigma_kJ_per_mol=2.0)
+    c = dict(a, state="E3/c", spacing_nm=1.0, usable=False, why_not="one CV")
+    rows = potential_rows([a, b, c])
+    assert [r["pair"] for r in rows] == ["0.6 → 0.8 nm", "0.6 → 1.0 nm", "0.8 → 1.0 nm"]
+    assert rows[0]["dV_V"] == pytest.approx(-6.0 / 96.4853321)
+    assert rows[0]["sigma_V"] == pytest.approx(np.hypot(1.0, 2.0) / 96.4853321)
+    assert "ΔV = -0.062 ± 0.023 V" in rows[0]["sentence"] and "relative only" in rows[0][
+        "sentence"]
+    for r in rows[1:]:
+        assert not r["usable"] and np.isnan(r["dV_V"]) and "E3/c: one CV" in r["sentence"]
+
+
+def test_e6_smoke_reads_the_e2_rows_and_writes_no_number_from_unconverged_ones(e2_smoke,
+                                                                              tmp_path, capsys):
+    """E6 reads E2 smoke from the sibling folder E2-smoke; its one-CV row and its unconverged
+    surface give no potential difference, and the sentence says why for each. Without the
+    source study the command is an input error naming what to run."""
+    assert main(["study", "E6", "--size", "smoke", "--out", str(tmp_path / "E6-smoke")]) == 2
+    assert "predesolv study E2 --size smoke" in capsys.readouterr().err
+    (tmp_path / "E2-smoke").symlink_to(e2_smoke, target_is_directory=True)
+    assert main(["study", "E6", "--size", "smoke", "--out", str(tmp_path / "E6-smoke")]) == 0
+    (pair,) = pd.read_csv(tmp_path / "E6-smoke" / "e6_potentials.csv").to_dict("records")
+    assert not pair["usable"] and np.isnan(pair["dV_V"])
+    assert "E2/slit_0.6nm: one CV" in pair["sentence"]
+    assert "E2/slit_0.6nm_2cv: its two-CV surface is not converged" in pair["sentence"]
+    states = pd.read_csv(tmp_path / "E6-smoke" / "e6_states.csv")
+    rows = {r["config"]: r for r in StudyResult.read(e2_smoke).rows}
+    assert states["dF_ins_kJ_per_mol"].tolist() == pytest.approx(
+        [rows[c]["dF_inside_kJ_per_mol"] if rows[c]["dF_inside_kJ_per_mol"] is not None
+         else np.nan for c in ("slit_0.6nm", "slit_0.6nm_2cv")], nan_ok=True)

@@ -28,6 +28,7 @@ from .e0 import run_e0
 from .e1 import run_e1
 from .e5 import run_e5
 from .e5_mlip import run_e5_mlip
+from .e6 import run_e6
 from .e7 import run_e7
 from .e7_300k import run_e7_300k
 from .e7_search import run_e7_search
@@ -70,6 +71,9 @@ _STUDIES = (
                 "AA and AB", run_e5),
     Study("E5-MLIP", "the same barriers predicted by two machine-learned potentials "
                      "(climbing-image NEB, nothing fitted)", run_e5_mlip),
+    Study("E6", "co-intercalation free energies between slit spacings as potential "
+                "differences (V), from the E2/E3 two-CV surfaces; never an absolute potential",
+          run_e6),
     Study("E7", "stepwise EC desolvation of Na+(EC)n at 0 K near pristine and N-doped "
                 "carbon edges", run_e7),
     Study("E7-xTB", "the gas-phase Na+(EC)n steps of E7 from the force field and re-ranked "

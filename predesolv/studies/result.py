@@ -262,6 +262,7 @@ HEADLINES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str | None, str], .
     "E7": (("surface", "step"), (("E_desolv_eV", None, "eV"), ("E_desolv_xTB_eV", None, "eV"),
                                  ("E_desolv_xTB_any_eV", None, "eV"))),
     "E7-300K": (("surface", "step"), (("dG_eV", "sigma_eV", "eV"),)),
+    "E6": (("pair",), (("dV_V", "sigma_V", "V"),)),
     "insertion": (("config",), (("dF_inside_kJ_per_mol", None, "kJ/mol"),
                                 ("F_max_connected_kJ_per_mol", None, "kJ/mol"),
                                 ("DME_reservoir", None, "1"), ("DME_inside", None, "1"))),
