@@ -101,6 +101,10 @@ class FlagAfter:
         self._checks += 1
         return self._checks >= self._n
 
+    def requested(self) -> bool:
+        """The runner's question (``InterruptFlag.requested``): counts as one check."""
+        return self.set
+
     def __enter__(self):
         return self
 
