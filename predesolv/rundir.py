@@ -334,6 +334,11 @@ class RunDir:
         already repartitioned)."""
         return load_files(str(self.system), str(self.topology), str(self.metadata))
 
+    def is_complete(self) -> bool:
+        """The run holds its inputs and its progress record says every stage finished."""
+        progress = self.read_progress() if self.has_inputs() else None
+        return bool(progress is not None and progress.completed)
+
     def read_progress(self) -> Progress | None:
         """The progress record, or None before the first checkpoint.
 

@@ -20,7 +20,6 @@ made with other parameters (a changed cutoff, another ion) is refused, never use
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from predesolv.atomic import atomic_write_text
+from predesolv.atomic import atomic_write_text, sha256_file
 from predesolv.errors import RunDirectoryError
 from predesolv.rundir import RunDir
 
@@ -50,15 +49,6 @@ def trajectory_file(rd: RunDir) -> Path | None:
         if path.is_file():
             return path
     return None
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _frames(rd: RunDir) -> int | None:
@@ -124,15 +114,7 @@ def digested(rd: RunDir, name: str, params: dict[str, Any],
     return pd.read_csv(table)
 
 
-def has_digest(rd: RunDir, name: str) -> bool:
-    """Whether run ``rd`` holds digest ``name`` made from its final frames."""
-    table, record = digest_files(rd, name)
-    if not (table.is_file() and record.is_file()):
-        return False
-    return bool(json.loads(record.read_text()).get("frames") == _frames(rd))
-
 
 def finished_with_trajectory(rd: RunDir) -> bool:
     """A finished run whose trajectory is here (one a digest can be made from)."""
-    progress = rd.read_progress() if rd.has_inputs() else None
-    return bool(progress is not None and progress.completed and trajectory_file(rd))
+    return rd.is_complete() and trajectory_file(rd) is not None

@@ -99,11 +99,6 @@ def run_dirs(folder: Path) -> list[RunDir]:
     return [RunDir(p) for p in sorted(found)]
 
 
-def _finished(rd: RunDir) -> bool:
-    progress = rd.read_progress()
-    return bool(progress is not None and progress.completed)
-
-
 def _is_window(rd: RunDir) -> bool:
     """An umbrella window: a bias that does not move (a pull moves its centre)."""
     cfg = rd.load_config()
@@ -118,7 +113,7 @@ def _plan(folder: Path, windows_digested: bool) -> tuple[list[RunEntry], set[Pat
         if holder is not None:
             raise RunDirectoryError(f"{rd.path} is being written right now ({holder}); save "
                                     f"the state when the study has stopped")
-        fin, win = _finished(rd), _is_window(rd)
+        fin, win = rd.is_complete(), _is_window(rd)
         out: list[str] = []
         if fin:
             ck = rd.path / layout.CHECKPOINTS

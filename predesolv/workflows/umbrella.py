@@ -460,7 +460,7 @@ def _run_windows(cfg: RunConfig, dirs: list[RunDir], serial: bool, platform: str
     tasks = []
     for d, wcfg in zip(dirs, wanted, strict=True):
         longer = _needs_extension(d, wcfg)
-        if longer or not _complete(d):
+        if longer or not d.is_complete():
             tasks.append(Task(window_label(d), functools.partial(
                 run_window, str(d.path), platform, extend_to=wcfg if longer else None)))
     if len(tasks) < len(dirs):
@@ -479,7 +479,7 @@ def _only_short(cfg: RunConfig, pdir: PMFDir, dirs: list[RunDir], wanted: list[R
     chosen windows in the manifest."""
     assert cfg.pmf is not None
     done = [d for d, w in zip(dirs, wanted, strict=True)
-            if _complete(d) and _needs_extension(d, w)]
+            if d.is_complete() and _needs_extension(d, w)]
     short = short_windows(cfg, done)
     gate = cfg.pmf.estimator.min_effective_samples
     if not short:
@@ -502,10 +502,6 @@ def _needs_extension(rd: RunDir, wanted: RunConfig) -> bool:
     last = len(stored.stages) - 1
     return wanted.stage_steps(last) > stored.stage_steps(last)
 
-
-def _complete(rd: RunDir) -> bool:
-    p = rd.read_progress() if rd.has_inputs() else None
-    return bool(p is not None and p.completed)
 
 
 def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
@@ -537,7 +533,7 @@ def estimate(root: str | Path, cfg: RunConfig) -> tuple[Any, dict[str, Path]]:
     for r in range(cfg.pmf.replicas):
         part = pdir.replica(r)
         dirs = part.window_dirs()
-        missing = [window_label(d) for d in dirs if not _complete(d)]
+        missing = [window_label(d) for d in dirs if not d.is_complete()]
         if missing or not dirs:
             raise RunDirectoryError(f"{part.windows}: windows {missing or 'all'} are not "
                                     f"complete; run predesolv pmf again to finish them")
