@@ -189,8 +189,8 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
 
     st = sub.add_parser("study", parents=[common],
                         help="run one of the papers' experiments (studies/<ID>) at a size")
-    st.add_argument("study", help="study identifier: E0-E6, E5-MLIP, E7, E7-xTB, E7-search, "
-                                  "E7-300K")
+    st.add_argument("study", help="study identifier: E0-E6, E3-charges, E5-MLIP, E7, E7-xTB, "
+                                  "E7-search, E7-300K")
     st.add_argument("--size", choices=("smoke", "paper"), default="smoke",
                     help="smoke: mechanics, < 2 min on 2 cores; paper: the reported numbers")
     st.add_argument("--out", help="output folder (default runs/studies/<ID>-<size>)")

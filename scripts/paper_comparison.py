@@ -478,8 +478,20 @@ def insertion_section() -> list[str]:
             "for Na⁺ (neutral walls for the lone DME), 0.8-scaled ion charges. ΔF is the "
             "MBAR PMF at x ≥ 0.3 nm against x ≤ −0.6 nm with the pulled group held within "
             "0.1 nm of the mid-plane; windows this short give PMFs good to several kJ/mol, "
-            "not better (bootstrap errors in the study's insertion_pmf.csv).", ""]
+            "not better (bootstrap errors in the study's insertion_pmf.csv).",
+            *_charge_dependence(), ""]
     return out
+
+
+def _charge_dependence() -> list[str]:
+    """What study E3-charges says about the dependence on σ and the charge scaling."""
+    st = _result("E3-charges")
+    if st is None:
+        return ["", "Which parts of these verdicts depend on the wall charge (σ = 0, −0.10, "
+                "−0.15 C/m²) or on full ionic charges is study E3-charges, not run at paper "
+                "size: the dependence is not known."]
+    return ["", "Dependence on σ and the charge scaling (study E3-charges):",
+            *[f"* {v.sentence}" for v in st.verdicts if "charge" in v.name]]
 
 
 def _side_by_side(rows: list[dict]) -> list[str]:

@@ -110,3 +110,13 @@ class FlagAfter:
 
     def __exit__(self, *exc):
         return None
+
+
+@pytest.fixture(scope="session")
+def e2_smoke(tmp_path_factory):
+    """The E2 smoke study, run once for every test that reads it (none may change it)."""
+    from predesolv.cli import main
+
+    out = tmp_path_factory.mktemp("e2") / "e2"
+    assert main(["study", "E2", "--size", "smoke", "--out", str(out)]) == 0
+    return out

@@ -166,14 +166,6 @@ def _shell_by_hand(run_dir, cutoffs):
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module")
-def e2_smoke(tmp_path_factory):
-    """The E2 smoke study, run once for the tests of this module (which must not change it)."""
-    out = tmp_path_factory.mktemp("e2") / "e2"
-    assert main(["study", "E2", "--size", "smoke", "--out", str(out)]) == 0
-    return out
-
-
 def test_e2_smoke_shell_path_matches_a_hand_count(e2_smoke):
     """E2 smoke runs from one command; the window-averaged shell in insertion_path.csv is
     recomputed here frame by frame with NumPy, and the verdict row uses the PMF's own file."""

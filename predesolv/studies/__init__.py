@@ -23,6 +23,7 @@ import pandas as pd
 
 from predesolv.errors import ConfigError, RunDirectoryError
 
+from .charges import digest_charges, run_charges
 from .common import SIZES, configs, results_root, run_config, studies_root
 from .e0 import run_e0
 from .e1 import run_e1
@@ -64,6 +65,9 @@ _STUDIES = (
     Study("E2", "Na+ with its DME shell into a charged 0.6 nm slit: insertion PMF, shell "
                 "along the path", run_insertion, digest_insertion),
     Study("E3", "the same at 0.8 and 1.0 nm", run_insertion, digest_insertion),
+    Study("E3-charges", "which parts of the E2/E3 two-CV verdicts depend on the wall charge "
+                        "(sigma = 0, -0.10, -0.15 C/m2 beside -0.05) and on full ionic "
+                        "charges (q = 1.0 beside 0.8)", run_charges, digest_charges),
     Study("E4", "a lone DME into the 0.6 nm slit (pure DME, neutral walls) and into E3's "
                 "0.8 and 1.0 nm slits (1 M NaPF6/DME, charged walls): insertion PMFs",
           run_insertion, digest_insertion),

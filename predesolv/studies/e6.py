@@ -32,7 +32,7 @@ from predesolv.constants import FARADAY_KJ_PER_MOL_PER_V
 from predesolv.errors import ConfigError
 
 from .common import config_folder, configs, load_study_config
-from .insertion import INSIDE_NM, RESERVOIR_NM
+from .insertion import insertion_sigma
 from .result import STUDY_FILE, Seed, StudyResult, Verdict, WhatWasRun, numbers_from_rows
 
 SEED = ("Ren et al., Nano-Micro Lett. 18:382 (2026): 'The average potential determined for "
@@ -75,10 +75,7 @@ def insertion_state(out: Path, size: str, state: E6State) -> dict[str, Any]:
                           f"{sorted(rows)}", "states")
     row = rows[state.config]
     pmf = pd.read_csv(src / "insertion_pmf.csv")
-    pmf = pmf[pmf["config"] == state.config]
-    d = pmf["dF_kJ_per_mol"] if "dF_kJ_per_mol" in pmf else pmf["x_nm"] * np.nan
-    err_in, err_res = (float(sel.mean()) if len(sel := d[m].dropna()) else np.nan
-                       for m in (pmf["x_nm"] >= INSIDE_NM, pmf["x_nm"] <= RESERVOIR_NM))
+    sigma = insertion_sigma(pmf[pmf["config"] == state.config])
     value = row.get("dF_inside_kJ_per_mol")
     dF = float(value) if isinstance(value, int | float) else np.nan
     why = ("one CV: its windows keep the shell the pull brought"
@@ -87,7 +84,7 @@ def insertion_state(out: Path, size: str, state: E6State) -> dict[str, Any]:
            "inside or reservoir not sampled" if not np.isfinite(dF) else "")
     return {"state": f"{state.study}/{state.config}", "spacing_nm": row["spacing_nm"],
             "dF_ins_kJ_per_mol": dF,
-            "sigma_kJ_per_mol": float(np.hypot(err_in, err_res)), "usable": not why,
+            "sigma_kJ_per_mol": sigma, "usable": not why,
             "why_not": why}
 
 

@@ -36,6 +36,7 @@ from .result import (
     STUDY_FILE,
     Seed,
     StudyResult,
+    Verdict,
     WhatWasRun,
     insertion_runs,
     insertion_settings,
@@ -95,40 +96,46 @@ def pulled(cfg: Any) -> tuple[str, int]:
 def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Run every PMF config of ``folder`` into ``out/<stem>`` and write the study outputs."""
 
-    pmfs, paths, rows = [], [], []
-    for path in configs(folder):
-        cfg = predesolv.load_config(path)
-        root = out / path.stem
-        spacing = _spacing_nm(cfg, path)
-        run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"),
-                overwrite=bool(opts.get("overwrite")))  # under the PMF's lock
-        assert cfg.pmf is not None  # _spacing_nm refused a config without one
-        cv2 = cfg.pmf.cv2
-        two_cv = cv2 is not None
-        pmf = surface_projection(root) if two_cv else pd.read_csv(PMFDir(root).pmf_csv)
-        pmfs.append(pmf.assign(config=path.stem, spacing_nm=spacing))
-        kind, index = pulled(cfg)
-        path_rows = (surface_path_rows(root) if two_cv else shell_path_rows(root, index)
-                     if kind == "cation" else window_cv_rows(root))
-        paths.append(pd.DataFrame(path_rows).assign(config=path.stem, spacing_nm=spacing))
-        rows.append(verdict(path.stem, kind, spacing, pmf, path_rows,
-                            cfg.simulation.temperature.value_in_unit(unit.kelvin),
-                            surface_status(root) if two_cv else None))
-        rows[-1]["pull_start_nm"] = _pull_start(root)
-        rows[-1].update(measured_speed(root))
-        rows[-1]["production_ps_per_window"] = _production_ps(cfg)
-        rows[-1]["n_windows"] = (len(cfg.pmf.centers()) * len(cv2.centers()) if cv2 is not None
-                                 else len(path_rows))
+    results = [insertion_one(predesolv.load_config(path), path.stem, out / path.stem, opts,
+                             str(path)) for path in configs(folder)]
+    pmfs, paths, rows = (list(part) for part in zip(*results, strict=True))
     return write_outputs(folder, out, opts, pmfs, paths, rows)
 
 
-def _spacing_nm(cfg: Any, path: Path) -> float:
+def insertion_one(cfg: Any, name: str, root: Path, opts: dict[str, Any],
+                  source: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Run (or resume) one insertion PMF config into ``root`` and read it back: its F(x)
+    (the surface's projection for two CVs), its path rows, and its verdict row, each named
+    ``name`` (``source``: the config's file, for errors)."""
+    spacing = _spacing_nm(cfg, source)
+    run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"),
+            overwrite=bool(opts.get("overwrite")))  # under the PMF's lock
+    assert cfg.pmf is not None  # _spacing_nm refused a config without one
+    cv2 = cfg.pmf.cv2
+    two_cv = cv2 is not None
+    pmf = surface_projection(root) if two_cv else pd.read_csv(PMFDir(root).pmf_csv)
+    kind, index = pulled(cfg)
+    path_rows = (surface_path_rows(root) if two_cv else shell_path_rows(root, index)
+                 if kind == "cation" else window_cv_rows(root))
+    row = verdict(name, kind, spacing, pmf, path_rows,
+                  cfg.simulation.temperature.value_in_unit(unit.kelvin),
+                  surface_status(root) if two_cv else None)
+    row["pull_start_nm"] = _pull_start(root)
+    row.update(measured_speed(root))
+    row["production_ps_per_window"] = _production_ps(cfg)
+    row["n_windows"] = (len(cfg.pmf.centers()) * len(cv2.centers()) if cv2 is not None
+                        else len(path_rows))
+    return (pmf.assign(config=name, spacing_nm=spacing),
+            pd.DataFrame(path_rows).assign(config=name, spacing_nm=spacing), row)
+
+
+def _spacing_nm(cfg: Any, source: str) -> float:
     """The slit spacing of an insertion config (nm)."""
 
     electrode = cfg.system.electrode
     if electrode is None or electrode.spacing is None or cfg.pmf is None:
         raise ConfigError("an insertion study config needs an electrode slit with a spacing "
-                          "and a pmf block", str(path))
+                          "and a pmf block", source)
     return float(electrode.spacing.value_in_unit(unit.nanometer))
 
 
@@ -392,9 +399,13 @@ def _solvent_sentence(row: dict[str, Any], seed: tuple[str, float | None] | None
 
 
 def write_outputs(folder: Path, out: Path, opts: dict[str, Any], pmfs: list[pd.DataFrame],
-                  paths: list[pd.DataFrame], rows: list[dict[str, Any]]) -> dict[str, Path]:
-    """``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png`` and the study's
-    summary (configs from ``folder``)."""
+                  paths: list[pd.DataFrame], rows: list[dict[str, Any]], *,
+                  tables: dict[str, pd.DataFrame] | None = None,
+                  more_verdicts: list[Verdict] | None = None,
+                  configs_run: list[str] | None = None) -> dict[str, Path]:
+    """``insertion_pmf.csv``, ``insertion_path.csv``, ``insertion.png``, any further
+    ``tables`` (CSV file name -> table) and the study's summary: one verdict per row, then
+    ``more_verdicts``; the configs run are ``configs_run`` (default: the rows' configs)."""
     files = {"insertion_pmf.csv": out / "insertion_pmf.csv",
              "insertion_path.csv": out / "insertion_path.csv",
              "insertion.png": out / "insertion.png"}
@@ -403,14 +414,28 @@ def write_outputs(folder: Path, out: Path, opts: dict[str, Any], pmfs: list[pd.D
     pmf.to_csv(files["insertion_pmf.csv"], index=False, float_format="%.6g")
     path.to_csv(files["insertion_path.csv"], index=False, float_format="%.6g")
     plot_insertion(pmf, path).savefig(files["insertion.png"], dpi=120, bbox_inches="tight")
+    for name, table in (tables or {}).items():
+        files[name] = out / name
+        table.to_csv(files[name], index=False, float_format="%.6g")
     result = StudyResult.new(
         opts["study"], opts["size"], WhatWasRun.of(
-            config_folder(folder), [r["config"] for r in rows], insertion_runs(rows),
-            insertion_settings(PATH_CUTOFFS_NM, INSIDE_NM, RESERVOIR_NM)),
-        seed=Seed(source=SEED_SOURCE), verdicts=insertion_verdicts(rows),
+            config_folder(folder), configs_run or [r["config"] for r in rows],
+            insertion_runs(rows), insertion_settings(PATH_CUTOFFS_NM, INSIDE_NM, RESERVOIR_NM)),
+        seed=Seed(source=SEED_SOURCE),
+        verdicts=insertion_verdicts(rows) + list(more_verdicts or []),
         numbers=numbers_from_rows("insertion", rows), rows=rows, files=list(files), note=NOTE)
     files[STUDY_FILE] = result.write(out)
     return files
+
+
+def insertion_sigma(pmf: pd.DataFrame) -> float:
+    """Uncertainty (kJ/mol) of ΔF_ins from one config's F(x) table: the mean bootstrap error
+    of the inside bins and of the reservoir bins, combined in quadrature (the bins are
+    correlated, so this does not shrink with their number); NaN without errors."""
+    d = pmf["dF_kJ_per_mol"] if "dF_kJ_per_mol" in pmf else pmf["x_nm"] * np.nan
+    err_in, err_res = (float(sel.mean()) if len(sel := d[m].dropna()) else np.nan
+                       for m in (pmf["x_nm"] >= INSIDE_NM, pmf["x_nm"] <= RESERVOIR_NM))
+    return float(np.hypot(err_in, err_res))
 
 
 def plot_insertion(pmf: pd.DataFrame, path: pd.DataFrame) -> Any:
@@ -427,8 +452,9 @@ def plot_insertion(pmf: pd.DataFrame, path: pd.DataFrame) -> Any:
         if "nmol_DME" in sub:
             ax_n.plot(sub["insertion_nm"], sub["nmol_DME"], "o-", color=f"C{i}",
                       label=f"{name}: DME in shell")
-            ax_n.plot(sub["insertion_nm"], sub["inside_DME"], "s--", color=f"C{i}", alpha=0.6,
-                      label=f"{name}: shell DME inside the mouth")
+            if "inside_DME" in sub and sub["inside_DME"].notna().any():  # not on a surface
+                ax_n.plot(sub["insertion_nm"], sub["inside_DME"], "s--", color=f"C{i}",
+                          alpha=0.6, label=f"{name}: shell DME inside the mouth")
     for ax in (ax_f, ax_n):
         ax.axvline(0.0, color="0.5", lw=0.8, ls=":")
     ax_f.set_ylabel("F (kJ/mol)")
