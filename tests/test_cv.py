@@ -437,6 +437,51 @@ def test_position_cv_defaults_to_the_mouth():
 
 
 @pytest.mark.parametrize("seed", range(8))
+def test_a_group_distance_is_exact_at_every_separation_and_image(seed):
+    """Two groups (3 and 2 atoms, unequal masses): the distance CV is the minimum-image
+    distance between their centres of mass, computed here from unwrapped molecules with
+    plain NumPy, including with the centres within WRAP_EPS_NM of half a box along y (where
+    the signed displacement used before folded back) and with every atom moved to a random
+    periodic image; OpenMM, NumPy, and OpenMM again after the box grows 10 % (the box length
+    is read in the force); a flat-bottom wall pulls group a's centre towards group b's."""
+    rng = np.random.default_rng(100 + seed)
+    box = np.array([4.4, 1.9676, 1.935])
+    masses = np.array([23.0, 12.0, 16.0, 14.0, 1.0])
+    a, b = (0, 1, 2), (3, 4)
+    com_b = rng.uniform(0, 1, 3) * box
+    com_a = com_b + rng.uniform(-0.4, 0.4, 3)
+    com_a[1] = com_b[1] + rng.choice([-1, 1]) * (0.5 * box[1] - rng.uniform(0, WRAP_EPS_NM))
+    local = rng.normal(0, 0.08, (5, 3))
+    for g, com in ((a, com_a), (b, com_b)):
+        w = masses[list(g)] / masses[list(g)].sum()
+        local[list(g)] -= w @ local[list(g)]  # centre of mass exactly at com
+        local[list(g)] += com
+    exact = float(np.linalg.norm([mi_axis(com_a[i] - com_b[i], box[i]) for i in range(3)]))
+    pos = local + rng.integers(-2, 3, (5, 3)) * box  # any image of every atom
+    cv = DistanceCV(a, b)
+    assert cv.from_positions(pos, box, masses) == pytest.approx(exact, abs=1e-9)
+    ev = ForceEvaluator(cv, masses, box)
+    assert ev(pos) == pytest.approx(exact, abs=1e-6)
+    big = 1.1 * box
+    scaled = local * 1.1
+    want = float(np.linalg.norm([mi_axis(1.1 * (com_a[i] - com_b[i]), big[i])
+                                 for i in range(3)]))
+    assert ev(scaled, big) == pytest.approx(want, abs=1e-6)
+    system = make_system(masses, box)
+    wall = openmm.CustomCVForce("0.5*2000*max(0, d-0.55)^2")
+    wall.addCollectiveVariable("d", cv.inner_force(system, periodic=True))
+    system.addForce(wall)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(pos)
+    f = ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
+        unit.kilojoule_per_mole / unit.nanometer)
+    toward = -np.array([mi_axis(com_a[i] - com_b[i], box[i]) for i in range(3)]) / exact
+    assert np.dot(f[list(a)].sum(axis=0), toward) == pytest.approx(2000 * (exact - 0.55),
+                                                                    rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(8))
 def test_an_atom_pair_distance_is_exact_at_every_separation(seed):
     """Two atoms: the distance CV is the minimum-image distance everywhere, including within
     WRAP_EPS_NM of half a box along an axis (where a signed displacement folds back), in

@@ -29,9 +29,10 @@ of jumping. The NumPy path uses the same formula, so both agree everywhere.
   ``[c - L/2, c + L/2)``, measured from the origin; for a single atom that is the
   minimum-image displacement from the origin. Pass ``center_nm = L/2`` for the primary cell
   ``[0, L)`` that predesolv's analysis uses (``Geometry.insertion_coordinate``).
-* **Distance**: ``|sd(r_a1, r_b1) + offset_a - offset_b|`` per axis: the minimum-image
-  distance between the centres whenever each component of the anchor separation is below
-  ``L/2 - eps`` and each component of the centre separation below ``L/2``.
+* **Distance**: per axis the raw anchor separation plus the offsets, brought to its
+  minimum image with the box length read in the force (``c + |mi(c)|``, ``c = 0.75 L0``):
+  the minimum-image distance between the centres at every separation; two single atoms use
+  OpenMM's periodic ``r`` directly.
 * **Coordination** (:mod:`.coordination`) uses minimum-image pair distances.
 
 In OpenMM a CV is a ``CustomCVForce`` over a few small inner forces (:meth:`cv_terms`), which
@@ -152,6 +153,19 @@ def _sd_force(n_particles: int, axis: int, a: str, b: str, pbc: bool,
     if weighted:
         force.addPerBondParameter("w")
     force.setUsesPeriodicBoundaryConditions(pbc)
+    return force
+
+
+def _box_length_force(axis: int, length_nm: float, atom: int) -> openmm.CustomCompoundBondForce:
+    """Energy = the periodic box length along ``axis`` (nm), read from the context's box:
+    ``c + |mi(c)|`` with ``c = 0.75 length_nm`` (the minimum image of ``c`` is ``c - L`` for
+    ``L/2 < c < L``), valid while the box stays between 0.75 and 1.5 times ``length_nm``.
+    One bond on ``atom``, whose position does not matter (no force)."""
+    c = repr(0.75 * length_nm)
+    shifted = ",".join(f"{v}1+{c}" if i == axis else f"{v}1" for i, v in enumerate("xyz"))
+    force = openmm.CustomCompoundBondForce(1, f"{c}+pointdistance(x1,y1,z1,{shifted})")
+    force.addBond([atom], [])
+    force.setUsesPeriodicBoundaryConditions(True)
     return force
 
 
@@ -411,14 +425,16 @@ class PositionCV(_CVBase):
 
 @dataclass(frozen=True)
 class DistanceCV(_CVBase):
-    """Minimum-image distance between the centres of two groups (nm).
+    """Minimum-image distance between the centres of two groups (nm), exact at every
+    separation.
 
-    Two single atoms: the minimum-image distance itself, exact at every separation (a
-    distance needs no sign, so nothing folds at half a box). Larger groups:
-    ``|sd(r_a1, r_b1) + offset_a - offset_b|`` (anchors: the first atoms; see the module
-    docstring): exact while the anchors are less than ``L/2 - eps`` apart along each axis;
-    beyond, within ``eps`` of half a box, the signed displacement folds back and a restraint
-    on it pushes the wrong way.
+    Two single atoms: the minimum-image distance itself. Larger groups: per axis, the raw
+    anchor separation plus the centres' offsets from their anchors (see the module
+    docstring), ``D = x_a1 - x_b1 + offset_a - offset_b``, brought to its minimum image
+    ``D - L floor(D/L + 1/2)``: any image of either anchor gives the same value, and nothing
+    folds at half a box. The box length ``L`` is measured in the force itself
+    (:func:`_box_length_force`), so a barostat may act (within 0.75–1.5 times the System's
+    default box).
 
     Attributes
     ----------
@@ -463,10 +479,11 @@ class DistanceCV(_CVBase):
         masses = _masses(system, range(system.getNumParticles()))
         wa = _weights(self.group_a, self.weights_a, masses, "DistanceCV group_a")
         wb = _weights(self.group_b, self.weights_b, masses, "DistanceCV group_b")
+        box = _system_box(system, pbc)
         terms: list[tuple[str, openmm.Force]] = []
         comps = []
         for c, ax in AXES.items():
-            pair = _sd_force(2, ax, f"{c}1", f"{c}2", pbc)
+            pair = openmm.CustomCompoundBondForce(2, f"{c}1-{c}2")  # raw: any image
             pair.addBond([self.group_a[0], self.group_b[0]], [])
             terms.append((f"{name}_d{c}", pair))
             comp = f"{name}_d{c}"
@@ -476,7 +493,12 @@ class DistanceCV(_CVBase):
             if len(self.group_b) > 1:
                 terms.append((f"{name}_b{c}", _offset_force(self.group_b, wb, ax, pbc)))
                 comp += f"-{name}_b{c}"
-            comps.append(f"({comp})^2")
+            if box is None:
+                comps.append(f"({comp})^2")
+                continue
+            length = f"{name}_L{c}"
+            terms.append((length, _box_length_force(ax, float(box[ax]), self.group_a[0])))
+            comps.append(f"(({comp})-{length}*floor(({comp})/{length}+0.5))^2")
         return f"sqrt({'+'.join(comps)})", terms
 
     def inner_force(self, system: openmm.System, periodic: bool | None = None) -> openmm.Force:
@@ -493,10 +515,10 @@ class DistanceCV(_CVBase):
         m = None if masses is None else _nm(masses)
         wa = _weights(self.group_a, self.weights_a, m, "DistanceCV group_a")
         wb = _weights(self.group_b, self.weights_b, m, "DistanceCV group_b")
-        d = signed_displacement(pos[..., self.group_a[0], :], pos[..., self.group_b[0], :], box)
+        d = pos[..., self.group_a[0], :] - pos[..., self.group_b[0], :]
         d = d + _offset_numpy(pos, self.group_a, wa, box) - _offset_numpy(pos, self.group_b, wb,
                                                                            box)
-        return _finish(np.linalg.norm(d, axis=-1))
+        return _finish(np.linalg.norm(min_image(d, box), axis=-1))
 
 
 @dataclass(frozen=True)
