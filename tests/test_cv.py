@@ -71,6 +71,20 @@ class ForceEvaluator:
         return state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
 
 
+def wall_forces(cv, masses, box_nm, pos_nm):
+    """Forces (kJ/mol/nm, (n, 3)) of a flat-bottom wall 0.5 * 2000 * max(0, d - 0.55)^2 on
+    the CV, Reference platform."""
+    system = make_system(masses, box_nm)
+    wall = openmm.CustomCVForce("0.5*2000*max(0, d-0.55)^2")
+    wall.addCollectiveVariable("d", cv.inner_force(system, periodic=True))
+    system.addForce(wall)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(np.asarray(pos_nm, dtype=float))
+    return ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
+        unit.kilojoule_per_mole / unit.nanometer)
+
+
 def mi_axis(d, length):
     """Independent minimum image of a scalar displacement into [-L/2, L/2)."""
     return (d + 0.5 * length) % length - 0.5 * length
@@ -467,15 +481,7 @@ def test_a_group_distance_is_exact_at_every_separation_and_image(seed):
     want = float(np.linalg.norm([mi_axis(1.1 * (com_a[i] - com_b[i]), big[i])
                                  for i in range(3)]))
     assert ev(scaled, big) == pytest.approx(want, abs=1e-6)
-    system = make_system(masses, box)
-    wall = openmm.CustomCVForce("0.5*2000*max(0, d-0.55)^2")
-    wall.addCollectiveVariable("d", cv.inner_force(system, periodic=True))
-    system.addForce(wall)
-    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
-                         openmm.Platform.getPlatformByName("Reference"))
-    ctx.setPositions(pos)
-    f = ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
-        unit.kilojoule_per_mole / unit.nanometer)
+    f = wall_forces(cv, masses, box, pos)
     toward = -np.array([mi_axis(com_a[i] - com_b[i], box[i]) for i in range(3)]) / exact
     assert np.dot(f[list(a)].sum(axis=0), toward) == pytest.approx(2000 * (exact - 0.55),
                                                                     rel=1e-6)
@@ -500,14 +506,6 @@ def test_an_atom_pair_distance_is_exact_at_every_separation(seed):
     assert cv.from_positions(pos, box) == pytest.approx(exact, abs=1e-9)
     assert ForceEvaluator(cv, [23.0, 0.0], box)(pos) == pytest.approx(exact, abs=1e-6)
     # a flat-bottom wall d <= 0.55 nm: the force on the mobile atom points at the partner
-    system = make_system([23.0, 0.0], box)
-    wall = openmm.CustomCVForce("0.5*2000*max(0, d-0.55)^2")
-    wall.addCollectiveVariable("d", cv.inner_force(system, periodic=True))
-    system.addForce(wall)
-    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
-                         openmm.Platform.getPlatformByName("Reference"))
-    ctx.setPositions(pos)
-    f = ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
-        unit.kilojoule_per_mole / unit.nanometer)[0]
+    f = wall_forces(cv, [23.0, 0.0], box, pos)[0]
     toward = -np.array([mi_axis(d[i], box[i]) for i in range(3)]) / exact
     assert np.dot(f, toward) == pytest.approx(2000 * (exact - 0.55), rel=1e-6)
