@@ -17,6 +17,7 @@ from MDAnalysis.lib.mdamath import triclinic_box
 from predesolv import layout
 from predesolv.errors import AnalysisError
 from predesolv.metadata import ANION_COORD, Metadata, MetadataError, solvent_o_group
+from predesolv.rundir import RunDir
 
 from .geometry import as_metadata
 
@@ -51,7 +52,7 @@ def find_trajectory(run_dir: Path, trajectory: str | Path | None = None) -> Path
         if not traj.is_file():
             raise AnalysisError(f"trajectory not found: {traj}")
         return traj
-    found = [run_dir / n for n in layout.TRAJECTORIES if (run_dir / n).is_file()]
+    found = RunDir(run_dir).trajectories()
     if not found:
         raise AnalysisError(
             f"{run_dir}: no trajectory ({' or '.join(layout.TRAJECTORIES)}); "

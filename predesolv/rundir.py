@@ -158,6 +158,11 @@ class RunDir:
         """Path of the trajectory in format ``fmt``."""
         return self.path / layout.trajectory_name(fmt)
 
+    def trajectories(self) -> list[Path]:
+        """The trajectory files present (DCD, then XTC; none for a run without a production
+        stage, or whose trajectory was left out of a packed study state)."""
+        return [self.path / n for n in layout.TRAJECTORIES if (self.path / n).is_file()]
+
     # -------------------------------------------------------------- state
     def exists(self) -> bool:
         return self.path.is_dir()

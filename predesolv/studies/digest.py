@@ -41,16 +41,6 @@ def digest_files(rd: RunDir, name: str) -> tuple[Path, Path]:
     return folder / f"{name}.csv", folder / f"{name}.json"
 
 
-def trajectory_file(rd: RunDir) -> Path | None:
-    """The run's trajectory file (DCD or XTC), or None when it has none (left out of a packed
-    state, or never written)."""
-    for fmt in ("dcd", "xtc"):
-        path = rd.trajectory(fmt)
-        if path.is_file():
-            return path
-    return None
-
-
 def _frames(rd: RunDir) -> int | None:
     progress = rd.read_progress()
     return None if progress is None or progress.latest is None else progress.latest.frames
@@ -87,8 +77,9 @@ def digested(rd: RunDir, name: str, params: dict[str, Any],
         number of frames than the run's progress record counts.
     """
     table, record = digest_files(rd, name)
-    traj = trajectory_file(rd)
-    if traj is not None:
+    found = rd.trajectories()
+    if found:
+        traj = found[0]
         table.parent.mkdir(exist_ok=True)
         atomic_write_text(table, compute().to_csv(index=False, float_format="%.9g"))
         atomic_write_text(record, json.dumps(
@@ -117,4 +108,4 @@ def digested(rd: RunDir, name: str, params: dict[str, Any],
 
 def finished_with_trajectory(rd: RunDir) -> bool:
     """A finished run whose trajectory is here (one a digest can be made from)."""
-    return rd.is_complete() and trajectory_file(rd) is not None
+    return rd.is_complete() and bool(rd.trajectories())

@@ -120,7 +120,7 @@ def _plan(folder: Path, windows_digested: bool) -> tuple[list[RunEntry], set[Pat
             out += sorted(p.relative_to(rd.path).as_posix() for p in ck.rglob("*")
                           if p.is_file())
             if win and windows_digested:
-                out += [t for t in layout.TRAJECTORIES if (rd.path / t).is_file()]
+                out += [t.name for t in rd.trajectories()]
         entries.append(RunEntry(rd.path.relative_to(folder).as_posix(), fin, win, out))
         skip |= {rd.path / n for n in out}
     return entries, skip
