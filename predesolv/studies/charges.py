@@ -32,6 +32,7 @@ from predesolv.config.base import StrictModel
 from predesolv.config.loader import parse_config, read_config_yaml
 from predesolv.config.units import QuantityField
 from predesolv.errors import ConfigError
+from predesolv.workflows.pmfdir import PMFDir
 
 from .common import configs, load_study_config, studies_root
 from .insertion import insertion_one, insertion_sigma, write_outputs
@@ -134,11 +135,13 @@ def settings_of(cfg: Any) -> dict[str, float]:
 
 def default_entry(out: Path, size: str, state: ChargeBase, base: Path) -> dict[str, Any]:
     """The default setting's entry, read from the E2/E3 study in ``out/../<study>-<size>``;
-    marked not run when that folder holds no such row."""
+    marked not run when that folder holds no such row. σ and q are those its windows ran
+    with (the base file's where no window is there to say)."""
     src = out.parent / f"{state.study}-{size}"
-    entry: dict[str, Any] = {"base": state.config, "setting": "default",
-                             **settings_of(parse_config(read_config_yaml(base), base.parent,
-                                                        str(base))),
+    windows = PMFDir(src / state.config).window_dirs() if (src / state.config).is_dir() else []
+    ran = (windows[0].load_config() if windows else
+           parse_config(read_config_yaml(base), base.parent, str(base)))
+    entry: dict[str, Any] = {"base": state.config, "setting": "default", **settings_of(ran),
                              "source": f"../{src.name}"}
     rows = ({str(r["config"]): r for r in StudyResult.read(src).rows}
             if StudyResult.file_in(src).is_file() else {})
