@@ -470,7 +470,7 @@ class DistanceCV(_CVBase):
         per-axis compound-bond forces."""
         check_distance_groups(system, self.group_a, self.group_b, "DistanceCV")
         pbc = _periodic(system, periodic)
-        _system_box(system, pbc)
+        box = _system_box(system, pbc)  # checks the box, and gives L0 for groups
         if self.atom_pair:
             bond = openmm.CustomBondForce("r")
             bond.addBond(self.group_a[0], self.group_b[0], [])
@@ -479,7 +479,6 @@ class DistanceCV(_CVBase):
         masses = _masses(system, range(system.getNumParticles()))
         wa = _weights(self.group_a, self.weights_a, masses, "DistanceCV group_a")
         wb = _weights(self.group_b, self.weights_b, masses, "DistanceCV group_b")
-        box = _system_box(system, pbc)
         terms: list[tuple[str, openmm.Force]] = []
         comps = []
         for c, ax in AXES.items():

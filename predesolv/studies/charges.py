@@ -35,8 +35,14 @@ from predesolv.errors import ConfigError
 from predesolv.workflows.pmfdir import PMFDir
 
 from .common import configs, load_study_config, studies_root
-from .insertion import insertion_one, insertion_sigma, write_outputs
-from .result import STUDY_FILE, StudyResult, Verdict
+from .insertion import (
+    config_pmf,
+    insertion_beside,
+    insertion_one,
+    insertion_sigma,
+    write_outputs,
+)
+from .result import Verdict
 
 #: Times the combined uncertainty by which two insertion free energies must differ before
 #: the study says ΔF_ins depends on the setting.
@@ -137,20 +143,16 @@ def default_entry(out: Path, size: str, state: ChargeBase, base: Path) -> dict[s
     """The default setting's entry, read from the E2/E3 study in ``out/../<study>-<size>``;
     marked not run when that folder holds no such row. σ and q are those its windows ran
     with (the base file's where no window is there to say)."""
-    src = out.parent / f"{state.study}-{size}"
+    src, rows = insertion_beside(out, state.study, size)
     windows = PMFDir(src / state.config).window_dirs() if (src / state.config).is_dir() else []
     ran = (windows[0].load_config() if windows else
            parse_config(read_config_yaml(base), base.parent, str(base)))
     entry: dict[str, Any] = {"base": state.config, "setting": "default", **settings_of(ran),
                              "source": f"../{src.name}"}
-    rows = ({str(r["config"]): r for r in StudyResult.read(src).rows}
-            if StudyResult.file_in(src).is_file() else {})
     if state.config not in rows:
         return {**entry, "status": f"not run: `predesolv study {state.study} --size {size} "
                                    f"--out {src}`", "converged": False}
-    pmf = pd.read_csv(src / "insertion_pmf.csv")
-    return {**entry, **_entry_numbers(rows[state.config],
-                                      pmf[pmf["config"] == state.config])}
+    return {**entry, **_entry_numbers(rows[state.config], config_pmf(src, state.config))}
 
 
 def _entry_numbers(row: dict[str, Any], pmf: pd.DataFrame) -> dict[str, Any]:
@@ -222,29 +224,28 @@ def _df_text(done: list[dict[str, Any]]) -> str:
 
 def run_charges(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Run every variant of every base config named in ``folder``'s config into
-    ``out/<config>_<variant>/`` and write the insertion outputs, ``charges.csv`` (one row
-    per base config and setting, the default included) and the study's summary."""
+    ``out/<config>_<variant>/`` and write the insertion outputs, ``charges.csv`` (per base config
+    the default, then its variants) and the study's summary."""
     (path,) = configs(folder)
     cfg = load_study_config(path, ChargesConfig, "an E3-charges")
     size = opts["size"]
     bases = [(s, base_config_path(s, size)) for s in cfg.states]
     runs = [(s, base, v, variant_config(base, v)) for s, base in bases for v in cfg.variants]
-    results, table, verdicts = [], [], []
+    results, variants, table, verdicts = [], [], [], []
     for state, base, variant, run_cfg in runs:
         name = f"{state.config}_{variant.name}"
         pmf, path_df, row = insertion_one(run_cfg, name, out / name, opts, str(base))
-        row.update(base=state.config, setting=variant.name, **settings_of(run_cfg))
+        setting = {"base": state.config, "setting": variant.name, **settings_of(run_cfg)}
+        row.update(setting)
         results.append((pmf, path_df, row))
-        table.append({"base": state.config, "setting": variant.name, **settings_of(run_cfg),
-                      "source": name, **_entry_numbers(row, pmf)})
-    for state, base in bases:
+        variants.append({**setting, "source": name, **_entry_numbers(row, pmf)})
+    for state, base in bases:  # per base config: the default, then its variants
         entries = [default_entry(out, size, state, base),
-                   *(t for t in table if t["base"] == state.config)]
+                   *(v for v in variants if v["base"] == state.config)]
         verdicts += dependence(state.config, entries)
-        table.insert(0, entries[0])
+        table += entries
     pmfs, paths, rows = (list(part) for part in zip(*results, strict=True))
     files = write_outputs(folder, out, opts, pmfs, paths, rows,
                           tables={"charges.csv": pd.DataFrame(table)},
                           more_verdicts=verdicts, configs_run=[path.stem])
-    assert STUDY_FILE in files
     return files

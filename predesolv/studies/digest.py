@@ -105,7 +105,6 @@ def digested(rd: RunDir, name: str, params: dict[str, Any],
     return pd.read_csv(table)
 
 
-
 def finished_with_trajectory(rd: RunDir) -> bool:
     """A finished run whose trajectory is here (one a digest can be made from)."""
     return rd.is_complete() and bool(rd.trajectories())

@@ -32,7 +32,7 @@ from predesolv.constants import FARADAY_KJ_PER_MOL_PER_V
 from predesolv.errors import ConfigError
 
 from .common import config_folder, configs, load_study_config
-from .insertion import insertion_sigma
+from .insertion import config_pmf, insertion_beside, insertion_sigma
 from .result import STUDY_FILE, Seed, StudyResult, Verdict, WhatWasRun, numbers_from_rows
 
 SEED = ("Ren et al., Nano-Micro Lett. 18:382 (2026): 'The average potential determined for "
@@ -64,18 +64,16 @@ def insertion_state(out: Path, size: str, state: E6State) -> dict[str, Any]:
     ConfigError
         The source study has not been run at this size next to ``out``, or has no such row.
     """
-    src = out.parent / f"{state.study}-{size}"
+    src, rows = insertion_beside(out, state.study, size)
     if not StudyResult.file_in(src).is_file():
         raise ConfigError(f"E6 reads study {state.study} ({size}) from {src}, which holds no "
                           f"{STUDY_FILE}: run `predesolv study {state.study} --size {size} "
                           f"--out {src}` first", "states")
-    rows = {str(r["config"]): r for r in StudyResult.read(src).rows}
     if state.config not in rows:
         raise ConfigError(f"study {state.study} ({size}) has no config {state.config!r}; it has "
                           f"{sorted(rows)}", "states")
     row = rows[state.config]
-    pmf = pd.read_csv(src / "insertion_pmf.csv")
-    sigma = insertion_sigma(pmf[pmf["config"] == state.config])
+    sigma = insertion_sigma(config_pmf(src, state.config))
     value = row.get("dF_inside_kJ_per_mol")
     dF = float(value) if isinstance(value, int | float) else np.nan
     why = ("one CV: its windows keep the shell the pull brought"

@@ -428,6 +428,22 @@ def write_outputs(folder: Path, out: Path, opts: dict[str, Any], pmfs: list[pd.D
     return files
 
 
+def insertion_beside(out: Path, study: str, size: str) -> tuple[Path, dict[str, Any]]:
+    """The folder of insertion study ``study`` of ``size`` beside ``out``
+    (``out/../<study>-<size>``, where studies E6 and E3-charges read E2/E3) and its rows by
+    config (none where the folder holds no summary)."""
+    src = out.parent / f"{study}-{size}"
+    rows = ({str(r["config"]): r for r in StudyResult.read(src).rows}
+            if StudyResult.file_in(src).is_file() else {})
+    return src, rows
+
+
+def config_pmf(src: Path, config: str) -> pd.DataFrame:
+    """The F(x) rows of ``config`` in the insertion study folder ``src``."""
+    pmf = pd.read_csv(src / "insertion_pmf.csv")
+    return pmf[pmf["config"] == config]
+
+
 def insertion_sigma(pmf: pd.DataFrame) -> float:
     """Uncertainty (kJ/mol) of ΔF_ins from one config's F(x) table: the mean bootstrap error
     of the inside bins and of the reservoir bins, combined in quadrature (the bins are

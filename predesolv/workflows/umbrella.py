@@ -503,7 +503,6 @@ def _needs_extension(rd: RunDir, wanted: RunConfig) -> bool:
     return wanted.stage_steps(last) > stored.stage_steps(last)
 
 
-
 def window_series(rd: RunDir) -> tuple[np.ndarray, float, float, float, str]:
     """A window's production CV samples with its centre, k, temperature (K) and CV column.
 
