@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
 
 import predesolv
 from predesolv import studies
@@ -25,10 +24,11 @@ from predesolv.analysis import run_analyses
 from predesolv.analysis.fes2d_outputs import FES_JSON, format_fes_summary
 from predesolv.analysis.pmf_outputs import BARRIERS_JSON, format_summary
 from predesolv.builder import build_system
+from predesolv.cli_args import build_parser
 from predesolv.config import RunConfig, load_config, resolved_yaml
 from predesolv.config.barrier import BarrierScanConfig
 from predesolv.config.loader import load_model, read_config_yaml
-from predesolv.config.simulation import PLATFORM_NAMES, usable_directory
+from predesolv.config.simulation import usable_directory
 from predesolv.errors import (
     AnalysisError,
     ConfigError,
@@ -49,7 +49,6 @@ from predesolv.stage_io import set_stop_after
 from predesolv.studies import STUDY_FILE, StudyResult, canonical_id, format_study, run_study
 from predesolv.systems.cell import reservoir_warnings
 from predesolv.systems.cell_export import export_system
-from predesolv.version import __version__
 from predesolv.workflows.barrier_output import format_table
 from predesolv.workflows.barrier_scan import run_barrier_scan
 from predesolv.workflows.na_c_fit import adsorption_check, fit_na_c, verify, write_fit
@@ -57,162 +56,6 @@ from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import check_pmf, estimate, run_pmf
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INPUT, EXIT_INTERRUPT = 0, 1, 2, 130
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse exits 2 already; keep one line
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"predesolv: error: {message}\n")
-        raise SystemExit(EXIT_INPUT)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="predesolv", description=__doc__.splitlines()[0])
-    p.add_argument("--version", action="version", version=f"predesolv {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    common = _Parser(add_help=False)  # so `predesolv VERB ... --debug` works
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks")
-    common.add_argument("--stop-after", metavar="DURATION", help="MD runs write a checkpoint "
-                        "and stop (exit 130) after this wall time ('3.5 h', 'HH:MM:SS')")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    v = sub.add_parser("validate", parents=[common],
-                       help="check a config without running anything")
-    v.add_argument("config", nargs="+", help="one or more configs (e.g. examples/*.yaml)")
-    v.add_argument("--build", action="store_true",
-                   help="also build the system and run the checks that need it")
-
-    sc = sub.add_parser("schema", parents=[common],
-                        help="print the JSON Schema of the YAML config")
-    sc.add_argument("--kind", choices=("run", "barrier-scan"), default="run",
-                    help="run configs (run, pmf) or barrier-scan configs")
-    sub.add_parser("platforms", parents=[common],
-                   help="list OpenMM platforms, devices and load failures")
-
-    b = sub.add_parser("build", parents=[common],
-                       help="build the system files without running MD")
-    b.add_argument("config")
-    b.add_argument("--out", required=True, help="folder for system.xml, topology.pdb, ...")
-    b.add_argument("--overwrite", action="store_true")
-
-    e = sub.add_parser("export", parents=[common],
-                       help="build and write GROMACS/AMBER files (constant charge)")
-    e.add_argument("config")
-    e.add_argument("--out", required=True, help="folder for the exported files")
-    e.add_argument("--formats", default="gromacs,amber", help="gromacs, amber or both")
-    e.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
-    e.add_argument("--no-check", action="store_true",
-                   help="skip reading the files back and comparing energies with OpenMM")
-
-    r = sub.add_parser("run", parents=[common],
-                       help="build and run the protocol of a config")
-    r.add_argument("config")
-    r.add_argument("--platform", type=_platform_name, metavar="{" + ",".join(PLATFORM_NAMES) + "}",
-                   help="override simulation.platform (any letter case)")
-    r.add_argument("--out", help="override output.directory")
-    g = r.add_mutually_exclusive_group()
-    g.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing run")
-    r.add_argument("--extend", action="store_true",
-                   help="with --resume: allow a longer last stage (nothing else may change)")
-
-    _add_free_energy_verbs(sub, common)
-
-    a = sub.add_parser("analyze", parents=[common],
-                       help="analyse a run directory (CSV + PNG into RUN_DIR/analysis)")
-    a.add_argument("run_dir")
-    a.add_argument("--what", default=None,
-                   help="comma-separated analyses: rdf, coordination, speciation, profile, "
-                        "tracked, residence, density, msd (default: all that apply)")
-    a.add_argument("--start", type=int, help="first frame analysed")
-    a.add_argument("--stop", type=int, help="frame after the last one analysed")
-    a.add_argument("--step", type=int, help="analyse every STEP-th frame")
-    a.add_argument("--cutoffs", help="first-shell cutoffs in nm per partner kind, e.g. "
-                                     "'DME=0.30,PF6=0.31' (default: first RDF minimum)")
-    a.add_argument("--ion", type=int, help="tracked ion (index within the cation group)")
-    a.add_argument("--cation", help="MDAnalysis selection of the cations (systems without "
-                                    "predesolv metadata), e.g. 'resname NA'")
-    a.add_argument("--partner", action="append", metavar="KIND=SELECTION",
-                   help="coordinating atoms of one partner kind, e.g. "
-                        "'DME=resname DME and name O*' (repeatable)")
-    a.add_argument("--profile-regions", help="regions used for the CN profile, e.g. "
-                                             "'mouth,inside' (default: mouth and inside "
-                                             "where the run has them, else all)")
-    a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
-    a.add_argument("--live", action="store_true",
-                   help="analyse a run that is still being written (frames so far), into "
-                        "--out (default RUN_DIR_live_analysis), never into the run")
-    a.add_argument("--verbose", "-v", action="store_true",
-                   help="progress bars for every pass over the trajectory")
-    return p
-
-
-def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
-                           ) -> None:
-    """The ``pmf`` and ``barrier-scan`` verbs."""
-    pm = sub.add_parser("pmf", parents=[common],
-                        help="umbrella sampling + MBAR along a CV (start run, pull, windows)")
-    pm.add_argument("config")
-    pm.add_argument("--out", help="override output.directory (the PMF folder)")
-    pm.add_argument("--platform", type=_platform_name,
-                    metavar="{" + ",".join(PLATFORM_NAMES) + "}",
-                    help="override simulation.platform for every run")
-    pm.add_argument("--serial", action="store_true",
-                    help="run the windows one after another in this process (no Dask)")
-    pm.add_argument("--estimate-only", action="store_true",
-                    help="only redo the MBAR estimate from the finished windows")
-    pm.add_argument("--overwrite", action="store_true",
-                    help="replace a PMF folder that was made with other physics")
-    pm.add_argument("--extend", action="store_true",
-                    help="sample longer: allow only a longer last window stage "
-                         "(pmf.stages[-1].duration); finished windows run the extra steps")
-    pm.add_argument("--only-short", action="store_true",
-                    help="with --extend: extend only the finished windows with fewer "
-                         "effective samples than pmf.estimator.min_effective_samples "
-                         "(any CV); the others keep their length")
-
-    bs = sub.add_parser("barrier-scan", parents=[common],
-                        help="0 K migration barrier of a bare Na+ between graphene walls")
-    bs.add_argument("config")
-    bs.add_argument("--out", help="override output.directory")
-    bs.add_argument("--overwrite", action="store_true", help="replace an existing scan")
-
-    fn = sub.add_parser("fit-na-c", parents=[common],
-                        help="fit the Na–C pair term to the DFT barriers and Na+ height; "
-                             "writes a parameter set a YAML can select")
-    fn.add_argument("--stacking", choices=("AB", "AA"), default="AB",
-                    help="stacking of the fitted slits (default AB, graphite's)")
-    fn.add_argument("--out", default="runs/fit_na_c", help="folder for fit.json, barriers.csv")
-    fn.add_argument("--set-out", help="parameter-set file to write (default OUT/na-c-fit.yaml)")
-    fn.add_argument("--overwrite", action="store_true", help="replace an existing fit")
-
-    st = sub.add_parser("study", parents=[common],
-                        help="run one of the papers' experiments (studies/<ID>) at a size")
-    st.add_argument("study", help="study identifier: E0-E6, E3-charges, E5-MLIP, E7, E7-xTB, "
-                                  "E7-search, E7-300K")
-    st.add_argument("--size", choices=("smoke", "paper"), default="smoke",
-                    help="smoke: mechanics, < 2 min on 2 cores; paper: the reported numbers")
-    st.add_argument("--out", help="output folder (default runs/studies/<ID>-<size>)")
-    st.add_argument("--platform", type=_platform_name,
-                    metavar="{" + ",".join(PLATFORM_NAMES) + "}",
-                    help="override simulation.platform of the MD runs")
-    sg = st.add_mutually_exclusive_group()
-    sg.add_argument("--resume", action="store_true", help="continue an unfinished study")
-    sg.add_argument("--overwrite", action="store_true", help="replace an existing study")
-    sg.add_argument("--save-state", metavar="FILE.tar.xz", help="run nothing: pack the "
-                    "study folder small into FILE (see studies/README.md) for --continue")
-    sg.add_argument("--continue", dest="continue_from", metavar="FILE.tar.xz", help="unpack "
-                    "a --save-state FILE into the empty --out folder and continue there")
-
-
-def _platform_name(text: str) -> str:
-    """``--platform`` value, matched case-insensitively against the known names."""
-    for name in PLATFORM_NAMES:
-        if text.lower() == name.lower():
-            return name
-    raise argparse.ArgumentTypeError(
-        f"{text[:40]!r} is not a platform; choose from {', '.join(PLATFORM_NAMES)}")
 
 
 def _parse_cutoffs(text: str) -> dict[str, float]:
@@ -368,6 +211,10 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     t0 = time.perf_counter()
+    if args.save_state:
+        pdir, archive = PMFDir(Path(args.out or cfg.output.directory)), Path(args.save_state)
+        print(studies.describe(pdir.save_state(archive), archive))
+        return EXIT_OK
     if args.estimate_only:
         if cfg.pmf is None:
             raise ConfigError("pmf: the config has no 'pmf' block", "pmf")
@@ -382,7 +229,7 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
     else:
         files = run_pmf(cfg, out=args.out, serial=args.serial, platform=args.platform,
                         overwrite=args.overwrite, extend=args.extend,
-                        only_short=args.only_short).files
+                        only_short=args.only_short, continue_from=args.continue_from).files
     _print_pmf_summary(files)
     for name, path in files.items():
         print(f"{name}: {path}")
@@ -547,7 +394,7 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``predesolv`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
     if not logging.getLogger("predesolv").handlers:
         handler = _CurrentStderr()
         handler.setLevel(logging.WARNING)  # run events go to log.txt, not the terminal

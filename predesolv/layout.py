@@ -17,6 +17,7 @@ Layout (all in one folder)::
     progress.json      where the last verified checkpoint stands (predesolv.rundir.Progress)
     final_state.xml    State XML at the end of the run
     log.txt            one line per stage event
+    left_out.json      what a packed state left out of this run (predesolv.state_archive)
     .lock              held (flock) by the process writing the run
     analysis/          default output folder of ``predesolv analyze``
 """
@@ -32,6 +33,7 @@ STATE = "state.csv"
 PROGRESS = "progress.json"
 FINAL_STATE = "final_state.xml"
 LOG = "log.txt"
+LEFT_OUT = "left_out.json"
 LOCK = ".lock"
 CHECKPOINTS = "checkpoints"
 ANALYSIS = "analysis"

@@ -163,6 +163,33 @@ class RunDir:
         stage, or whose trajectory was left out of a packed study state)."""
         return [self.path / n for n in layout.TRAJECTORIES if (self.path / n).is_file()]
 
+    # -------------------------------------------------------------- packed state
+    @property
+    def left_out_file(self) -> Path:
+        return self.path / layout.LEFT_OUT
+
+    def left_out(self) -> list[str]:
+        """The files (relative paths) a packed state left out of this run, as recorded when
+        it was unpacked (:mod:`predesolv.state_archive`); empty for an ordinary run."""
+        if not self.left_out_file.is_file():
+            return []
+        try:
+            names = json.loads(self.left_out_file.read_text())["left_out"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunDirectoryError(f"{self.left_out_file} is damaged ({type(exc).__name__}); "
+                                    f"unpack the saved state again") from None
+        return [str(n) for n in names]
+
+    def record_left_out(self, names: list[str], archive: str) -> None:
+        """Record that ``names`` (relative paths) were left out of the packed ``archive``
+        this run was unpacked from; a missing trajectory named here is not an error."""
+        atomic_write_text(self.left_out_file, json.dumps(
+            {"archive": archive, "left_out": sorted(names)}, indent=1) + "\n")
+
+    def trajectory_left_out(self, fmt: str) -> bool:
+        """The trajectory in format ``fmt`` was left out of a packed state (not lost)."""
+        return layout.trajectory_name(fmt) in self.left_out()
+
     # -------------------------------------------------------------- state
     def exists(self) -> bool:
         return self.path.is_dir()

@@ -32,6 +32,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from predesolv import layout
 from predesolv.atomic import atomic_write_text
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig, resolved_yaml
@@ -351,7 +352,11 @@ class Runner:
 
     def _check_trajectory(self, ck: Checkpoint) -> None:
         fmt = self.cfg.output.trajectory.format
-        if ck.frames > 0 and not self.rundir.trajectory(fmt).is_file():
+        if ck.frames > 0 and self.rundir.trajectory_left_out(fmt):
+            self.rundir.log(f"{layout.trajectory_name(fmt)} was left out of a packed state: "
+                            f"the run goes on without a trajectory (state.csv continues; "
+                            f"frame analyses see the {ck.frames} frames digested before)")
+        elif ck.frames > 0 and not self.rundir.trajectory(fmt).is_file():
             raise RunDirectoryError(
                 f"{self.rundir.trajectory(fmt)} is missing but the checkpoint at step "
                 f"{ck.global_step} counts {ck.frames} frames; resuming would mislabel the "

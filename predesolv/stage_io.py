@@ -150,8 +150,10 @@ class StageOutputs:
             reporters += runner.bias.stage_reporters(i, len(cfg.stages), first, runner.dt_ps)
         reporters.append(self.state)
         if isinstance(cfg.stages[i], ProductionStage):
-            self.trajectory = self._open_trajectory(runner, first, start.checkpoint is not None)
-            reporters.append(self.trajectory)
+            if not rd.trajectory_left_out(cfg.output.trajectory.format):
+                self.trajectory = self._open_trajectory(runner, first,
+                                                        start.checkpoint is not None)
+                reporters.append(self.trajectory)
             reporters += list(runner.user_reporters)  # the caller's own (predesolv.run)
         show = {"on": True, "off": False}.get(cfg.output.progress, sys.stderr.isatty())
         n_steps = last - first

@@ -16,6 +16,10 @@ trajectories of every replica).
         --results docs/results/na_c_mlip/solvated    # summary + small outputs, no MD
     .venv/bin/python scripts/na_c_solvated_check.py --two-cv --forcefields na-c-mlip-chgnet \\
         --out runs/na_c_solvated    # the ion's height x its Na-O(DME) coordination (2D)
+    .venv/bin/python scripts/na_c_solvated_check.py --two-cv --forcefields na-c-mlip-chgnet \\
+        --out runs/na_c_solvated --save-state STATE_DIR   # no MD: pack it to go on elsewhere
+    .venv/bin/python scripts/na_c_solvated_check.py --two-cv --forcefields na-c-mlip-chgnet \\
+        --out NEW --continue STATE_DIR --extend --only-short --production "120 ps"
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
 from predesolv.errors import AnalysisError
 from predesolv.freeenergy.groups import resolve_group
+from predesolv.state_archive import describe
 from predesolv.studies.insertion import PATH_CUTOFFS_NM, pulled
 from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import estimate, run_pmf
@@ -356,8 +361,20 @@ def main() -> None:
     ap.add_argument("--two-cv", action="store_true",
                     help="height x Na-O(DME) coordination (TWO_CV), outputs <ff>-2cv and "
                     "summary_2cv.csv")
+    ap.add_argument("--save-state", metavar="DIR",
+                    help="no MD: pack each force field's PMF folder into DIR/<folder>.tar.xz "
+                    "(predesolv pmf --save-state), to go on elsewhere with --continue DIR")
+    ap.add_argument("--continue", dest="continue_from", metavar="DIR",
+                    help="unpack DIR/<folder>.tar.xz into the empty --out/<folder> first, "
+                    "then run as asked (e.g. --extend --only-short)")
     args = ap.parse_args()
     root = Path(args.out).absolute()
+    if args.save_state:
+        for ff in args.forcefields:
+            name = f"{ff}-2cv" if args.two_cv else ff
+            archive = Path(args.save_state).absolute() / f"{name}.tar.xz"
+            print(describe(PMFDir(root / name).save_state(archive), archive))
+        return
     if not args.collect:
         for ff in args.forcefields:
             cfg = case_config(ff, root, args.min_effective_samples, args.production,
@@ -367,8 +384,11 @@ def main() -> None:
                                                 threads_per_worker=1)
             check_start(cfg)
             t0 = time.perf_counter()
+            name = f"{ff}-2cv" if args.two_cv else ff
             run_pmf(cfg, serial=not args.workers, extend=args.extend,
-                    only_short=args.only_short)
+                    only_short=args.only_short,
+                    continue_from=(None if args.continue_from is None else
+                                   Path(args.continue_from).absolute() / f"{name}.tar.xz"))
             print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
         return
     if args.two_cv:

@@ -279,3 +279,50 @@ def test_extend_only_short_extends_the_windows_below_the_gate(tmp_path, capsys):
     assert main(["pmf", _write(tmp, cfg), "--serial"]) == 0
     assert "2 of 2 windows already complete" in capsys.readouterr().err
     assert _samples(root) == after
+
+
+def test_a_saved_pmf_goes_on_elsewhere_and_extends_without_its_trajectories(done, capsys):
+    """pmf --save-state packs the finished folder without the windows' trajectories and
+    binary checkpoints (the newest XML stays); --continue unpacks it into another folder and
+    --extend runs there: every window's first rows are the original's, byte for byte, it
+    ends with the rows 8 ps at 0.02 ps give, writes no trajectory (its frame count is the
+    original's) and says why in its log. A trajectory lost by hand, not left out, is still
+    refused; a second --continue into the filled folder too."""
+    import tarfile
+
+    from predesolv.rundir import RunDir
+    from predesolv.state_archive import read_state
+
+    tmp, cfg = done
+    root, new, archive = tmp / "pmf", tmp / "elsewhere", tmp / "pmf.tar.xz"
+    before = _samples(root)
+    assert main(["pmf", _write(tmp, cfg), "--save-state", str(archive)]) == 0
+    assert "saved PMF folder" in capsys.readouterr().out
+    left = set(read_state(archive).left_out)
+    names = set(tarfile.open(archive).getnames())
+    frames = {}
+    for w in before:
+        latest = RunDir(root / "windows" / w).read_progress().latest
+        frames[w] = latest.frames
+        assert f"windows/{w}/trajectory.dcd" in left and frames[w] > 0
+        assert sorted(n for n in names if n.startswith(f"windows/{w}/checkpoints/")) == [
+            f"windows/{w}/{latest.xml}"]
+    cfg["pmf"]["stages"][0]["duration"] = "8 ps"
+    path = _write(tmp, cfg)
+    assert main(["pmf", path, "--serial", "--extend", "--out", str(new),
+                 "--continue", str(archive)]) == 0
+    after = _samples(new)
+    for w, old in before.items():
+        run = new / "windows" / w
+        assert len(after[w].splitlines()) == 1 + round(8.0 / 0.02)
+        assert after[w].startswith(old)  # continued, not rerun
+        assert not (run / "trajectory.dcd").exists()
+        assert RunDir(run).read_progress().latest.frames == frames[w]
+        assert "left out of a packed state" in (run / "log.txt").read_text()
+    capsys.readouterr()
+    assert main(["pmf", path, "--serial", "--out", str(new), "--continue", str(archive)]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    first = sorted(before)[0]
+    (root / "windows" / first / "trajectory.dcd").unlink()
+    assert main(["pmf", path, "--serial", "--extend"]) != 0
+    assert "trajectory.dcd is missing" in capsys.readouterr().err

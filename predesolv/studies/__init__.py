@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from predesolv.errors import ConfigError, RunDirectoryError
+from predesolv.state_archive import StudyState, describe, save_state, unpack_state
 
 from .charges import digest_charges, run_charges
 from .common import SIZES, configs, results_root, run_config, studies_root
@@ -36,7 +37,6 @@ from .e7_search import run_e7_search
 from .e7_shell import digest_census
 from .insertion import digest_insertion, run_insertion
 from .result import STUDY_FILE, StudyResult
-from .state import StudyState, describe, save_state, unpack_state
 
 __all__ = ["SIZES", "STUDY_FILE", "Study", "StudyResult", "canonical_id", "configs",
            "format_study",
@@ -124,7 +124,7 @@ def save_study_state(study_id: str, size: str, out: str | Path | None,
                      archive: str | Path) -> StudyState:
     """Pack the study folder ``out`` into ``archive`` (``.tar.xz``), small enough to copy or
     commit, for :func:`run_study` ``(continue_from=archive)`` on another machine
-    (:mod:`predesolv.studies.state`). Nothing is run; the study's digests of its finished
+    (:mod:`predesolv.state_archive`). Nothing is run; the study's digests of its finished
     windows are written first, then their trajectories are left out (a study without a
     digest hook keeps them).
 

@@ -1,6 +1,6 @@
 """What a study keeps of a finished run's trajectory once the trajectory itself may go.
 
-A packed study state (:mod:`predesolv.studies.state`) is small because it leaves out the
+A packed study state (:mod:`predesolv.state_archive`) is small because it leaves out the
 trajectories of finished umbrella windows. A study whose outputs read those trajectories (the
 first shell of the pulled ion along an insertion path, the E7-300K shell census) first writes
 what it reads from them into the window's folder, as a *digest*:

@@ -32,6 +32,7 @@ from predesolv.config import RunConfig
 from predesolv.config.compare import adopt_drawn_seeds, config_changes, describe_changes
 from predesolv.errors import ConfigError, RunDirectoryBusy, RunDirectoryError
 from predesolv.rundir import RunDir
+from predesolv.state_archive import PMF, StudyState, save_state, unpack_state
 
 from .protocol import PULL, START, WINDOWS
 
@@ -102,6 +103,36 @@ class PMFDir:
         ``replicas/r<index>/`` below it for the others, each with its own ``start/``,
         ``pull/`` and ``windows/``; the manifest and the lock stay this folder's."""
         return self if index == 0 else PMFDir(self.root / REPLICAS / f"r{index}")
+
+    def save_state(self, archive: str | Path) -> StudyState:
+        """Pack this folder into ``archive`` (``.tar.xz``) for :meth:`unpack` on another
+        machine or day (:mod:`predesolv.state_archive`): finished windows without their
+        trajectories (the estimate reads ``state.csv``) and checkpoints but the newest XML.
+        Nothing runs; the folder's lock is held while packing.
+
+        Raises
+        ------
+        ConfigError
+            ``archive`` does not end in ``.tar.xz``.
+        RunDirectoryError
+            No PMF here, or a pmf is writing it.
+        """
+        if not self.manifest.is_file():
+            raise RunDirectoryError(f"--save-state: {self.root} holds no PMF (no {MANIFEST}); "
+                                    f"give the folder of a pmf run with --out")
+        with self.locked():
+            return save_state(self.root, Path(archive).absolute(), PMF, PMF,
+                              windows_digested=True)
+
+    def unpack(self, archive: str | Path) -> StudyState:
+        """Unpack a :meth:`save_state` archive into this (empty or absent) folder.
+
+        Raises
+        ------
+        RunDirectoryError
+            Not a PMF state, or this folder is not empty.
+        """
+        return unpack_state(Path(archive), self.root, PMF, PMF)
 
     @contextmanager
     def locked(self) -> Iterator[PMFDir]:

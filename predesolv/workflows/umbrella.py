@@ -267,7 +267,8 @@ def run_window(path: str, platform: str | None, device_index: str | None = None,
 
 def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = False,
             platform: str | None = None, overwrite: bool = False,
-            extend: bool = False, only_short: bool = False) -> PMFRunResult:
+            extend: bool = False, only_short: bool = False,
+            continue_from: str | Path | None = None) -> PMFRunResult:
     """Everything ``predesolv pmf`` does: start run, pull, windows, MBAR estimate, holding
     the PMF folder's lock throughout (:class:`~.pmfdir.PMFDir`).
 
@@ -282,6 +283,9 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     only_short : bool
         With ``extend``: extend only the finished windows below the estimator's sample gate
         (:mod:`.extension`); the manifest records which.
+    continue_from : path, optional
+        A state saved by :meth:`~.pmfdir.PMFDir.save_state` (here or on another machine):
+        unpacked into the empty (or absent) output folder, then the PMF goes on there.
 
     Raises
     ------
@@ -298,11 +302,16 @@ def run_pmf(cfg: RunConfig, out: str | Path | None = None, *, serial: bool = Fal
     if only_short and not extend:
         raise ConfigError("--only-short goes with --extend (and a longer last window stage "
                           "in the config)", "--only-short")
+    if continue_from is not None and overwrite:
+        raise ConfigError("--continue and --overwrite: a continued PMF keeps what the saved "
+                          "state holds; give one of them", "--continue")
     root = Path(out or cfg.output.directory).absolute()
     plans = plan_windows(cfg)
     built = build_system(cfg.system)
     check_pmf(cfg, built)
     pdir = PMFDir(root)
+    if continue_from is not None:
+        pdir.unpack(continue_from)
     with pdir.locked():
         note = pdir.claim(cfg, overwrite, extend, only_short)
         if note:

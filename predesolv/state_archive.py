@@ -1,13 +1,16 @@
-"""A study's small, portable state: what another machine needs to continue it.
+"""A study's or a PMF folder's small, portable state: what another machine needs to go on.
 
 A paper-size study may not fit one sitting (a 2-core laptop, a cluster job's wall time).
-``predesolv study ID --size S --save-state FILE`` packs the study folder into one
-``.tar.xz`` archive that leaves out only what the rest of the study does not need:
+``predesolv study ID --size S --save-state FILE`` (and ``predesolv pmf CONFIG --save-state
+FILE`` for one PMF folder) packs the folder into one ``.tar.xz`` archive that leaves out
+only what the rest of the work does not need:
 
-* the checkpoints of finished runs (their ``final_state.xml`` stays: it seeds later runs);
+* the checkpoints of finished runs except the newest one's portable XML (it is the run's
+  final state, so xz stores it almost for free beside ``final_state.xml``, and ``--extend``
+  continues a finished window from it; ``final_state.xml`` also stays: it seeds later runs);
 * the trajectories of finished umbrella windows, once the study has written the digests its
-  outputs read from them (:mod:`predesolv.studies.digest`); the CV samples the free energy
-  comes from are in each window's ``state.csv``, which stays;
+  outputs read from them (:mod:`predesolv.studies.digest`; a PMF reads no frames); the CV
+  samples the free energy comes from are in each window's ``state.csv``, which stays;
 * run locks.
 
 Everything else stays: configs, systems, ``state.csv`` files, the start runs' and pulls'
@@ -15,13 +18,16 @@ trajectories (windows are seeded from them), the newest checkpoint of every unfi
 (binary and portable XML: on another platform the runner falls back to the XML). xz
 compresses the repeated ``system.xml`` of the windows to almost nothing.
 
-``predesolv study ID --size S --continue FILE`` unpacks the archive into the output folder
-and resumes the study there, on any machine with this version of predesolv.
+``predesolv study ID --size S --continue FILE`` (``predesolv pmf CONFIG --continue FILE``)
+unpacks the archive into an empty output folder and resumes there, on any machine with this
+version of predesolv. Each unpacked run that lost files records them in its
+``left_out.json`` (:meth:`predesolv.rundir.RunDir.left_out`): a finished window extended
+later (``--extend``) resumes from its newest checkpoint's XML (the random stream restarts)
+and, its trajectory having been left out, goes on without one: its ``state.csv`` continues,
+and what was digested from its frames before stays what frame analyses see.
 
 The archive holds ``STATE.json`` (:class:`StudyState`, the manifest: study, size, versions,
-every run and what of it was left out) and the study folder's files under their relative
-paths. A finished window whose trajectory was left out cannot be extended later
-(``pmf --extend`` needs its trajectory): keep the original folder for that.
+every run and what of it was left out) and the folder's files under their relative paths.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ MANIFEST = "STATE.json"
 STATE_FORMAT = 1
 #: Suffix of a state archive.
 SUFFIX = ".tar.xz"
+#: The ``study`` of a packed PMF folder (``predesolv pmf --save-state``).
+PMF = "pmf"
 
 
 @dataclass
@@ -116,9 +124,11 @@ def _plan(folder: Path, windows_digested: bool) -> tuple[list[RunEntry], set[Pat
         fin, win = rd.is_complete(), _is_window(rd)
         out: list[str] = []
         if fin:
+            progress = rd.read_progress()
+            keep = progress.latest.xml if progress and progress.latest else None
             ck = rd.path / layout.CHECKPOINTS
-            out += sorted(p.relative_to(rd.path).as_posix() for p in ck.rglob("*")
-                          if p.is_file())
+            out += sorted(n for n in (p.relative_to(rd.path).as_posix() for p in ck.rglob("*")
+                                      if p.is_file()) if n != keep)
             if win and windows_digested:
                 out += [t.name for t in rd.trajectories()]
         entries.append(RunEntry(rd.path.relative_to(folder).as_posix(), fin, win, out))
@@ -158,8 +168,8 @@ def save_state(folder: Path, archive: Path, study: str, size: str,
         raise ConfigError(f"--save-state: {archive} must end in {SUFFIX}", "--save-state")
     entries, skip = _plan(folder, windows_digested)
     if not entries:
-        raise RunDirectoryError(f"--save-state: {folder} holds no run of a study: nothing to "
-                                f"save (run the study first)")
+        raise RunDirectoryError(f"--save-state: {folder} holds no runs: nothing to save "
+                                f"(run the {'PMF' if study == PMF else 'study'} first)")
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p not in skip
              and p.name != layout.LOCK and "__pycache__" not in p.parts]
     state = StudyState(study, size, created=_dt.datetime.now(_dt.timezone.utc).isoformat(
@@ -225,8 +235,8 @@ def unpack_state(archive: Path, folder: Path, study: str, size: str) -> StudySta
                                 f"({state.size}), not {study} ({size})")
     if folder.exists() and any(folder.iterdir()):
         raise RunDirectoryError(f"--out: {folder} is not empty; continue a saved state into "
-                                f"an empty folder (or continue the folder itself with "
-                                f"--resume)")
+                                f"an empty folder (or continue the folder itself: "
+                                f"{'the same pmf command' if study == PMF else '--resume'})")
     folder.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "r:xz") as tar:
         for m in _safe_members(tar, archive):
@@ -235,6 +245,9 @@ def unpack_state(archive: Path, folder: Path, study: str, size: str) -> StudySta
             dest = folder / m.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(src.read())
+    for run in state.runs:
+        if run.left_out:
+            RunDir(folder / run.path).record_left_out(run.left_out, archive.name)
     return state
 
 
@@ -243,8 +256,12 @@ def describe(state: StudyState, archive: Path) -> str:
     runs = len(state.runs)
     done = sum(r.finished for r in state.runs)
     traj = sum(any(n.startswith("trajectory.") for n in r.left_out) for r in state.runs)
-    return (f"saved study {state.study} ({state.size}): {runs} runs ({done} finished), "
+    what = ("PMF folder" if state.study == PMF else
+            f"study {state.study} ({state.size})")
+    again = ("predesolv pmf CONFIG --out NEW_FOLDER --continue" if state.study == PMF else
+             f"predesolv study {state.study} --size {state.size} --continue")
+    return (f"saved {what}: {runs} runs ({done} finished), "
             f"{state.files} files, {state.bytes_in / 1e6:.1f} MB -> {archive} "
             f"({archive.stat().st_size / 1e6:.2f} MB); left out: the checkpoints of finished "
-            f"runs and {traj} finished windows' trajectories. Continue anywhere with: "
-            f"predesolv study {state.study} --size {state.size} --continue {archive}")
+            f"runs but their newest XML, and {traj} finished windows' trajectories. Continue "
+            f"anywhere with: {again} {archive}")
