@@ -51,6 +51,7 @@ from predesolv.systems.cell import reservoir_warnings
 from predesolv.systems.cell_export import export_system
 from predesolv.workflows.barrier_output import format_table
 from predesolv.workflows.barrier_scan import run_barrier_scan
+from predesolv.workflows.extension import save_pmf_state
 from predesolv.workflows.na_c_fit import adsorption_check, fit_na_c, verify, write_fit
 from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import check_pmf, estimate, run_pmf
@@ -213,7 +214,7 @@ def _cmd_pmf(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.save_state:
         pdir, archive = PMFDir(Path(args.out or cfg.output.directory)), Path(args.save_state)
-        print(studies.describe(pdir.save_state(archive), archive))
+        print(studies.describe(save_pmf_state(cfg, pdir, archive, args.only_short), archive))
         return EXIT_OK
     if args.estimate_only:
         if cfg.pmf is None:

@@ -101,7 +101,8 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
     pm.add_argument("--only-short", action="store_true",
                     help="with --extend: extend only the finished windows with fewer "
                          "effective samples than pmf.estimator.min_effective_samples "
-                         "(any CV); the others keep their length")
+                         "(any CV); the others keep their length. With --save-state: only "
+                         "those windows stay extendable (a smaller archive)")
     pm.add_argument("--save-state", metavar="FILE.tar.xz", help="run nothing: pack the PMF "
                     "folder small into FILE (docs/free_energy.md) for --continue")
     pm.add_argument("--continue", dest="continue_from", metavar="FILE.tar.xz", help="unpack "

@@ -113,8 +113,10 @@ def _is_window(rd: RunDir) -> bool:
     return cfg.bias is not None and getattr(cfg.bias, "pull", None) is None
 
 
-def _plan(folder: Path, windows_digested: bool) -> tuple[list[RunEntry], set[Path]]:
-    """What of each run to leave out, and the set of files left out (absolute)."""
+def _plan(folder: Path, windows_digested: bool, frozen: frozenset[Path] = frozenset()
+          ) -> tuple[list[RunEntry], set[Path]]:
+    """What of each run to leave out, and the set of files left out (absolute). A finished
+    run in ``frozen`` also loses its newest checkpoint XML and ``final_state.xml``."""
     entries, skip = [], set()
     for rd in run_dirs(folder):
         holder = rd.live_holder()
@@ -127,6 +129,9 @@ def _plan(folder: Path, windows_digested: bool) -> tuple[list[RunEntry], set[Pat
             progress = rd.read_progress()
             keep = progress.latest.xml if progress and progress.latest else None
             ck = rd.path / layout.CHECKPOINTS
+            if rd.path in frozen:
+                keep = None
+                out += [layout.FINAL_STATE] if (rd.path / layout.FINAL_STATE).is_file() else []
             out += sorted(n for n in (p.relative_to(rd.path).as_posix() for p in ck.rglob("*")
                                       if p.is_file()) if n != keep)
             if win and windows_digested:
@@ -137,7 +142,7 @@ def _plan(folder: Path, windows_digested: bool) -> tuple[list[RunEntry], set[Pat
 
 
 def save_state(folder: Path, archive: Path, study: str, size: str,
-               windows_digested: bool) -> StudyState:
+               windows_digested: bool, frozen: list[Path] | None = None) -> StudyState:
     """Pack the study in ``folder`` into ``archive`` (``.tar.xz``).
 
     Parameters
@@ -151,6 +156,9 @@ def save_state(folder: Path, archive: Path, study: str, size: str,
     windows_digested : bool
         The study has written the digests it reads from its finished windows' trajectories
         (or reads none): those trajectories are left out.
+    frozen : list of Path, optional
+        Finished runs (absolute paths) that will not be extended: their newest checkpoint
+        XML and ``final_state.xml`` are left out too (``pmf --save-state --only-short``).
 
     Returns
     -------
@@ -166,7 +174,7 @@ def save_state(folder: Path, archive: Path, study: str, size: str,
     """
     if not str(archive).endswith(SUFFIX):
         raise ConfigError(f"--save-state: {archive} must end in {SUFFIX}", "--save-state")
-    entries, skip = _plan(folder, windows_digested)
+    entries, skip = _plan(folder, windows_digested, frozenset(frozen or ()))
     if not entries:
         raise RunDirectoryError(f"--save-state: {folder} holds no runs: nothing to save "
                                 f"(run the {'PMF' if study == PMF else 'study'} first)")
@@ -256,6 +264,7 @@ def describe(state: StudyState, archive: Path) -> str:
     runs = len(state.runs)
     done = sum(r.finished for r in state.runs)
     traj = sum(any(n.startswith("trajectory.") for n in r.left_out) for r in state.runs)
+    frozen = sum(layout.FINAL_STATE in r.left_out for r in state.runs)
     what = ("PMF folder" if state.study == PMF else
             f"study {state.study} ({state.size})")
     again = ("predesolv pmf CONFIG --out NEW_FOLDER --continue" if state.study == PMF else
@@ -263,5 +272,7 @@ def describe(state: StudyState, archive: Path) -> str:
     return (f"saved {what}: {runs} runs ({done} finished), "
             f"{state.files} files, {state.bytes_in / 1e6:.1f} MB -> {archive} "
             f"({archive.stat().st_size / 1e6:.2f} MB); left out: the checkpoints of finished "
-            f"runs but their newest XML, and {traj} finished windows' trajectories. Continue "
-            f"anywhere with: {again} {archive}")
+            f"runs but their newest XML, and {traj} finished windows' trajectories"
+            + (f"; {frozen} windows at or above the sample gate lost their final state too "
+               f"and cannot be extended" if frozen else "")
+            + f". Continue anywhere with: {again} {archive}")

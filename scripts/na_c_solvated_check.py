@@ -17,7 +17,7 @@ trajectories of every replica).
     .venv/bin/python scripts/na_c_solvated_check.py --two-cv --forcefields na-c-mlip-chgnet \\
         --out runs/na_c_solvated    # the ion's height x its Na-O(DME) coordination (2D)
     .venv/bin/python scripts/na_c_solvated_check.py --two-cv --forcefields na-c-mlip-chgnet \\
-        --out runs/na_c_solvated --save-state STATE_DIR   # no MD: pack it to go on elsewhere
+        --out runs/na_c_solvated --save-state STATE_DIR [--only-short --min-effective-samples 15]
     .venv/bin/python scripts/na_c_solvated_check.py --two-cv --forcefields na-c-mlip-chgnet \\
         --out NEW --continue STATE_DIR --extend --only-short --production "120 ps"
 """
@@ -51,6 +51,7 @@ from predesolv.errors import AnalysisError
 from predesolv.freeenergy.groups import resolve_group
 from predesolv.state_archive import describe
 from predesolv.studies.insertion import PATH_CUTOFFS_NM, pulled
+from predesolv.workflows.extension import save_pmf_state
 from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import estimate, run_pmf
 
@@ -373,7 +374,9 @@ def main() -> None:
         for ff in args.forcefields:
             name = f"{ff}-2cv" if args.two_cv else ff
             archive = Path(args.save_state).absolute() / f"{name}.tar.xz"
-            print(describe(PMFDir(root / name).save_state(archive), archive))
+            cfg = case_config(ff, root, args.min_effective_samples, two_cv=args.two_cv)
+            print(describe(save_pmf_state(cfg, PMFDir(root / name), archive, args.only_short),
+                           archive))
         return
     if not args.collect:
         for ff in args.forcefields:

@@ -326,3 +326,39 @@ def test_a_saved_pmf_goes_on_elsewhere_and_extends_without_its_trajectories(done
     (root / "windows" / first / "trajectory.dcd").unlink()
     assert main(["pmf", path, "--serial", "--extend"]) != 0
     assert "trajectory.dcd is missing" in capsys.readouterr().err
+
+
+def test_save_state_only_short_keeps_the_extension_point_of_the_short_windows(tmp_path,
+                                                                              capsys):
+    """pmf --save-state --only-short: the window below the gate (its effective samples
+    recomputed here with pymbar) keeps its newest checkpoint XML and final state, the other
+    loses both; continued elsewhere, --extend --only-short extends exactly the short one."""
+    import tarfile
+
+    tmp, cfg = tmp_path, double_well_pmf_config(tmp_path)
+    cfg["pmf"]["k"] = ["100 kJ/mol/nm**2", "4000 kJ/mol/nm**2"]
+    assert main(["pmf", _write(tmp, cfg), "--serial"]) == 0
+    root, archive = tmp / "pmf", tmp / "s.tar.xz"
+    before = _samples(root)
+    neff = {w: _production_neff(root / "windows" / w / "state.csv") for w in before}
+    poor, rich = sorted(neff, key=neff.__getitem__)
+    cfg["pmf"]["estimator"]["min_effective_samples"] = int(neff[rich])
+    assert neff[poor] < int(neff[rich]) <= neff[rich], neff
+    path = _write(tmp, cfg)
+    capsys.readouterr()
+    assert main(["pmf", path, "--save-state", str(archive), "--only-short"]) == 0
+    assert "1 windows at or above the sample gate" in capsys.readouterr().out
+    names = set(tarfile.open(archive).getnames())
+    assert f"windows/{poor}/final_state.xml" in names
+    assert any(n.startswith(f"windows/{poor}/checkpoints/") for n in names)
+    assert f"windows/{rich}/final_state.xml" not in names
+    assert not any(n.startswith(f"windows/{rich}/checkpoints/") for n in names)
+    cfg["pmf"]["stages"][0]["duration"] = "8 ps"
+    new = tmp / "elsewhere"
+    assert main(["pmf", _write(tmp, cfg), "--serial", "--extend", "--only-short", "--out",
+                 str(new), "--continue", str(archive)]) in (0, 2)  # 2: still below the gate
+    assert f"extending 1 of 2 windows: {poor}" in capsys.readouterr().err
+    after = _samples(new)
+    assert after[rich] == before[rich]
+    assert len(after[poor].splitlines()) == 1 + round(8.0 / 0.02)
+    assert after[poor].startswith(before[poor])

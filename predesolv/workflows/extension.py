@@ -14,13 +14,15 @@ and to what length (:meth:`~.pmfdir.PMFDir.record_extension`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from predesolv.analysis.pmf import decorrelate_series
 from predesolv.config import RunConfig
 from predesolv.errors import AnalysisError
 from predesolv.rundir import RunDir
+from predesolv.state_archive import StudyState
 
-from .pmfdir import window_label
+from .pmfdir import PMFDir, window_label
 from .wallcheck import checked_production
 
 
@@ -95,10 +97,28 @@ def short_windows(cfg: RunConfig, dirs: list[RunDir]) -> list[WindowSamples]:
     return [c for c in counts if c.n_effective < est.min_effective_samples]
 
 
+def save_pmf_state(cfg: RunConfig, pdir: PMFDir, archive: str | Path,
+                   only_short: bool = False) -> StudyState:
+    """``pmf --save-state [--only-short]``: pack the PMF folder ``pdir``
+    (:meth:`~.pmfdir.PMFDir.save_state`). With ``only_short``, only the finished windows
+    below ``cfg``'s sample gate keep what an extension starts from (their newest checkpoint
+    XML and final state); the others lose it, which keeps the archive small when only the
+    short windows will be extended (``--extend --only-short`` with the same gate).
+    """
+    assert cfg.pmf is not None
+    frozen: list[RunDir] = []
+    if only_short:
+        done = [d for i in range(cfg.pmf.replicas) for d in pdir.replica(i).window_dirs()
+                if d.is_complete()]
+        short = {s.label for s in short_windows(cfg, done)}
+        frozen = [d for d in done if window_label(d) not in short]
+    return pdir.save_state(archive, frozen)
+
+
 def describe(short: list[WindowSamples], minimum: int) -> str:
     """One line per window for the log: name, effective samples, frames, CV."""
     return "; ".join(f"{s.label} {s.n_effective:.1f} of {s.n_frames} frames ({s.column})"
                      for s in short) + f" (< {minimum})"
 
 
-__all__ = ["WindowSamples", "describe", "short_windows", "window_samples"]
+__all__ = ["WindowSamples", "describe", "save_pmf_state", "short_windows", "window_samples"]
