@@ -11,10 +11,12 @@ only what the rest of the work does not need:
 * the trajectories of finished umbrella windows, once the study has written the digests its
   outputs read from them (:mod:`predesolv.studies.digest`; a PMF reads no frames); the CV
   samples the free energy comes from are in each window's ``state.csv``, which stays;
+* in a PMF folder, a pull's trajectory once every window it seeds holds its start positions
+  (``pmf`` reads the pull's frames only to seed windows not yet written);
 * run locks.
 
-Everything else stays: configs, systems, ``state.csv`` files, the start runs' and pulls'
-trajectories (windows are seeded from them), the newest checkpoint of every unfinished run
+Everything else stays: configs, systems, ``state.csv`` files, the start runs' trajectories
+and those of the pulls still needed to seed windows, the newest checkpoint of every unfinished run
 (binary and portable XML: on another platform the runner falls back to the XML). xz
 compresses the repeated ``system.xml`` of the windows to almost nothing.
 
@@ -113,10 +115,11 @@ def _is_window(rd: RunDir) -> bool:
     return cfg.bias is not None and getattr(cfg.bias, "pull", None) is None
 
 
-def _plan(folder: Path, windows_digested: bool, frozen: frozenset[Path] = frozenset()
-          ) -> tuple[list[RunEntry], set[Path]]:
+def _plan(folder: Path, windows_digested: bool, frozen: frozenset[Path] = frozenset(),
+          seeded: frozenset[Path] = frozenset()) -> tuple[list[RunEntry], set[Path]]:
     """What of each run to leave out, and the set of files left out (absolute). A finished
-    run in ``frozen`` also loses its newest checkpoint XML and ``final_state.xml``."""
+    run in ``frozen`` also loses its newest checkpoint XML and ``final_state.xml``; a
+    finished run in ``seeded`` (a pull whose windows are all written) its trajectory."""
     entries, skip = [], set()
     for rd in run_dirs(folder):
         holder = rd.live_holder()
@@ -134,7 +137,7 @@ def _plan(folder: Path, windows_digested: bool, frozen: frozenset[Path] = frozen
                 out += [layout.FINAL_STATE] if (rd.path / layout.FINAL_STATE).is_file() else []
             out += sorted(n for n in (p.relative_to(rd.path).as_posix() for p in ck.rglob("*")
                                       if p.is_file()) if n != keep)
-            if win and windows_digested:
+            if (win and windows_digested) or rd.path in seeded:
                 out += [t.name for t in rd.trajectories()]
         entries.append(RunEntry(rd.path.relative_to(folder).as_posix(), fin, win, out))
         skip |= {rd.path / n for n in out}
@@ -142,7 +145,8 @@ def _plan(folder: Path, windows_digested: bool, frozen: frozenset[Path] = frozen
 
 
 def save_state(folder: Path, archive: Path, study: str, size: str,
-               windows_digested: bool, frozen: list[Path] | None = None) -> StudyState:
+               windows_digested: bool, frozen: list[Path] | None = None,
+               seeded: list[Path] | None = None) -> StudyState:
     """Pack the study in ``folder`` into ``archive`` (``.tar.xz``).
 
     Parameters
@@ -159,6 +163,9 @@ def save_state(folder: Path, archive: Path, study: str, size: str,
     frozen : list of Path, optional
         Finished runs (absolute paths) that will not be extended: their newest checkpoint
         XML and ``final_state.xml`` are left out too (``pmf --save-state --only-short``).
+    seeded : list of Path, optional
+        Finished runs (absolute paths) whose trajectories nothing reads any more (a pull
+        whose windows all hold their start positions): left out.
 
     Returns
     -------
@@ -174,7 +181,8 @@ def save_state(folder: Path, archive: Path, study: str, size: str,
     """
     if not str(archive).endswith(SUFFIX):
         raise ConfigError(f"--save-state: {archive} must end in {SUFFIX}", "--save-state")
-    entries, skip = _plan(folder, windows_digested, frozenset(frozen or ()))
+    entries, skip = _plan(folder, windows_digested, frozenset(frozen or ()),
+                          frozenset(seeded or ()))
     if not entries:
         raise RunDirectoryError(f"--save-state: {folder} holds no runs: nothing to save "
                                 f"(run the {'PMF' if study == PMF else 'study'} first)")
@@ -272,7 +280,7 @@ def describe(state: StudyState, archive: Path) -> str:
     return (f"saved {what}: {runs} runs ({done} finished), "
             f"{state.files} files, {state.bytes_in / 1e6:.1f} MB -> {archive} "
             f"({archive.stat().st_size / 1e6:.2f} MB); left out: the checkpoints of finished "
-            f"runs but their newest XML, and {traj} finished windows' trajectories"
+            f"runs but their newest XML, and {traj} finished runs' trajectories"
             + (f"; {frozen} windows at or above the sample gate lost their final state too "
                f"and cannot be extended" if frozen else "")
             + f". Continue anywhere with: {again} {archive}")

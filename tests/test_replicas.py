@@ -111,3 +111,37 @@ def test_alternate_replicas_pull_in_and_out(tmp_path):
     assert outward[centre].iloc[0] == pytest.approx(inward[cv].iloc[-1], abs=0.03)
     assert outward[centre].iloc[-1] == pytest.approx(inward[centre].iloc[0], abs=0.011)
     assert not (root / "replicas" / "r1" / "start").exists()  # no start run: it pulls out
+
+
+def test_a_packed_pmf_leaves_out_the_pulls_once_every_window_is_seeded(tmp_path):
+    """pmf --save-state drops a pull's trajectory only when every window it seeds holds its
+    start positions: then the continued PMF extends without it (both pulls' work kept in
+    pull.csv); with one window of replica 0 not yet written, that pull's frames stay."""
+    import shutil
+    import tarfile
+
+    cfg = _config(tmp_path, 2)
+    cfg["pull"] = {"cv": cfg["pmf"]["cv"], "k": "500 kJ/mol/nm**2", "target": "-0.1 nm",
+                   "speed": "100 nm/ns", "equilibration": "1 ps"}
+    cfg["pmf"]["replica_pulls"] = "alternate"
+    path = tmp_path / "pmf.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["pmf", str(path), "--serial"]) == 0
+    root, archive = tmp_path / "pmf", tmp_path / "s.tar.xz"
+    assert main(["pmf", str(path), "--save-state", str(archive)]) == 0
+    names = set(tarfile.open(archive).getnames())
+    assert "pull/trajectory.dcd" not in names and "replicas/r1/pull/trajectory.dcd" not in names
+    assert {"pull.csv", "replicas/r1/pull.csv", "pull/final_state.xml"} <= names
+    cfg["pmf"]["stages"][-1]["duration"] = "6 ps"
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(yaml.safe_dump(cfg))
+    new = tmp_path / "elsewhere"
+    assert main(["pmf", str(longer), "--serial", "--extend", "--out", str(new), "--continue",
+                 str(archive)]) == 0
+    rows = pd.read_csv(new / "windows" / "w000" / "state.csv")
+    assert rows["time (ps)"].iloc[-1] == pytest.approx(
+        pd.read_csv(root / "windows" / "w000" / "state.csv")["time (ps)"].iloc[-1] + 2.0)
+    shutil.rmtree(root / "windows" / "w001")
+    assert main(["pmf", str(path), "--save-state", str(archive)]) == 0
+    names = set(tarfile.open(archive).getnames())
+    assert "pull/trajectory.dcd" in names and "replicas/r1/pull/trajectory.dcd" not in names

@@ -23,6 +23,7 @@ from predesolv.rundir import RunDir
 from predesolv.state_archive import StudyState
 
 from .pmfdir import PMFDir, window_label
+from .protocol import plan_windows
 from .wallcheck import checked_production
 
 
@@ -103,16 +104,21 @@ def save_pmf_state(cfg: RunConfig, pdir: PMFDir, archive: str | Path,
     (:meth:`~.pmfdir.PMFDir.save_state`). With ``only_short``, only the finished windows
     below ``cfg``'s sample gate keep what an extension starts from (their newest checkpoint
     XML and final state); the others lose it, which keeps the archive small when only the
-    short windows will be extended (``--extend --only-short`` with the same gate).
+    short windows will be extended (``--extend --only-short`` with the same gate). A
+    replica's pull whose every window holds its inputs loses its trajectory (the frames
+    only seed windows not yet written).
     """
     assert cfg.pmf is not None
     frozen: list[RunDir] = []
+    replicas = [pdir.replica(i) for i in range(cfg.pmf.replicas)]
     if only_short:
-        done = [d for i in range(cfg.pmf.replicas) for d in pdir.replica(i).window_dirs()
-                if d.is_complete()]
+        done = [d for r in replicas for d in r.window_dirs() if d.is_complete()]
         short = {s.label for s in short_windows(cfg, done)}
         frozen = [d for d in done if window_label(d) not in short]
-    return pdir.save_state(archive, frozen)
+    n_windows = len(plan_windows(cfg))
+    seeded = [RunDir(r.pull) for r in replicas if RunDir(r.pull).is_complete()
+              and sum(d.has_inputs() for d in r.window_dirs()) == n_windows]
+    return pdir.save_state(archive, frozen, seeded)
 
 
 def describe(short: list[WindowSamples], minimum: int) -> str:

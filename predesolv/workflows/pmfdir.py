@@ -104,13 +104,15 @@ class PMFDir:
         ``pull/`` and ``windows/``; the manifest and the lock stay this folder's."""
         return self if index == 0 else PMFDir(self.root / REPLICAS / f"r{index}")
 
-    def save_state(self, archive: str | Path, frozen: list[RunDir] | None = None
-                   ) -> StudyState:
+    def save_state(self, archive: str | Path, frozen: list[RunDir] | None = None,
+                   seeded: list[RunDir] | None = None) -> StudyState:
         """Pack this folder into ``archive`` (``.tar.xz``) for :meth:`unpack` on another
         machine or day (:mod:`predesolv.state_archive`): finished windows without their
         trajectories (the estimate reads ``state.csv``) and checkpoints but the newest XML;
         the finished windows in ``frozen`` without that XML and their final state either
-        (they cannot be extended after; :func:`~.extension.save_pmf_state` picks them).
+        (they cannot be extended after; :func:`~.extension.save_pmf_state` picks them);
+        the finished pulls in ``seeded`` (every window they seed written) without their
+        trajectories.
         Nothing runs; the folder's lock is held while packing.
 
         Raises
@@ -126,7 +128,8 @@ class PMFDir:
         with self.locked():
             return save_state(self.root, Path(archive).absolute(), PMF, PMF,
                               windows_digested=True,
-                              frozen=[d.path for d in frozen or []])
+                              frozen=[d.path for d in frozen or []],
+                              seeded=[d.path for d in seeded or []])
 
     def unpack(self, archive: str | Path) -> StudyState:
         """Unpack a :meth:`save_state` archive into this (empty or absent) folder.

@@ -192,6 +192,10 @@ def _seed_candidates(start: BuiltSystem, pull_dir: RunDir | None
         return [np.asarray(start.positions.value_in_unit(unit.nanometer))], [box_nm]
     import MDAnalysis as mda
 
+    if pull_dir.trajectory_left_out("dcd"):
+        raise RunDirectoryError(f"{pull_dir.path}: the pull's frames were left out of the "
+                                f"packed state (every window was seeded then); a window not "
+                                f"written since needs them: go on in the original folder")
     u = mda.Universe(str(pull_dir.topology), str(pull_dir.trajectory("dcd")))
     frames: list[np.ndarray] = []
     boxes: list[np.ndarray | None] = []
@@ -388,8 +392,10 @@ def _prepare_replica(cfg: RunConfig, root: Path, plans: list[WindowPlan], built:
     pull_dir = _pull(cfg, root, start, platform, len(plans)) if use_pull else None
     end = None if pull_dir is None else _PullEnd(_pull_start_value(cfg, start),
                                                  _final_positions(pull_dir, built), r0)
-    dirs = _make_windows(cfg, root, start, _seeds(cfg, start, pull_dir, plans), plans, r0)
-    return dirs, [window_config(cfg, root, p, r0) for p in plans], end
+    wanted = [window_config(cfg, root, p, r0) for p in plans]
+    seeded = all(RunDir(w.output.directory).has_inputs() for w in wanted)  # the pull's frames
+    seeds = [None] * len(plans) if seeded else _seeds(cfg, start, pull_dir, plans)  # not read
+    return _make_windows(cfg, root, start, seeds, plans, r0), wanted, end
 
 
 def check_pmf(cfg: RunConfig, built: BuiltSystem) -> None:
