@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from predesolv.api import build
 from predesolv.config.cluster import ClusterConfig
 from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
-from predesolv.errors import AnalysisError
+from predesolv.errors import AnalysisError, Interrupted
 from predesolv.freeenergy.groups import resolve_group
 from predesolv.state_archive import describe
 from predesolv.studies.insertion import PATH_CUTOFFS_NM, pulled
@@ -388,10 +389,14 @@ def main() -> None:
             check_start(cfg)
             t0 = time.perf_counter()
             name = f"{ff}-2cv" if args.two_cv else ff
-            run_pmf(cfg, serial=not args.workers, extend=args.extend,
-                    only_short=args.only_short,
-                    continue_from=(None if args.continue_from is None else
-                                   Path(args.continue_from).absolute() / f"{name}.tar.xz"))
+            try:
+                run_pmf(cfg, serial=not args.workers, extend=args.extend,
+                        only_short=args.only_short,
+                        continue_from=(None if args.continue_from is None else
+                                       Path(args.continue_from).absolute() / f"{name}.tar.xz"))
+            except Interrupted as exc:  # a clean stop (--stop-after, Ctrl-C): no traceback
+                print(f"{ff}: {exc}; rerun without --continue to go on", file=sys.stderr)
+                raise SystemExit(130) from None
             print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
         return
     if args.two_cv:
