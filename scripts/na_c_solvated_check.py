@@ -77,6 +77,11 @@ TWO_CV: dict[str, Any] = {
 STATES_NM = {"bulk": (0.0, 0.15), "adsorbed": (0.55, 0.8)}
 
 
+def folder_name(ff: str, two_cv: bool = False) -> str:
+    """The PMF folder of force field ``ff`` below ``--out`` (``<ff>-2cv`` on two CVs)."""
+    return f"{ff}-2cv" if two_cv else ff
+
+
 def case_config(ff: str, root: Path, min_effective_samples: int | None = None,
                 production: str | None = None, two_cv: bool = False) -> Any:
     """The checked RunConfig of one force field, output under ``root/ff`` (optionally with
@@ -89,7 +94,7 @@ def case_config(ff: str, root: Path, min_effective_samples: int | None = None,
         data["pmf"]["stages"][-1]["duration"] = production
     if min_effective_samples is not None:
         data["pmf"]["estimator"]["min_effective_samples"] = min_effective_samples
-    data["output"]["directory"] = str(root / (f"{ff}-2cv" if two_cv else ff))
+    data["output"]["directory"] = str(root / folder_name(ff, two_cv))
     if two_cv:
         data["pmf"].update(TWO_CV)
         data["pmf"]["estimator"].pop("states", None)  # read from the surface (STATES_NM)
@@ -273,11 +278,11 @@ def collect_2d(forcefields: list[str], root: Path, results: Path,
     results.mkdir(parents=True, exist_ok=True)
     rows = []
     for ff in forcefields:
-        pmf_dir = PMFDir(root / f"{ff}-2cv")
+        pmf_dir = PMFDir(root / folder_name(ff, True))
         cfg = estimate_gated(ff, root, pmf_dir, None, diagnostic_gate, two_cv=True)
         rows.append(summary_row_2d(ff, cfg, pmf_dir.root)
                     | {"min_effective_samples": cfg.pmf.estimator.min_effective_samples})
-        out = results / f"{ff}-2cv"
+        out = results / folder_name(ff, True)
         out.mkdir(exist_ok=True)
         for path in FESFiles(pmf_dir.root).files():
             shutil.copy(path, out / path.name)
@@ -373,7 +378,7 @@ def main() -> None:
     root = Path(args.out).absolute()
     if args.save_state:
         for ff in args.forcefields:
-            name = f"{ff}-2cv" if args.two_cv else ff
+            name = folder_name(ff, args.two_cv)
             archive = Path(args.save_state).absolute() / f"{name}.tar.xz"
             cfg = case_config(ff, root, args.min_effective_samples, two_cv=args.two_cv)
             print(describe(save_pmf_state(cfg, PMFDir(root / name), archive, args.only_short),
@@ -388,7 +393,7 @@ def main() -> None:
                                                 threads_per_worker=1)
             check_start(cfg)
             t0 = time.perf_counter()
-            name = f"{ff}-2cv" if args.two_cv else ff
+            name = folder_name(ff, args.two_cv)
             try:
                 run_pmf(cfg, serial=not args.workers, extend=args.extend,
                         only_short=args.only_short,
