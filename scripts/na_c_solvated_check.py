@@ -48,7 +48,7 @@ from predesolv.api import build
 from predesolv.config.cluster import ClusterConfig
 from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
-from predesolv.errors import AnalysisError, Interrupted
+from predesolv.errors import AnalysisError, InputError, Interrupted
 from predesolv.freeenergy.groups import resolve_group
 from predesolv.state_archive import describe
 from predesolv.studies.insertion import PATH_CUTOFFS_NM, pulled
@@ -416,4 +416,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as exc:  # bad input (e.g. --continue into a folder that is not empty)
+        print(f"na_c_solvated_check: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -232,14 +232,13 @@ def _spacing(plans: list[WindowPlan]) -> float:
     return float(np.min(np.diff(c))) if len(c) > 1 else float("inf")
 
 
-def _make_windows(cfg: RunConfig, root: Path, start: BuiltSystem, seeds: list[Any],
-                  plans: list[WindowPlan], r0_nm: float | None) -> list[RunDir]:
-    """Write every window's inputs (no MD); keep windows that already exist when their bias
-    is the one asked for."""
+def _make_windows(root: Path, start: BuiltSystem, seeds: list[Any], plans: list[WindowPlan],
+                  configs: list[RunConfig]) -> list[RunDir]:
+    """Write every window's inputs (no MD) from its config (``window_config``); keep windows
+    that already exist when their bias is the one asked for."""
 
     dirs = []
-    for p, pos in zip(plans, seeds, strict=True):
-        wcfg = window_config(cfg, root, p, r0_nm)
+    for p, pos, wcfg in zip(plans, seeds, configs, strict=True):
         rd = RunDir(wcfg.output.directory)
         if rd.has_inputs():
             old = rd.load_config().bias
@@ -395,7 +394,7 @@ def _prepare_replica(cfg: RunConfig, root: Path, plans: list[WindowPlan], built:
     wanted = [window_config(cfg, root, p, r0) for p in plans]
     seeded = all(RunDir(w.output.directory).has_inputs() for w in wanted)  # the pull's frames
     seeds = [None] * len(plans) if seeded else _seeds(cfg, start, pull_dir, plans)  # not read
-    return _make_windows(cfg, root, start, seeds, plans, r0), wanted, end
+    return _make_windows(root, start, seeds, plans, wanted), wanted, end
 
 
 def check_pmf(cfg: RunConfig, built: BuiltSystem) -> None:
