@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -339,6 +340,12 @@ def summary_markdown(results: Path, name: str = "summary.csv") -> list[str]:
     return out
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a batch system's time limit, ``kill``) stops the run as a clean stop: the
+    windows keep their newest checkpoints and the same command goes on from them."""
+    raise Interrupted("SIGTERM received; the windows keep their newest checkpoints")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/na_c_solvated")
@@ -385,6 +392,7 @@ def main() -> None:
                            archive))
         return
     if not args.collect:
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         for ff in args.forcefields:
             cfg = case_config(ff, root, args.min_effective_samples, args.production,
                               args.two_cv)
@@ -399,7 +407,7 @@ def main() -> None:
                         only_short=args.only_short,
                         continue_from=(None if args.continue_from is None else
                                        Path(args.continue_from).absolute() / f"{name}.tar.xz"))
-            except Interrupted as exc:  # a clean stop (--stop-after, Ctrl-C): no traceback
+            except Interrupted as exc:  # a clean stop (PREDESOLV_STOP_AT, SIGTERM): no traceback
                 print(f"{ff}: {exc}; rerun without --continue to go on", file=sys.stderr)
                 raise SystemExit(130) from None
             print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
