@@ -336,8 +336,13 @@ def summary_markdown(results: Path, name: str = "summary.csv") -> list[str]:
                    f"{'yes' if r['replicas_agree'] else 'no'} | "
                    f"{r['F_min_minus_bulk_kJ_per_mol']:+.1f} at {r['h_min_nm']:.2f} | "
                    f"{r['cn_O_DME_at_min']:.1f} / {r['cn_O_DME_bulk']:.1f} | "
-                   f"{r['cn_F_PF6_at_min']:.1f} / {r['cn_F_PF6_bulk']:.1f} | {verdict(r)} |")
+                   f"{_one(r['cn_F_PF6_at_min'])} / {_one(r['cn_F_PF6_bulk'])} | {verdict(r)} |")
     return out
+
+
+def _one(value: float) -> str:
+    """One decimal, or a dash where the summary has no number (the two-CV rows' PF6 F)."""
+    return "–" if pd.isna(value) else f"{value:.1f}"
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:

@@ -119,3 +119,39 @@ def test_two_cv_variant_and_its_summary_from_a_hand_made_surface(tmp_path):
     assert SCRIPT["verdict"](row).startswith("over-binds")
     row["surface_converged"] = False
     assert SCRIPT["verdict"](row).startswith("not converged: the two-CV surface")
+
+
+def test_committed_two_cv_summary_follows_from_its_surface():
+    """The committed two-CV row, recomputed by hand from the committed ``fes.csv``: the
+    adsorption free energy is the difference of the two height ranges' log-sum-exp over every
+    sampled (height, CN) bin, pooled and per replica; the minimum is the surface's lowest bin;
+    the verdict is the script's rules applied to the row; docs/mlip.md shows the table."""
+    import json
+
+    row = pd.read_csv(RESULTS / "summary_2cv.csv").iloc[0]
+    surface = RESULTS / "na-c-mlip-chgnet-2cv"
+    fes = pd.read_csv(surface / "fes.csv")
+    kT = json.loads((surface / "fes.json").read_text())["temperature_kT_kJ_per_mol"]
+    assert kT == pytest.approx(KT_298, rel=1e-3)
+    z = fes["z (nm)"].to_numpy()
+    bulk, ads = (z >= -1e-9) & (z <= 0.15 + 1e-9), (z >= 0.55 - 1e-9) & (z <= 0.8 + 1e-9)
+
+    def lse(mask: np.ndarray, column: str) -> float:
+        f = fes.loc[mask, column].to_numpy(float)
+        f = f[np.isfinite(f)]
+        return float(-kT * np.log(np.exp(-(f - f.min()) / kT).sum()) + f.min())
+
+    assert lse(ads, "F (kJ/mol)") - lse(bulk, "F (kJ/mol)") == pytest.approx(
+        row["dF_ads_kJ_per_mol"], abs=1e-3)
+    reps = sorted(c for c in fes.columns if c.startswith("F replica"))
+    assert len(reps) == 2
+    ours = [lse(ads, c) - lse(bulk, c) for c in reps]
+    theirs = [float(v) for v in str(row["replica_dF_ads_kJ_per_mol"]).split(";")]
+    assert ours == pytest.approx(theirs, abs=0.051)
+    ok = fes.dropna(subset=["F (kJ/mol)"])
+    low = ok.loc[ok["F (kJ/mol)"].idxmin()]
+    assert row["h_min_nm"] == pytest.approx(1.0 - low["z (nm)"], abs=1e-4)
+    assert row["F_min_minus_bulk_kJ_per_mol"] == pytest.approx(
+        low["F (kJ/mol)"] - lse(bulk, "F (kJ/mol)"), abs=1e-3)
+    assert "\n".join(SCRIPT["summary_markdown"](RESULTS, "summary_2cv.csv")) in \
+        (ROOT / "docs" / "mlip.md").read_text()
