@@ -348,13 +348,16 @@ def _cmd_fit_na_c(args: argparse.Namespace) -> int:
 def _cmd_study(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.save_state:
+        if args.configs is not None:
+            raise ConfigError("--configs with --save-state: a packed state holds the whole "
+                              "study folder; leave out --configs", "--configs")
         archive = Path(args.save_state)
         print(studies.describe(studies.save_study_state(args.study, args.size, args.out,
                                                        archive), archive))
         return EXIT_OK
     files = run_study(args.study, args.size, args.out, overwrite=args.overwrite,
                       resume=args.resume, platform=args.platform,
-                      continue_from=args.continue_from)
+                      continue_from=args.continue_from, only=args.configs)
     summary = files.get(STUDY_FILE)
     if summary is not None and summary.is_file():
         print(format_study(StudyResult.read(summary)))

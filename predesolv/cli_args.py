@@ -133,6 +133,9 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
     st.add_argument("--platform", type=platform_name,
                     metavar="{" + ",".join(PLATFORM_NAMES) + "}",
                     help="override simulation.platform of the MD runs")
+    st.add_argument("--configs", metavar="NAME[,NAME...]", type=config_names,
+                    help="run only these configs of the size (file stems, comma-separated; "
+                    "the summary lists only them)")
     sg = st.add_mutually_exclusive_group()
     sg.add_argument("--resume", action="store_true", help="continue an unfinished study")
     sg.add_argument("--overwrite", action="store_true", help="replace an existing study")
@@ -140,6 +143,15 @@ def _add_free_energy_verbs(sub: Any, common: argparse.ArgumentParser
                     "study folder small into FILE (see studies/README.md) for --continue")
     sg.add_argument("--continue", dest="continue_from", metavar="FILE.tar.xz", help="unpack "
                     "a --save-state FILE into the empty --out folder and continue there")
+
+
+def config_names(text: str) -> list[str]:
+    """``--configs`` value: comma-separated config stems (``.yaml`` dropped), at least one."""
+    names = [n.strip().removesuffix(".yaml") for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one or more config names, "
+                                         "comma-separated (e.g. lone_dme_0.8nm)")
+    return names
 
 
 def platform_name(text: str) -> str:

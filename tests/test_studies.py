@@ -70,6 +70,20 @@ def test_unknown_study_and_size_are_input_errors(capsys):
     assert "E9" in err and all(k in err for k in registry())
 
 
+def test_an_unknown_config_name_is_an_input_error_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "E4"
+    assert main(["study", "E4", "--size", "smoke", "--configs", "lone_dme_0.8nm,nope",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--configs: nope" in err and "lone_dme_0.6nm, lone_dme_0.8nm" in err
+    assert "Traceback" not in err and not out.exists()
+    assert main(["study", "E4", "--size", "smoke", "--configs", "lone_dme_0.8nm",
+                 "--out", str(out), "--save-state", str(tmp_path / "s.tar.xz")]) == 2
+    assert "--save-state" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(SystemExit):
+        main(["study", "E4", "--configs", " , "])
+
+
 def test_e7_smoke_rows_follow_eq1_from_the_minima(tmp_path):
     """The step energies are recomputed here from e7_minima.csv (lowest fully bound minimum
     per cluster size) and E[EC] in the study's summary: eq. 1 of Tang et al., independently."""
@@ -231,7 +245,17 @@ def test_e2_two_cv_smoke_reads_the_shell_from_the_surface(e2_smoke):
                                            ("E4", ["lone_dme_0.6nm", "lone_dme_0.8nm"])])
 def test_e3_e4_smoke(tmp_path, study, configs):
     out = tmp_path / study
-    assert main(["study", study, "--size", "smoke", "--out", str(out)]) == 0
+    if study == "E4":  # one config alone first (--configs), then the rest with --resume
+        assert main(["study", study, "--size", "smoke", "--out", str(out),
+                     "--configs", "lone_dme_0.8nm"]) == 0
+        alone = StudyResult.read(out)
+        assert alone.what_was_run.configs == ["lone_dme_0.8nm"]
+        assert [r["config"] for r in alone.rows] == ["lone_dme_0.8nm"]
+        assert not (out / "lone_dme_0.6nm").exists()
+        assert set(pd.read_csv(out / "insertion_pmf.csv").config) == {"lone_dme_0.8nm"}
+        first = pd.read_csv(out / "lone_dme_0.8nm" / "pmf.csv")
+    assert main(["study", study, "--size", "smoke", "--out", str(out),
+                 *(["--resume"] if study == "E4" else [])]) == 0
     study = StudyResult.read(out)
     rows = study.rows
     assert study.what_was_run.configs == configs
@@ -242,6 +266,8 @@ def test_e3_e4_smoke(tmp_path, study, configs):
     assert set(pmf.config) == set(configs)
     if study == "E4":
         assert rows[0]["pulled"] == "solvent" and "lone DME" in rows[0]["sentence"]
+        # resumed, not rerun: the 0.8 nm PMF is the one the --configs call made
+        pd.testing.assert_frame_equal(pd.read_csv(out / "lone_dme_0.8nm" / "pmf.csv"), first)
         # the 0.8 nm config runs two replicas: each one's value is in the row, recomputed
         # here from the replica columns of its own pmf.csv
         one = pd.read_csv(out / "lone_dme_0.8nm" / "pmf.csv")

@@ -14,7 +14,7 @@ it stopped (``--resume``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,7 +149,8 @@ def save_study_state(study_id: str, size: str, out: str | Path | None,
 def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None, *,
               overwrite: bool = False, resume: bool = False,
               platform: str | None = None,
-              continue_from: str | Path | None = None) -> dict[str, Path]:
+              continue_from: str | Path | None = None,
+              only: Sequence[str] | None = None) -> dict[str, Path]:
     """Run one size of a study and return the files it wrote.
 
     Parameters
@@ -166,6 +167,12 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
     continue_from : path, optional
         A state saved by :func:`save_study_state` (here or on another machine): unpacked
         into the empty (or absent) ``out``, then the study resumes there.
+    only : sequence of str, optional
+        Run (or resume) just these configs of the size, by file stem (``"lone_dme_0.8nm"``);
+        the others are neither run nor read, and the summary lists only these (default:
+        every config). What a batch job that cannot fit the whole size needs: run the
+        configs in separate jobs, then once more with all of them and ``resume`` to write
+        the summary of the whole size.
 
     Returns
     -------
@@ -176,10 +183,13 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
     ------
     ConfigError
         Unknown study or size (the message lists what exists).
+        A name in ``only`` that is not a config of the size (nothing is written).
     RunDirectoryError
         ``out`` holds a study and neither ``overwrite`` nor ``resume`` was given.
     """
     study, folder, folder_out = _resolve(study_id, size, out)
+    if only is not None:
+        configs(folder, only)  # refuses an unknown name before anything is written
     if continue_from is not None:
         if overwrite:
             raise ConfigError("--continue and --overwrite: a continued study keeps what the "
@@ -190,7 +200,7 @@ def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None,
         raise RunDirectoryError(f"--out: {folder_out} already holds study {study.id} ({size}); "
                                 f"use --resume to continue it or --overwrite to replace it")
     opts = {"study": study.id, "size": size, "overwrite": overwrite, "resume": resume,
-            "platform": platform}
+            "platform": platform, "configs": None if only is None else list(only)}
     return study.runner(folder, folder_out, opts)
 
 

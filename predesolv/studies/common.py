@@ -4,7 +4,7 @@ MD config, and the measured speed of finished runs."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,12 +48,28 @@ def config_folder(folder: Path) -> str:
         return str(folder)
 
 
-def configs(folder: Path) -> list[Path]:
-    """The YAML configs of one study size, sorted by name."""
+def configs(folder: Path, only: Sequence[str] | None = None) -> list[Path]:
+    """The YAML configs of one study size, sorted by name; with ``only`` (config stems, e.g.
+    ``["lone_dme_0.8nm"]``) just those, still in name order.
+
+    Raises
+    ------
+    ConfigError
+        The folder holds no configs, or a name in ``only`` is not one of them (the message
+        lists those there are).
+    """
     found = sorted(folder.glob("*.yaml"))
     if not found:
         raise ConfigError(f"study folder {folder} holds no .yaml configs", "study")
-    return found
+    if only is None:
+        return found
+    stems = [p.stem for p in found]
+    unknown = [name for name in only if name not in stems]
+    if unknown or not only:
+        raise ConfigError(f"--configs: {', '.join(unknown) or '(empty)'} is not a config of "
+                          f"{config_folder(folder)}; choose from {', '.join(stems)}",
+                          "--configs")
+    return [p for p in found if p.stem in set(only)]
 
 
 _M = TypeVar("_M", bound=pydantic.BaseModel)

@@ -82,7 +82,7 @@ def run_e1(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Run and analyse every config of ``folder``; write ``e1_table.csv`` and the study's
     summary (:class:`~predesolv.studies.result.StudyResult`)."""
     rows, runs = [], []
-    for path in configs(folder):
+    for path in configs(folder, opts.get("configs")):
         run_dir = run_config(path, out / path.stem, opts)
         files = predesolv.analyze(run_dir, "rdf,coordination,speciation,residence")
         rows.append(metrics(path.stem, run_dir, files))

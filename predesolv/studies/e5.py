@@ -27,7 +27,7 @@ def run_e5(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     field and stacking: every barrier within :data:`TOL_EV` or not)."""
     rows: list[dict[str, Any]] = []
     runs: list[RunRecord] = []
-    for path in configs(folder):
+    for path in configs(folder, opts.get("configs")):
         cfg = load_model(path, BarrierScanConfig)
         table = run_barrier_scan(cfg, out=out / path.stem, overwrite=True, progress=False)
         runs.append(RunRecord(name=path.stem, forcefield=table.forcefield))

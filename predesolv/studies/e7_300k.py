@@ -82,7 +82,7 @@ def run_e7_300k(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path
     """Run every coordination-PMF config of ``folder`` into ``out/<stem>`` and write
     ``e7_300k_steps.csv``, ``e7_300k_pmf.csv``, ``e7_300k.png`` and the study's summary."""
     pmfs, rows, runs, shells = [], [], [], []
-    for path in configs(folder):
+    for path in configs(folder, opts.get("configs")):
         cfg = predesolv.load_config(path)
         root = out / path.stem
         run_pmf(cfg, out=root, serial=opts["size"] == "smoke", platform=opts.get("platform"),

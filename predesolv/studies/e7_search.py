@@ -156,7 +156,7 @@ def run_e7_search(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
     platform = opts.get("platform") or "CPU"
     e_ec = isolated_ec_energy(platform=platform)
     parts = [(path, load_study_config(path, SearchStudyConfig, "a search-convergence"))
-             for path in configs(folder)]
+             for path in configs(folder, opts.get("configs"))]
     if not opts.get("resume") and (out / PARTS).is_dir():
         shutil.rmtree(out / PARTS)
     jobs = sorted(((path, cfg, i, spec, method, k) for path, cfg in parts
@@ -328,9 +328,9 @@ def _write(out: Path, folder: Path, acc: _Collected, e_ec: float, opts: dict[str
                                    float_format="%.6g")
     pd.DataFrame(acc.minima).to_csv(files["e7_minima.csv"], index=False, float_format="%.10g")
     _plot(acc.conv).savefig(files["e7_convergence.png"], dpi=120, bbox_inches="tight")
-    record = WhatWasRun.of(config_folder(folder), [p.stem for p in configs(folder)],
-                           acc.runs, [*acc.settings, Setting(name="charge_scaling", value=1.0)],
-                           GEOMETRY)
+    ran = [p.stem for p in configs(folder, opts.get("configs"))]
+    record = WhatWasRun.of(config_folder(folder), ran, acc.runs,
+                           [*acc.settings, Setting(name="charge_scaling", value=1.0)], GEOMETRY)
     numbers = [Quantity(name="E_EC_kJ_per_mol", value=e_ec, unit="kJ/mol"),
                *[Quantity(name=f"E_desolv {r['step']}", subject=f"{r['surface']} / "
                           f"{r['method']}", value=r["E_desolv_eV"], unit="eV")

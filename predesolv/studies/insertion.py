@@ -97,7 +97,7 @@ def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
     """Run every PMF config of ``folder`` into ``out/<stem>`` and write the study outputs."""
 
     results = [insertion_one(predesolv.load_config(path), path.stem, out / path.stem, opts,
-                             str(path)) for path in configs(folder)]
+                             str(path)) for path in configs(folder, opts.get("configs"))]
     pmfs, paths, rows = (list(part) for part in zip(*results, strict=True))
     return write_outputs(folder, out, opts, pmfs, paths, rows)
 
