@@ -466,16 +466,22 @@ def insertion_section() -> list[str]:
         if gap is not None and gap[0] <= 0.3:
             dfi = (f"≥ {r['F_max_connected_kJ_per_mol']:+.0f} by x = {r['connected_to_nm']:.2f} "
                    f"nm (windows do not overlap beyond)")
+        reps = r.get("dF_inside_replicas_kJ_per_mol") or []
+        if reps and gap is None:
+            dfi += f" (replicas {', '.join(_pm(v, None, '+.0f') for v in reps)})"
+        length = (f"{r['n_windows']} windows × {len(reps)} replicas" if reps
+                  else f"{r['n_windows']} windows")
         agree = {True: "reproduced", False: "not reproduced", None: "not tested"}[
             r.get("reproduced")]
         out.append(f"| {r['study']} | {r['spacing_nm']:.1f} | "
                    f"{'Na⁺ + shell' if r['pulled'] == 'cation' else 'lone DME'} | "
                    f"{r.get('seed') or '—'} | {dfi} | {shell} | "
-                   f"{r['n_windows']} windows × {r['production_ps_per_window']:.0f} ps | "
+                   f"{length} × {r['production_ps_per_window']:.0f} ps | "
                    f"{agree} |")
     out += ["", *[f"* {r['sentence']}" for r in rows], *_side_by_side(rows), "",
             "Default force field, AB-stacked zigzag walls, σ = −0.05 C/m² on the slit walls "
-            "for Na⁺ (neutral walls for the lone DME), 0.8-scaled ion charges. ΔF is the "
+            "in 1 M NaPF6/DME (Na⁺, and the lone DME at 0.8/1.0 nm; the lone DME at 0.6 nm: "
+            "pure DME, neutral walls), 0.8-scaled ion charges. ΔF is the "
             "MBAR PMF at x ≥ 0.3 nm against x ≤ −0.6 nm with the pulled group held within "
             "0.1 nm of the mid-plane; windows this short give PMFs good to several kJ/mol, "
             "not better (bootstrap errors in the study's insertion_pmf.csv).",
