@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from predesolv.errors import ConfigError, MissingFileError
+from predesolv.studies.insertion import PATH_CUTOFFS_NM, RESERVOIR_NM
 from predesolv.studies.result import (
     SCHEMA_VERSION,
     STUDY_FILE,
@@ -181,8 +182,12 @@ def test_insertion_verdicts_and_runs_against_the_raw_files(study):
         dF = res.number("dF_inside_kJ_per_mol", r["config"]).value
         assert dF == r["dF_inside_kJ_per_mol"] and math.isfinite(dF)
     assert res.what_was_run.n_windows == sum(r["n_windows"] for r in raw["rows"])
-    assert res.setting("path_cutoff_DME") == raw["path_cutoffs_nm"]["DME"]
-    assert res.setting("reservoir_to") == raw["reservoir_to_nm"]
+    if "schema_version" not in raw:  # a file written before StudyResult: read by conversion
+        assert res.setting("path_cutoff_DME") == raw["path_cutoffs_nm"]["DME"]
+        assert res.setting("reservoir_to") == raw["reservoir_to_nm"]
+    else:  # written by StudyResult: made with the definitions the study uses today
+        assert res.setting("path_cutoff_DME") == PATH_CUTOFFS_NM["DME"]
+        assert res.setting("reservoir_to") == RESERVOIR_NM
 
 
 def test_e5_numbers_and_verdicts_against_the_raw_file_and_table():
