@@ -463,11 +463,11 @@ def insertion_section() -> list[str]:
                  if r["pulled"] == "cation" and r.get("DME_inside") is not None else "—")
         dfi = _pm(r.get("dF_inside_kJ_per_mol"), None, "+.0f")
         gap = r.get("gap_nm")
+        reps = r.get("dF_inside_replicas_kJ_per_mol") or []
         if gap is not None and gap[0] <= 0.3:
             dfi = (f"≥ {r['F_max_connected_kJ_per_mol']:+.0f} by x = {r['connected_to_nm']:.2f} "
                    f"nm (windows do not overlap beyond)")
-        reps = r.get("dF_inside_replicas_kJ_per_mol") or []
-        if reps and gap is None:
+        elif reps:  # the inside value is tied to the reservoir: each replica's beside it
             dfi += f" (replicas {', '.join(_pm(v, None, '+.0f') for v in reps)})"
         length = (f"{r['n_windows']} windows × {len(reps)} replicas" if reps
                   else f"{r['n_windows']} windows")

@@ -69,7 +69,8 @@ def configs(folder: Path, only: Sequence[str] | None = None) -> list[Path]:
         raise ConfigError(f"--configs: {', '.join(unknown) or '(empty)'} is not a config of "
                           f"{config_folder(folder)}; choose from {', '.join(stems)}",
                           "--configs")
-    return [p for p in found if p.stem in set(only)]
+    wanted = set(only)
+    return [p for p in found if p.stem in wanted]
 
 
 _M = TypeVar("_M", bound=pydantic.BaseModel)
