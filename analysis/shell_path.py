@@ -121,3 +121,53 @@ def window_means(frames: pd.DataFrame) -> dict[str, float]:
            for c in num.columns}
     out["n_frames"] = float(len(frames))
     return out
+
+
+def cations_at_molecule(run_dir: str | Path, solvent: str, molecule: int,
+                        cutoff_nm: float) -> pd.DataFrame:
+    """Per frame, the cations bound to one solvent molecule: is it a lone molecule?
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A predesolv run directory.
+    solvent : str
+        Solvent name (``"DME"``): its metadata groups ``solvent:<name>`` (every atom) and
+        ``solvent_O:<name>`` (coordinating O).
+    molecule : int
+        Which molecule: the ``molecule``-th distinct residue of ``solvent:<name>`` in order of
+        first appearance (the numbering of the CV group ``"solvent:DME#k"``).
+    cutoff_nm : float
+        A cation counts as bound when it lies within this of one of the molecule's
+        coordinating O atoms (minimum image), in nm.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per frame: ``time_ps``, ``n_cations`` (cations within ``cutoff_nm`` of an O of
+        the molecule) and ``min_cation_O_nm`` (the shortest cation–O distance).
+
+    Raises
+    ------
+    AnalysisError
+        No such solvent group or molecule.
+    """
+    u, md = load_run(run_dir)
+    every = group(u, md, f"solvent:{solvent}")
+    residues = list(dict.fromkeys(int(r) for r in every.resindices))
+    if not 0 <= molecule < len(residues):
+        raise AnalysisError(f"molecule {molecule}: the group solvent:{solvent} has "
+                            f"{len(residues)} molecules (0..{len(residues) - 1})")
+    oxygens = group(u, md, f"solvent_O:{solvent}")
+    mine = oxygens[oxygens.resindices == residues[molecule]]
+    if mine.n_atoms == 0:
+        raise AnalysisError(f"solvent:{solvent}#{molecule} has no coordinating O atom")
+    ions = group(u, md, "cation")
+    rows = []
+    for ts in u.trajectory:
+        box = np.asarray(ts.dimensions[:3], dtype=float)
+        d = _minimum_image(ions.positions[:, None, :] - mine.positions[None, :, :], box)
+        r_nm = angstrom_to_nm(np.linalg.norm(d, axis=2).min(axis=1))
+        rows.append({"time_ps": float(ts.time), "n_cations": int(np.sum(r_nm < cutoff_nm)),
+                     "min_cation_O_nm": float(r_nm.min())})
+    return pd.DataFrame(rows)

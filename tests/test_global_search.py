@@ -155,3 +155,58 @@ def test_a_stable_plateau_above_another_methods_minimum_is_not_converged():
     assert math.isnan(conv[4]["above_best_eV"])
     assert [s["converged"] for s in steps] == [False, True]
     assert not verdict.ok and "3 EC: random 0.104 eV above" in verdict.sentence
+
+
+def test_start_k_is_the_same_whether_the_search_starts_at_zero_or_at_k():
+    """placed_starts(first_start=2) yields starts 2 and 3 with exactly the positions a run of
+    all four draws for them (what extending a finished search rests on)."""
+    from predesolv.workflows.stepwise import placed_starts
+
+    gas = gas_phase()
+    full = dict(placed_starts(gas, 3, 4, seed=7))
+    tail = dict(placed_starts(gas, 3, 4, seed=7, first_start=2))
+    assert sorted(tail) == [2, 3] and sorted(full) == [0, 1, 2, 3]
+    for i in (2, 3):
+        np.testing.assert_array_equal(tail[i], full[i])
+    assert not np.allclose(full[2], full[3])
+
+
+def test_raising_the_start_count_extends_the_parts_and_lowering_it_reads_fewer(tmp_path):
+    """A finished search (counts 1, 2) resumed with counts 1, 2, 4 runs starts 2 and 3 only:
+    its parts keep the rows of starts 0 and 1 unchanged and say 4 starts were tried, and the
+    convergence row at 4 is the lowest bound minimum of all four (before, a resumed study
+    reported the 2-start minimum as the 4-start one). Resumed with counts 1, 2 again, the
+    study reads only starts 0 and 1 and writes the first run's steps."""
+    from predesolv.studies.e7_search import PARTS, run_e7_search
+
+    def write(counts):
+        (cfg / "search.yaml").write_text(
+            f"surfaces: [{{kind: gas}}]\nmethods: [random, anneal]\ncounts: {counts}\n"
+            "n_ec: [2, 3]\nseed: 1\nanneal: {duration_ps: 0.1}\n")
+
+    cfg, out = tmp_path / "cfg", tmp_path / "out"
+    cfg.mkdir()
+    write([1, 2])
+    opts = {"size": "smoke", "study": "E7-search"}
+    run_e7_search(cfg, out, opts)
+    first = {p.name: pd.read_csv(p) for p in sorted((out / PARTS).glob("*.csv"))}
+    steps = (out / "e7_search_steps.csv").read_text()
+    assert len(first) == 4 and all(set(d.start) == {0, 1} for d in first.values())
+    write([1, 2, 4])
+    run_e7_search(cfg, out, opts | {"resume": True})
+    minima = pd.read_csv(out / "e7_minima.csv")
+    for name, before in first.items():
+        after = pd.read_csv(out / PARTS / name)
+        assert set(after.start) == {0, 1, 2, 3} and set(after.n_starts) == {4}
+        pd.testing.assert_frame_equal(after[after.start < 2][before.columns[:5]],
+                                      before[before.columns[:5]])
+    conv = pd.read_csv(out / "e7_convergence.csv")
+    for r in conv[conv.n_starts == 4].itertuples():
+        m = minima[(minima.method == r.method) & (minima.n_EC == r.n_EC)
+                   & (minima.n_bound == r.n_EC)]
+        assert len(minima[(minima.method == r.method) & (minima.n_EC == r.n_EC)]) == 4
+        assert r.E_lowest_kJ_per_mol == pytest.approx(m.energy_kJ_per_mol.min(), abs=1e-5)
+    write([1, 2])
+    run_e7_search(cfg, out, opts | {"resume": True})
+    assert set(pd.read_csv(out / "e7_minima.csv").start) == {0, 1}
+    assert (out / "e7_search_steps.csv").read_text() == steps

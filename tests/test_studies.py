@@ -278,6 +278,45 @@ def test_e3_e4_smoke(tmp_path, study, configs):
             reach = rows[1]["connected_to_nm"]
             want = one[one.x_nm <= reach + 1e-12][c].max() - res[c].mean()
             assert (got is None and not np.isfinite(want)) or got == pytest.approx(want)
+        _check_cation_contacts(out / "lone_dme_0.8nm", 9, rows[1])
+        assert "cation_bound_fraction_inside" not in rows[0]  # pure DME: no Na+ to count
+
+
+def _check_cation_contacts(root, molecule, row):
+    """The Na+-at-the-pulled-DME columns recomputed with mdtraj from each window's own
+    trajectory: the molecule-th DME residue, its O atoms, every Na atom, periodic
+    distances; the row's inside share weighted by frames."""
+    import mdtraj as md
+
+    path = pd.read_csv(root.parent / "insertion_path.csv")
+    path = path[path.config == root.name]
+    bound, frames = [], []
+    for w in path.itertuples():
+        t = md.load(str(root / "windows" / w.window / "trajectory.dcd"),
+                    top=str(root / "windows" / w.window / "topology.pdb"))
+        dme = [r for r in t.topology.residues if r.name == "DME"][molecule]
+        o = [a.index for a in dme.atoms if a.element.symbol == "O"]
+        na = [a.index for a in t.topology.atoms if a.element.symbol == "Na"]
+        d = md.compute_distances(t, [(i, j) for i in na for j in o]).reshape(
+            t.n_frames, len(na), len(o)).min(axis=2)
+        assert w.min_cation_O_nm == pytest.approx(d.min(), abs=2e-4)
+        assert w.cation_bound_fraction == pytest.approx((d < 0.31).any(axis=1).mean())
+        bound.append((d < 0.31).any(axis=1).sum() if w.center_nm >= 0.3 - 1e-9 else 0)
+        frames.append(t.n_frames if w.center_nm >= 0.3 - 1e-9 else 0)
+    assert row["cation_bound_fraction_inside"] == pytest.approx(sum(bound) / sum(frames))
+    # a packed state leaves the trajectories out: the digest then gives the same rows
+    from predesolv.rundir import RunDir
+    from predesolv.studies.insertion import digest_insertion, window_cv_rows
+
+    digest_insertion(studies_root() / "E4" / "smoke", root.parent)
+    assert not list((root.parent / "lone_dme_0.6nm").rglob("digest"))  # no Na+: none made
+    for w in path.window:
+        traj = RunDir(root / "windows" / w).trajectories()[0]
+        traj.rename(traj.with_suffix(".moved"))
+    again = pd.DataFrame(window_cv_rows(root, ("DME", molecule)))
+    pd.testing.assert_frame_equal(
+        again[["cation_bound_fraction", "min_cation_O_nm"]].reset_index(drop=True),
+        path[["cation_bound_fraction", "min_cation_O_nm"]].reset_index(drop=True), atol=1e-6)
 
 
 def test_insertion_verdicts_follow_the_seed_table():
@@ -728,3 +767,31 @@ def test_e6_smoke_reads_the_e2_rows_and_writes_no_number_from_unconverged_ones(e
     assert states["dF_ins_kJ_per_mol"].tolist() == pytest.approx(
         [rows[c]["dF_inside_kJ_per_mol"] if rows[c]["dF_inside_kJ_per_mol"] is not None
          else np.nan for c in ("slit_0.6nm", "slit_0.6nm_2cv")], nan_ok=True)
+
+
+def test_a_lone_dme_row_counts_the_frames_with_a_cation_at_it():
+    """Hand-made windows: reservoir windows bound in 50 % of their 10 frames; inside
+    (x >= 0.3 nm) four windows of 10 frames at 0 % and one of 30 frames at 100 %: 30/70 =
+    43 % (frames weigh, not windows: their mean would say 20 %), 50 % in the reservoir, both
+    said in the sentence."""
+    from predesolv.studies.insertion import verdict
+
+    x = np.linspace(-0.9, 0.7, 17)
+    pmf = pd.DataFrame({"x_nm": x, "F_kJ_per_mol": np.zeros_like(x)})
+    windows = [{"center_nm": c, "insertion_nm": c, "insertion_max_nm": c,
+                "n_frames": 30.0 if c > 0.65 else 10.0,
+                "cation_bound_fraction": 0.5 if c < 0 else (1.0 if c > 0.65 else 0.0),
+                "min_cation_O_nm": 0.25} for c in x]
+    row = verdict("a", "solvent", 0.8, pmf, windows, 298.0)
+    n_in = 10 * int(np.sum((x >= 0.3 - 1e-9) & (x <= 0.65))) + 30
+    assert row["cation_bound_fraction_inside"] == pytest.approx(30 / n_in)
+    assert row["cation_bound_fraction_reservoir"] == pytest.approx(0.5)
+    assert f"in {100 * 30 / n_in:.0f} % of the frames" in row["sentence"]
+    assert "(reservoir windows: 50 %)" in row["sentence"]
+    assert "cation_bound_fraction_inside" not in verdict(
+        "b", "solvent", 0.8, pmf, [{k: v for k, v in w.items() if "cation" not in k}
+                                   for w in windows], 298.0)
+    windows[-1]["cation_bound_fraction"] = float("nan")  # not measured (old packed state)
+    row = verdict("c", "solvent", 0.8, pmf, windows, 298.0)
+    assert np.isnan(row["cation_bound_fraction_inside"]) and "a Na+ lay" not in row["sentence"]
+    assert row["cation_bound_fraction_reservoir"] == pytest.approx(0.5)

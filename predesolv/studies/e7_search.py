@@ -103,27 +103,50 @@ class SearchStudyConfig(StrictModel):
 def search_part(spec: SurfaceSpec, method: str, cfg: SearchStudyConfig, i: int, k: int,
                 platform: str, part: Path, device: str | None = None) -> str:
     """One surface x method x cluster size: ``counts[-1]`` starts (seeded by
-    ``seed + 100 k + i``, as E7 seeds its own), minima written to ``part`` (CSV). A Dask task
-    body (:mod:`predesolv.workflows.distributed`): a finished part is not redone."""
-    if part.is_file():
+    ``seed + 100 k + i``, as E7 seeds its own), minima written to ``part`` (CSV, with the
+    number of starts tried in ``n_starts`` and the summed wall time in ``wall_s``). A Dask
+    task body (:mod:`predesolv.workflows.distributed`). A part that tried as many starts or
+    more is not redone; one that tried fewer (``counts`` raised since) is extended by the
+    missing starts only, from the same start positions a one-shot run would use."""
+    done, tried, wall = _part_so_far(part)
+    n = cfg.counts[-1]
+    if tried >= n:
         return str(part)
     t0 = time.perf_counter()
     slab = _slab(spec, cfg.seed + i)
-    n, seed = cfg.counts[-1], cfg.seed + 100 * k + i
+    seed = cfg.seed + 100 * k + i
     minima = (anneal_cluster(slab, k, n, seed=seed, platform=platform,
-                             protocol=cfg.anneal.protocol()) if method == "anneal"
-              else minimise_cluster(slab, k, n, seed=seed, platform=platform))
-    if not minima:
+                             protocol=cfg.anneal.protocol(), first_start=tried)
+              if method == "anneal"
+              else minimise_cluster(slab, k, n, seed=seed, platform=platform,
+                                    first_start=tried))
+    new = pd.DataFrame([{"surface": slab.label, "n_EC": k, "start": m.start,
+                         "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
+                        for m in minima])
+    rows = pd.concat([d for d in (done, new) if not d.empty], ignore_index=True)
+    if rows.empty:
         raise PredesolvRuntimeError(f"E7-search {slab.label}, {k} EC: no start could be "
                                     f"placed clear of the slab")
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp = part.with_suffix(".tmp")
-    pd.DataFrame([{"surface": slab.label, "n_EC": k, "start": m.start,
-                   "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
-                  for m in minima]).assign(wall_s=time.perf_counter() - t0).to_csv(
+    rows.assign(n_starts=n, wall_s=wall + time.perf_counter() - t0).to_csv(
         tmp, index=False, float_format="%.10g")
     tmp.replace(part)
     return str(part)
+
+
+def _part_so_far(part: Path) -> tuple[pd.DataFrame, int, float]:
+    """A part's minima, the number of starts it tried and its wall time (s); an empty
+    frame, 0 and 0.0 when there is no part. A part written before ``n_starts`` was recorded
+    tried at least up to its last placed start (a start that could not be placed then
+    cannot be now: placement is drawn from the seeded generator alone)."""
+    if not part.is_file():
+        return pd.DataFrame(), 0, 0.0
+    df = pd.read_csv(part)
+    tried = int(df["n_starts"].iloc[0]) if "n_starts" in df else int(df["start"].max()) + 1
+    wall = float(df["wall_s"].iloc[0]) if "wall_s" in df else math.nan
+    cols = ["surface", "n_EC", "start", "energy_kJ_per_mol", "n_bound"]
+    return df[cols], tried, wall
 
 
 def step_rows(minima: dict[int, list[Minimum]], e_ec: float, label: str, method: str,
@@ -152,7 +175,8 @@ def run_e7_search(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
     (lowest minimum per start count), ``e7_search_steps.csv`` (eq. 1 at the largest count,
     Boltzmann value, converged), ``e7_minima.csv``, ``e7_convergence.png`` and the study's
     summary. Each surface x method x size is one task (on Dask with a ``cluster`` block,
-    else one after another) that keeps its minima in ``parts/``: ``--resume`` skips those."""
+    else one after another) that keeps its minima in ``parts/``: ``--resume`` skips those,
+    and extends a part by the missing starts when ``counts`` has been raised since."""
     platform = opts.get("platform") or "CPU"
     e_ec = isolated_ec_energy(platform=platform)
     parts = [(path, load_study_config(path, SearchStudyConfig, "a search-convergence"))
@@ -175,7 +199,7 @@ def run_e7_search(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
         for i, _spec in enumerate(cfg.surfaces):
             for method in cfg.methods:
                 label, minima, wall = _read_parts([_part(out, path, i, method, k)
-                                                   for k in cfg.n_ec])
+                                                   for k in cfg.n_ec], cfg.counts[-1])
                 acc.add(label, method, minima, cfg, e_ec)
                 acc.runs.append(RunRecord(name=f"{label} / {method}", wall_s=wall,
                                           platform=platform))
@@ -196,21 +220,21 @@ def _part(out: Path, path: Path, i: int, method: str, k: int) -> Path:
     return out / PARTS / f"{path.stem}-{i}-{method}-{k}.csv"
 
 
-def _read_parts(paths: list[Path]) -> tuple[str, dict[int, list[Minimum]], float | None]:
-    """The surface label, the minima per size of one surface x method and the parts' summed
-    wall time (s; None when a part does not record it)."""
+def _read_parts(paths: list[Path], n_starts: int
+                ) -> tuple[str, dict[int, list[Minimum]], float | None]:
+    """The surface label, the minima of the first ``n_starts`` starts per size of one
+    surface x method (a part may hold more, from a run with a larger count) and the parts'
+    summed wall time (s; None when a part does not record it)."""
     minima: dict[int, list[Minimum]] = {}
     label, wall = "", 0.0
-    timed = True
     for path in paths:
         df = pd.read_csv(path)
         label = str(df["surface"].iloc[0])
-        timed = timed and "wall_s" in df
-        wall += float(df["wall_s"].iloc[0]) if "wall_s" in df else 0.0
-        for r in df.itertuples():
+        wall += float(df["wall_s"].iloc[0]) if "wall_s" in df else math.nan
+        for r in df[df["start"] < n_starts].itertuples():
             minima.setdefault(int(r.n_EC), []).append(
                 Minimum(float(r.energy_kJ_per_mol), int(r.n_bound), int(r.start)))
-    return label, minima, (wall if timed else None)
+    return label, minima, (wall if math.isfinite(wall) else None)
 
 
 class _Collected:

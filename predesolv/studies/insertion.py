@@ -12,6 +12,7 @@ summary with one verdict sentence per config, generated from the numbers.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ import pandas as pd
 from openmm import unit
 
 import predesolv
-from predesolv.analysis.shell_path import shell_along_path, window_means
+from predesolv.analysis.shell_path import cations_at_molecule, shell_along_path, window_means
 from predesolv.constants import KB_KJ_PER_MOL_K
 from predesolv.errors import ConfigError
 from predesolv.rundir import RunDir
@@ -30,7 +31,7 @@ from predesolv.workflows.pmfdir import PMFDir
 from predesolv.workflows.umbrella import run_pmf, window_series
 
 from .common import config_folder, configs, measured_speed
-from .digest import digested, finished_with_trajectory
+from .digest import digest_files, digested, finished_with_trajectory
 from .insertion2d import SurfaceStatus, surface_path_rows, surface_projection, surface_status
 from .result import (
     STUDY_FILE,
@@ -49,6 +50,8 @@ from .result import (
 PATH_CUTOFFS_NM = {"DME": 0.31, "PF6": 0.30}
 #: Name of the per-window digest of the pulled ion's shell (:mod:`.digest`).
 SHELL_DIGEST = "shell_path"
+#: Name of the per-window digest of the cations at a pulled solvent molecule (:mod:`.digest`).
+CONTACT_DIGEST = "cations_at_molecule"
 #: Windows whose centre lies at or beyond this depth (nm) describe "inside the slit";
 #: windows at or before RESERVOIR_NM describe the reservoir.
 INSIDE_NM, RESERVOIR_NM = 0.3, -0.6
@@ -93,6 +96,19 @@ def pulled(cfg: Any) -> tuple[str, int]:
     return "other", -1
 
 
+def contact_target(cfg: Any) -> tuple[str, int] | None:
+    """``(solvent name, molecule index)`` of a PMF that pulls one solvent molecule
+    (``"solvent:DME#9"`` -> ``("DME", 9)``) in a cell with cations, whose first-shell cutoff
+    is in :data:`PATH_CUTOFFS_NM`: the molecule whose cation contacts the study counts;
+    else None."""
+    m = re.fullmatch(r"solvent:(\w+)#(\d+)", str(cfg.pmf.cv.group))
+    electrolyte = cfg.system.electrolyte
+    salted = electrolyte is not None and electrolyte.n_salt != 0
+    if m is None or not salted or m.group(1) not in PATH_CUTOFFS_NM:
+        return None
+    return m.group(1), int(m.group(2))
+
+
 def run_insertion(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Path]:
     """Run every PMF config of ``folder`` into ``out/<stem>`` and write the study outputs."""
 
@@ -116,7 +132,7 @@ def insertion_one(cfg: Any, name: str, root: Path, opts: dict[str, Any],
     pmf = surface_projection(root) if two_cv else pd.read_csv(PMFDir(root).pmf_csv)
     kind, index = pulled(cfg)
     path_rows = (surface_path_rows(root) if two_cv else shell_path_rows(root, index)
-                 if kind == "cation" else window_cv_rows(root))
+                 if kind == "cation" else window_cv_rows(root, contact_target(cfg)))
     row = verdict(name, kind, spacing, pmf, path_rows,
                   cfg.simulation.temperature.value_in_unit(unit.kelvin),
                   surface_status(root) if two_cv else None)
@@ -192,17 +208,22 @@ def window_shell_frames(rd: RunDir, ion: int) -> pd.DataFrame:
 
 def digest_insertion(folder: Path, out: Path) -> None:
     """Write the digests this study reads from its finished windows' trajectories (the
-    pulled cation's shell; a pulled solvent molecule needs none), before a packed state
+    pulled cation's shell; the cations at a pulled solvent molecule), before a packed state
     leaves those trajectories out (:mod:`.state`)."""
     for path in configs(folder):
         root = out / path.stem
         cfg = predesolv.load_config(path)
         kind, index = pulled(cfg)
-        if kind != "cation" or (cfg.pmf and cfg.pmf.cv2) is not None or not root.is_dir():
+        if (cfg.pmf and cfg.pmf.cv2) is not None or not root.is_dir():
             continue  # a surface's shell comes from the surface, not the frames
+        molecule = contact_target(cfg) if kind == "solvent" else None
         for rd in PMFDir(root).window_dirs():
-            if finished_with_trajectory(rd):
+            if not finished_with_trajectory(rd):
+                continue
+            if kind == "cation":
                 window_shell_frames(rd, index)
+            elif molecule is not None:
+                window_contact_frames(rd, *molecule)
 
 
 def planar_fraction(frames: pd.DataFrame, limit_nm: float = 0.1) -> float:
@@ -212,15 +233,38 @@ def planar_fraction(frames: pd.DataFrame, limit_nm: float = 0.1) -> float:
     return float((ext < limit_nm).mean()) if len(ext) else float("nan")
 
 
-def window_cv_rows(root: Path) -> list[dict[str, Any]]:
-    """Mean and spread of the CV in every window (no shell to follow)."""
+def window_cv_rows(root: Path, molecule: tuple[str, int] | None = None
+                   ) -> list[dict[str, Any]]:
+    """Mean and spread of the CV in every window (no shell to follow); for a pulled solvent
+    ``molecule`` (name, index; :func:`contact_target`), also the
+    share of frames with a cation bound to it (``cation_bound_fraction``) and the shortest
+    cation–O distance seen (``min_cation_O_nm``): is the pulled molecule a lone one? Both
+    NaN for a window with neither trajectory nor digest (a state packed before this
+    measure existed left the trajectory out): a supplementary number, not a verdict's."""
 
     rows = []
     for w in (d.path for d in PMFDir(root).window_dirs()):
         s, centre, *_ = window_series(RunDir(w))
-        rows.append({"window": w.name, "center_nm": centre, "insertion_nm": float(np.mean(s)),
-                     "insertion_max_nm": float(np.max(s)), "n_frames": float(len(s))})
+        row = {"window": w.name, "center_nm": centre, "insertion_nm": float(np.mean(s)),
+               "insertion_max_nm": float(np.max(s)), "n_frames": float(len(s))}
+        if molecule is not None:
+            row["cation_bound_fraction"] = row["min_cation_O_nm"] = math.nan
+            if RunDir(w).trajectories() or digest_files(RunDir(w), CONTACT_DIGEST)[0].is_file():
+                frames = window_contact_frames(RunDir(w), *molecule)
+                row["cation_bound_fraction"] = float((frames["n_cations"] > 0).mean())
+                row["min_cation_O_nm"] = float(frames["min_cation_O_nm"].min())
+        rows.append(row)
     return rows
+
+
+def window_contact_frames(rd: RunDir, solvent: str, molecule: int) -> pd.DataFrame:
+    """Per-frame cations at the pulled solvent molecule in one window
+    (:func:`~predesolv.analysis.shell_path.cations_at_molecule`, cutoff from
+    :data:`PATH_CUTOFFS_NM`), from its trajectory or its digest (:mod:`.digest`)."""
+    cut = PATH_CUTOFFS_NM[solvent]
+    return digested(rd, CONTACT_DIGEST,
+                    {"solvent": solvent, "molecule": molecule, "cutoff_nm": cut},
+                    functools.partial(cations_at_molecule, rd.path, solvent, molecule, cut))
 
 
 def _f_at(pmf: pd.DataFrame, lo: float, hi: float, column: str = "F_kJ_per_mol") -> float:
@@ -274,6 +318,8 @@ def verdict(name: str, kind: str, spacing: float, pmf: pd.DataFrame,
     row["seed"] = seed[0] if seed else None
     if kind == "cation":
         row.update(_shell_numbers(path_rows))
+    elif kind == "solvent":
+        row.update(_contact_numbers(path_rows))
     row["reproduced"], row["sentence"] = _sentence(row, seed, kt)
     if surface is not None:
         row["surface_converged"] = surface.converged
@@ -318,6 +364,35 @@ def _shell_numbers(path_rows: list[dict[str, Any]]) -> dict[str, float]:
             "PF6_inside": mean(ins, "nmol_PF6"),
             "planar_fraction_inside": mean(ins, "planar_fraction"),
             "n_windows_inside": float(len(ins))}
+
+
+def _contact_numbers(path_rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Share of the frames (windows weighted by their frames) with a cation bound to the
+    pulled solvent molecule, in the reservoir windows and in the inside windows (NaN when
+    not measured)."""
+    df = pd.DataFrame(path_rows)
+    if "cation_bound_fraction" not in df:
+        return {}
+
+    def share(d: pd.DataFrame) -> float:  # NaN when a window of the region was not measured
+        n = d["n_frames"].sum()
+        if not n or d["cation_bound_fraction"].isna().any():
+            return math.nan
+        return float((d["cation_bound_fraction"] * d["n_frames"]).sum() / n)
+
+    return {"cation_bound_fraction_reservoir": share(df[df["center_nm"] <= RESERVOIR_NM + 1e-9]),
+            "cation_bound_fraction_inside": share(df[df["center_nm"] >= INSIDE_NM - 1e-9])}
+
+
+def _contact_note(row: dict[str, Any]) -> str:
+    """How often a cation sat at the pulled molecule (empty when not measured)."""
+    inside = row.get("cation_bound_fraction_inside", math.nan)
+    if not np.isfinite(inside):
+        return ""
+    res = row.get("cation_bound_fraction_reservoir", math.nan)
+    return (f"; a Na+ lay within {PATH_CUTOFFS_NM['DME']} nm of its O in {100 * inside:.0f} % "
+            f"of the frames of the windows at x >= {INSIDE_NM} nm (reservoir windows: "
+            f"{100 * res:.0f} %)")
 
 
 def _sentence(row: dict[str, Any], seed: tuple[str, float | None] | None,
@@ -372,7 +447,7 @@ def _solvent_sentence(row: dict[str, Any], seed: tuple[str, float | None] | None
                  f"from it")
     enters = SOLVENT_ENTERS.get(round(row["spacing_nm"], 2))
     if seed is None or enters is None:
-        return None, f"{d}, lone DME: {said}."
+        return None, f"{d}, lone DME: {said}{_contact_note(row)}."
 
     def answer(rise_: float, df_in_: float) -> bool:
         if not enters:
@@ -387,6 +462,8 @@ def _solvent_sentence(row: dict[str, Any], seed: tuple[str, float | None] | None
     if reps:
         vals = ", ".join(f"{(r if not enters else f):+.0f}" for r, f in reps)
         said += f"; replicas {vals} kJ/mol"
+    said += _contact_note(row)
+    if reps:
         if not all(np.isfinite(r if not enters else f) for r, f in reps):
             return None, (f"{d}, lone DME: {said}; a replica did not sample both the "
                           f"reservoir and the region the seed's '{seed[0]}' is read at: not "

@@ -265,7 +265,8 @@ HEADLINES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str | None, str], .
     "E6": (("pair",), (("dV_V", "sigma_V", "V"),)),
     "insertion": (("config",), (("dF_inside_kJ_per_mol", None, "kJ/mol"),
                                 ("F_max_connected_kJ_per_mol", None, "kJ/mol"),
-                                ("DME_reservoir", None, "1"), ("DME_inside", None, "1"))),
+                                ("DME_reservoir", None, "1"), ("DME_inside", None, "1"),
+                                ("cation_bound_fraction_inside", None, "1"))),
 }
 
 

@@ -117,7 +117,7 @@ def add_holds(system: openmm.System, slab: Slab, na: int, o_idx: list[int],
 
 def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
                    platform: str = "CPU", protocol: AnnealProtocol | None = None,
-                   bound_nm: float = 0.30) -> list[Minimum]:
+                   bound_nm: float = 0.30, first_start: int = 0) -> list[Minimum]:
     """Minima of slab + Na+(EC)n from ``n_starts`` annealed random starts (slab frozen).
 
     Parameters
@@ -134,6 +134,11 @@ def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
         The temperature programme and restraints (defaults: 600 -> 50 K over 10 ps).
     bound_nm : float
         An EC counts as bound when its carbonyl O ends within this of Na+ (nm).
+    first_start : int
+        Anneal only starts ``first_start .. n_starts - 1`` (extending a finished search):
+        the same start positions and initial velocities as a run of all ``n_starts``; the
+        thermostat's random stream is seeded ``seed + 1 + first_start``, so the
+        trajectories (not the starts) differ from that run's.
 
     Returns
     -------
@@ -147,12 +152,12 @@ def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
     integrator = openmm.LangevinMiddleIntegrator(p.t_high_K * unit.kelvin,
                                                  p.friction_per_ps / unit.picosecond,
                                                  p.timestep_ps * unit.picosecond)
-    integrator.setRandomNumberSeed(seed + 1)
+    integrator.setRandomNumberSeed(seed + 1 + first_start)
     ctx = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform))
     temps = np.linspace(p.t_high_K, p.t_low_K, max(p.segments, 1))
     per_segment = max(p.steps // len(temps), 1)
     out = []
-    for i, xyz in placed_starts(slab, n_ec, n_starts, seed):
+    for i, xyz in placed_starts(slab, n_ec, n_starts, seed, first_start):
         ctx.setPositions(xyz * unit.nanometer)
         ctx.setParameter(K_HOLD, p.k_hold)
         openmm.LocalEnergyMinimizer.minimize(ctx, 10.0, 2000)

@@ -254,33 +254,37 @@ class Minimum:
 
 
 def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
-                     platform: str = "CPU", bound_nm: float = 0.30) -> list[Minimum]:
+                     platform: str = "CPU", bound_nm: float = 0.30,
+                     first_start: int = 0) -> list[Minimum]:
     """Minimise slab + Na+(EC)n from ``n_starts`` random starts (slab fixed: mass 0).
 
     ``n_bound`` counts EC whose carbonyl O ends within ``bound_nm`` of Na+ (a start whose
-    EC wandered off is kept but marked).
+    EC wandered off is kept but marked). With ``first_start`` > 0 only starts
+    ``first_start .. n_starts - 1`` are minimised, from the same positions a run of all
+    ``n_starts`` would use (:func:`placed_starts`): how a finished search is extended.
     """
     system, top, n_slab = build_system(slab, n_ec)
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
                          openmm.Platform.getPlatformByName(platform))
     o_idx = carbonyl_oxygens(top, n_slab)
     out = []
-    for i, xyz in placed_starts(slab, n_ec, n_starts, seed):
+    for i, xyz in placed_starts(slab, n_ec, n_starts, seed, first_start):
         ctx.setPositions(xyz * unit.nanometer)
         openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 20000)
         out.append(record_minimum(ctx, slab, o_idx, i, bound_nm))
     return out
 
 
-def placed_starts(slab: Slab, n_ec: int, n_starts: int, seed: int
+def placed_starts(slab: Slab, n_ec: int, n_starts: int, seed: int, first_start: int = 0
                   ) -> Iterator[tuple[int, np.ndarray]]:
     """``(index, positions)`` of the random starts (:func:`cluster_start`, one generator
     seeded by ``seed``) that could be placed clear of the slab; positions in nm,
-    shape (n_atoms, 3), slab first."""
+    shape (n_atoms, 3), slab first. Starts before ``first_start`` are drawn (so start i
+    is the same whatever ``first_start``) but not yielded."""
     rng = np.random.default_rng(seed)
     for i in range(n_starts):
         mols = cluster_start(slab, n_ec, rng)
-        if mols is not None:
+        if mols is not None and i >= first_start:
             yield i, np.vstack([slab.positions_nm, *mols])
 
 
