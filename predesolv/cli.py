@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from predesolv.quiet import QUIET_LOGGERS
 from predesolv.rundir import RunDir
 from predesolv.runner import preflight
 from predesolv.simulation import prepare_system
-from predesolv.stage_io import set_stop_after
+from predesolv.stage_io import set_stop_after, sigterm_stops
 from predesolv.studies import STUDY_FILE, StudyResult, canonical_id, format_study, run_study
 from predesolv.systems.cell import reservoir_warnings
 from predesolv.systems.cell_export import export_system
@@ -392,10 +391,6 @@ class _CurrentStderr(logging.StreamHandler):
         super().emit(record)
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise Interrupted("SIGTERM received before MD started; no checkpoint was needed")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``predesolv`` command; returns the exit status."""
     args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
@@ -409,16 +404,9 @@ def main(argv: list[str] | None = None) -> int:
             noisy = _CurrentStderr()
             noisy.setFormatter(logging.Formatter(f"{name}: %(levelname)s: %(message)s"))
             logging.getLogger(name).addHandler(noisy)
-    old = None
-    try:
-        old = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # the runner installs its own
-    except ValueError:  # not in the main thread
-        pass
-    try:
+    # the runner installs its own handler once MD starts
+    with sigterm_stops("SIGTERM received before MD started; no checkpoint was needed"):
         return _dispatch(args)
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

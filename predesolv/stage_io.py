@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +19,7 @@ from openmm import app, unit
 from predesolv.built import BuiltSystem
 from predesolv.config import RunConfig
 from predesolv.config.simulation import MinimizeStage, ProductionStage
-from predesolv.errors import ConfigError
+from predesolv.errors import ConfigError, Interrupted
 from predesolv.reporters import ProgressReporter, StateCSVReporter, TrajectoryReporter
 from predesolv.rundir import Checkpoint, Progress, RunDir, truncate_dcd, truncate_xtc
 from predesolv.transforms import SystemTransform
@@ -87,6 +89,26 @@ def set_stop_after(text: str) -> float:
     stop_at = time.time() + parse_duration_s(text)
     os.environ[STOP_AT_ENV] = f"{stop_at:.3f}"
     return stop_at
+
+
+@contextmanager
+def sigterm_stops(message: str) -> Iterator[None]:
+    """While inside, SIGTERM (a batch system's time limit, ``kill``) raises
+    :class:`~predesolv.errors.Interrupted` with ``message`` (the CLI's clean stop, exit 130)
+    where no run's own handler (:class:`InterruptFlag`) has taken over; the old handler comes
+    back on exit. Outside the main thread it does nothing."""
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(message)
+
+    try:
+        old = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not in the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 class InterruptFlag:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
 import sys
 import time
 from pathlib import Path
@@ -51,6 +50,7 @@ from predesolv.config.loader import read_config_yaml
 from predesolv.constants import KJ_PER_MOL_PER_EV
 from predesolv.errors import AnalysisError, InputError, Interrupted
 from predesolv.freeenergy.groups import resolve_group
+from predesolv.stage_io import sigterm_stops
 from predesolv.state_archive import describe
 from predesolv.studies.insertion import PATH_CUTOFFS_NM, pulled
 from predesolv.workflows.extension import save_pmf_state
@@ -345,10 +345,29 @@ def _one(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:.1f}"
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM (a batch system's time limit, ``kill``) stops the run as a clean stop: the
-    windows keep their newest checkpoints and the same command goes on from them."""
-    raise Interrupted("SIGTERM received; the windows keep their newest checkpoints")
+def _run_pmfs(args: argparse.Namespace, root: Path) -> None:
+    """Run (or go on with) each force field's PMF; SIGTERM (a batch system's time limit,
+    ``kill``) is a clean stop: the windows keep their newest checkpoints and the same command
+    goes on from them (exit 130)."""
+    with sigterm_stops("SIGTERM received; the windows keep their newest checkpoints"):
+        for ff in args.forcefields:
+            cfg = case_config(ff, root, args.min_effective_samples, args.production,
+                              args.two_cv)
+            if args.workers:  # windows side by side on local Dask workers, one thread each
+                cfg.pmf.cluster = ClusterConfig(kind="local", n_workers=args.workers,
+                                                threads_per_worker=1)
+            check_start(cfg)
+            t0 = time.perf_counter()
+            name = folder_name(ff, args.two_cv)
+            try:
+                run_pmf(cfg, serial=not args.workers, extend=args.extend,
+                        only_short=args.only_short,
+                        continue_from=(None if args.continue_from is None else
+                                       Path(args.continue_from).absolute() / f"{name}.tar.xz"))
+            except Interrupted as exc:  # a clean stop (PREDESOLV_STOP_AT, SIGTERM): no traceback
+                print(f"{ff}: {exc}; rerun without --continue to go on", file=sys.stderr)
+                raise SystemExit(130) from None
+            print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
 
 
 def main() -> None:
@@ -397,25 +416,7 @@ def main() -> None:
                            archive))
         return
     if not args.collect:
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        for ff in args.forcefields:
-            cfg = case_config(ff, root, args.min_effective_samples, args.production,
-                              args.two_cv)
-            if args.workers:  # windows side by side on local Dask workers, one thread each
-                cfg.pmf.cluster = ClusterConfig(kind="local", n_workers=args.workers,
-                                                threads_per_worker=1)
-            check_start(cfg)
-            t0 = time.perf_counter()
-            name = folder_name(ff, args.two_cv)
-            try:
-                run_pmf(cfg, serial=not args.workers, extend=args.extend,
-                        only_short=args.only_short,
-                        continue_from=(None if args.continue_from is None else
-                                       Path(args.continue_from).absolute() / f"{name}.tar.xz"))
-            except Interrupted as exc:  # a clean stop (PREDESOLV_STOP_AT, SIGTERM): no traceback
-                print(f"{ff}: {exc}; rerun without --continue to go on", file=sys.stderr)
-                raise SystemExit(130) from None
-            print(f"{ff}: {(time.perf_counter() - t0) / 60:.1f} min wall")
+        _run_pmfs(args, root)
         return
     if args.two_cv:
         df = collect_2d(args.forcefields, root, Path(args.results), args.diagnostic_gate)
