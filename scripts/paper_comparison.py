@@ -452,8 +452,11 @@ def insertion_section() -> list[str]:
         out += [f"Not run yet: {', '.join(missing)} (`predesolv study <ID> --size paper`).", ""]
     todo = [f"{sid} {c}" for sid in ("E2", "E3", "E4") for c in _configs_not_run(sid)]
     if todo:
-        out += [f"Paper-size configs not run yet: {', '.join(todo)} (two CVs for E2/E3, "
-                f"lone DME at 0.8/1.0 nm for E4; `studies/<ID>/README.md`).", ""]
+        what = {"E2": "two CVs for E2/E3", "E3": "two CVs for E2/E3",
+                "E4": "a lone DME for E4"}
+        said = ", ".join(dict.fromkeys(what[t.split()[0]] for t in todo))
+        out += [f"Paper-size configs not run yet: {', '.join(todo)} ({said}; "
+                f"`studies/<ID>/README.md`).", ""]
     if not rows:
         return out
     out += ["| study | d (nm) | pulled | paper | ΔF inside vs reservoir (kJ/mol) | DME in "
