@@ -323,6 +323,10 @@ def e7_section() -> list[str]:
     if off:
         out += ["", "Where E7-search (below) has a converged search for the same surface and "
                 "step, these lowest-of-8 numbers are off by more than 0.02 eV:", *off]
+    lower = [] if search is None else _doped_against_pristine(search.rows)
+    if lower:
+        out += ["", "On converged minima (E7-search, below), the seed's comparison reads:",
+                *lower]
     return out + [""]
 
 
