@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from predesolv.errors import AnalysisError
+from predesolv.errors import AnalysisError, ConfigError
+from predesolv.freeenergy.groups import resolve_group
 
 from .coordination import Coordination
 from .geometry import Geometry
@@ -153,13 +154,13 @@ def cations_at_molecule(run_dir: str | Path, solvent: str, molecule: int,
         No such solvent group or molecule.
     """
     u, md = load_run(run_dir)
-    every = group(u, md, f"solvent:{solvent}")
-    residues = list(dict.fromkeys(int(r) for r in every.resindices))
-    if not 0 <= molecule < len(residues):
-        raise AnalysisError(f"molecule {molecule}: the group solvent:{solvent} has "
-                            f"{len(residues)} molecules (0..{len(residues) - 1})")
+    spec = f"solvent:{solvent}#{molecule}"
+    try:  # the CV's own reading of the spec, so the numbering is the pulled group's
+        atoms = set(resolve_group(spec, md, u))
+    except ConfigError as exc:
+        raise AnalysisError(str(exc)) from None
     oxygens = group(u, md, f"solvent_O:{solvent}")
-    mine = oxygens[oxygens.resindices == residues[molecule]]
+    mine = oxygens[[i for i, a in enumerate(oxygens.indices) if int(a) in atoms]]
     if mine.n_atoms == 0:
         raise AnalysisError(f"solvent:{solvent}#{molecule} has no coordinating O atom")
     ions = group(u, md, "cation")

@@ -145,8 +145,7 @@ def _part_so_far(part: Path) -> tuple[pd.DataFrame, int, float]:
     df = pd.read_csv(part)
     tried = int(df["n_starts"].iloc[0]) if "n_starts" in df else int(df["start"].max()) + 1
     wall = float(df["wall_s"].iloc[0]) if "wall_s" in df else math.nan
-    cols = ["surface", "n_EC", "start", "energy_kJ_per_mol", "n_bound"]
-    return df[cols], tried, wall
+    return df[["surface", "n_EC", "start", "energy_kJ_per_mol", "n_bound"]], tried, wall
 
 
 def step_rows(minima: dict[int, list[Minimum]], e_ec: float, label: str, method: str,
