@@ -30,7 +30,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks")
     common.add_argument("--stop-after", metavar="DURATION", help="MD runs write a checkpoint "
-                        "and stop (exit 130) after this wall time ('3.5 h', 'HH:MM:SS')")
+                        "(0 K searches: their minima so far) and stop (exit 130) after this "
+                        "wall time ('3.5 h', 'HH:MM:SS')")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     v = sub.add_parser("validate", parents=[common],

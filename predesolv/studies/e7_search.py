@@ -24,7 +24,8 @@ from pydantic import Field, field_validator
 from predesolv.config.base import StrictModel
 from predesolv.config.cluster import ClusterConfig
 from predesolv.constants import KJ_PER_MOL_PER_EV
-from predesolv.errors import PredesolvRuntimeError
+from predesolv.errors import Interrupted, PredesolvRuntimeError
+from predesolv.stage_io import InterruptFlag
 from predesolv.workflows.distributed import Task, run_tasks
 from predesolv.workflows.global_search import (
     STABLE_EV,
@@ -106,33 +107,58 @@ def search_part(spec: SurfaceSpec, method: str, cfg: SearchStudyConfig, i: int, 
     ``seed + 100 k + i``, as E7 seeds its own), minima written to ``part`` (CSV, with the
     number of starts tried in ``n_starts`` and the summed wall time in ``wall_s``). A Dask
     task body (:mod:`predesolv.workflows.distributed`). A part that tried as many starts or
-    more is not redone; one that tried fewer (``counts`` raised since) is extended by the
-    missing starts only, from the same start positions a one-shot run would use."""
+    more is not redone; one that tried fewer (``counts`` raised since, or stopped) is
+    extended by the missing starts only, from the same start positions a one-shot run would
+    use. The part is rewritten after every start, so a stop (``--stop-after``, SIGTERM) or
+    a lost worker costs at most the start under way; a stop raises
+    :class:`~predesolv.errors.Interrupted` after saving."""
     done, tried, wall = _part_so_far(part)
     n = cfg.counts[-1]
     if tried >= n:
         return str(part)
     t0 = time.perf_counter()
     slab = _slab(spec, cfg.seed + i)
-    seed = cfg.seed + 100 * k + i
-    minima = (anneal_cluster(slab, k, n, seed=seed, platform=platform,
-                             protocol=cfg.anneal.protocol(), first_start=tried)
-              if method == "anneal"
-              else minimise_cluster(slab, k, n, seed=seed, platform=platform,
-                                    first_start=tried))
-    new = pd.DataFrame([{"surface": slab.label, "n_EC": k, "start": m.start,
-                         "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
-                        for m in minima])
-    rows = pd.concat([d for d in (done, new) if not d.empty], ignore_index=True)
-    if rows.empty:
+    new: list[Minimum] = []
+
+    def save(n_tried: int) -> None:
+        _write_part(part, slab.label, k, done, new, n_tried, wall + time.perf_counter() - t0)
+
+    def keep(m: Minimum) -> None:
+        new.append(m)
+        save(m.start + 1)
+
+    search: Any = anneal_cluster if method == "anneal" else minimise_cluster
+    extra = {"protocol": cfg.anneal.protocol()} if method == "anneal" else {}
+    with InterruptFlag() as flag:
+        search(slab, k, n, seed=cfg.seed + 100 * k + i, platform=platform, first_start=tried,
+               on_minimum=keep, stop=flag.requested, **extra)
+    if flag.set:
+        raise Interrupted(f"E7-search {slab.label}, {method}, {k} EC: stopped after "
+                          f"{max([tried, *(m.start + 1 for m in new)])} of {n} starts; "
+                          f"every minimum so far is saved in {part}",
+                          "run the same command with --resume: the part goes on from the "
+                          "next start")
+    if done.empty and not new:
         raise PredesolvRuntimeError(f"E7-search {slab.label}, {k} EC: no start could be "
                                     f"placed clear of the slab")
+    save(n)
+    return str(part)
+
+
+def _write_part(part: Path, label: str, k: int, done: pd.DataFrame, new: list[Minimum],
+                n_tried: int, wall_s: float) -> None:
+    """Write a part (atomically): the minima it had and the new ones, ``n_tried`` starts
+    tried, ``wall_s`` seconds spent."""
+    rows = pd.DataFrame([{"surface": label, "n_EC": k, "start": m.start,
+                          "energy_kJ_per_mol": m.energy_kJ_per_mol, "n_bound": m.n_bound}
+                         for m in new],
+                        columns=["surface", "n_EC", "start", "energy_kJ_per_mol", "n_bound"])
+    rows = pd.concat([d for d in (done, rows) if not d.empty], ignore_index=True)
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp = part.with_suffix(".tmp")
-    rows.assign(n_starts=n, wall_s=wall + time.perf_counter() - t0).to_csv(
-        tmp, index=False, float_format="%.10g")
+    rows.assign(n_starts=n_tried, wall_s=wall_s).to_csv(tmp, index=False,
+                                                         float_format="%.10g")
     tmp.replace(part)
-    return str(part)
 
 
 def _part_so_far(part: Path) -> tuple[pd.DataFrame, int, float]:

@@ -26,6 +26,7 @@ Simulated annealing as a global optimiser: Kirkpatrick, Gelatt & Vecchi, *Scienc
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +118,9 @@ def add_holds(system: openmm.System, slab: Slab, na: int, o_idx: list[int],
 
 def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
                    platform: str = "CPU", protocol: AnnealProtocol | None = None,
-                   bound_nm: float = 0.30, first_start: int = 0) -> list[Minimum]:
+                   bound_nm: float = 0.30, first_start: int = 0,
+                   on_minimum: Callable[[Minimum], None] | None = None,
+                   stop: Callable[[], bool] | None = None) -> list[Minimum]:
     """Minima of slab + Na+(EC)n from ``n_starts`` annealed random starts (slab frozen).
 
     Parameters
@@ -139,6 +142,12 @@ def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
         the same start positions and initial velocities as a run of all ``n_starts``; the
         thermostat's random stream is seeded ``seed + 1 + first_start``, so the
         trajectories (not the starts) differ from that run's.
+    on_minimum : callable, optional
+        Called with each :class:`Minimum` as soon as it is found (a caller that saves them
+        loses at most the start under way when it is stopped or killed).
+    stop : callable, optional
+        Asked before each start; when it returns True the search ends there and returns
+        the minima found so far.
 
     Returns
     -------
@@ -158,6 +167,8 @@ def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
     per_segment = max(p.steps // len(temps), 1)
     out = []
     for i, xyz in placed_starts(slab, n_ec, n_starts, seed, first_start):
+        if stop is not None and stop():
+            break
         ctx.setPositions(xyz * unit.nanometer)
         ctx.setParameter(K_HOLD, p.k_hold)
         openmm.LocalEnergyMinimizer.minimize(ctx, 10.0, 2000)
@@ -168,6 +179,8 @@ def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
         ctx.setParameter(K_HOLD, 0.0)
         openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 20000)
         out.append(record_minimum(ctx, slab, o_idx, i, bound_nm))
+        if on_minimum is not None:
+            on_minimum(out[-1])
     return out
 
 

@@ -17,7 +17,7 @@ equation but not its prefactor; with k_B T / h the 1 s threshold at 298 K is 0.7
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,13 +255,18 @@ class Minimum:
 
 def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
                      platform: str = "CPU", bound_nm: float = 0.30,
-                     first_start: int = 0) -> list[Minimum]:
+                     first_start: int = 0,
+                     on_minimum: Callable[[Minimum], None] | None = None,
+                     stop: Callable[[], bool] | None = None) -> list[Minimum]:
     """Minimise slab + Na+(EC)n from ``n_starts`` random starts (slab fixed: mass 0).
 
     ``n_bound`` counts EC whose carbonyl O ends within ``bound_nm`` of Na+ (a start whose
     EC wandered off is kept but marked). With ``first_start`` > 0 only starts
     ``first_start .. n_starts - 1`` are minimised, from the same positions a run of all
     ``n_starts`` would use (:func:`placed_starts`): how a finished search is extended.
+    ``on_minimum`` is called with each minimum as soon as it is found; ``stop`` is asked
+    before each start and ends the search there when it returns True (the minima so far
+    are returned): how a long search is saved as it goes and stopped cleanly.
     """
     system, top, n_slab = build_system(slab, n_ec)
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
@@ -269,9 +274,13 @@ def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
     o_idx = carbonyl_oxygens(top, n_slab)
     out = []
     for i, xyz in placed_starts(slab, n_ec, n_starts, seed, first_start):
+        if stop is not None and stop():
+            break
         ctx.setPositions(xyz * unit.nanometer)
         openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 20000)
         out.append(record_minimum(ctx, slab, o_idx, i, bound_nm))
+        if on_minimum is not None:
+            on_minimum(out[-1])
     return out
 
 
