@@ -267,6 +267,33 @@ def test_a_stopped_search_keeps_its_minima_and_resume_goes_on_from_the_next_star
     assert not (tmp_path / "late" / PARTS / "search-0-random-2.csv").exists()
 
 
+def test_a_part_of_another_surface_is_refused(tmp_path):
+    """Parts are named by the surface's place in the config: after the surfaces were
+    reordered, a resumed study would report the minima of one surface under another. The
+    part's own surface is checked, and the message says how to go on."""
+    from predesolv.errors import RunDirectoryError
+    from predesolv.studies.e7 import SurfaceSpec
+    from predesolv.studies.e7_search import PARTS, run_e7_search
+
+    assert SurfaceSpec(kind="face_on", edge="armchair", dopant="n_oxide").label == \
+        "n_oxide (armchair edge, face-on)"
+    assert SurfaceSpec(kind="edge_on").label == "pristine (zigzag edge, edge-on)"
+    assert SurfaceSpec(kind="gas").label == "gas"
+    cfg, out = tmp_path / "cfg", tmp_path / "out"
+    cfg.mkdir()
+    (cfg / "search.yaml").write_text("surfaces: [{kind: gas}]\nmethods: [random]\n"
+                                     "counts: [1, 2]\nn_ec: [1, 2]\nseed: 4\n")
+    (out / PARTS).mkdir(parents=True)
+    pd.DataFrame([{"surface": "pristine (zigzag edge, face-on)", "n_EC": 2, "start": s,
+                   "energy_kJ_per_mol": -500.0, "n_bound": 2, "n_starts": 2}
+                  for s in (0, 1)]).to_csv(out / PARTS / "search-0-random-2.csv", index=False)
+    with pytest.raises(RunDirectoryError, match=r"holds the minima of pristine \(zigzag "
+                       r"edge, face-on\), but the config now has gas in that place"):
+        run_e7_search(cfg, out, {"size": "smoke", "study": "E7-search", "resume": True,
+                                 "platform": "Reference"})
+    assert not (out / "e7_search_steps.csv").exists()
+
+
 @pytest.mark.parametrize(("edge", "e7_index", "search_index", "mirror"),
                          [("zigzag", 5, 0, False), ("armchair", 6, 2, True)])
 def test_e7_search_face_on_slab_is_e7s_translated_along_the_edge(edge, e7_index,

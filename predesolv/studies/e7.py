@@ -16,6 +16,7 @@ from predesolv.workflows.stepwise import (
     gas_phase,
     isolated_ec_energy,
     minimise_cluster,
+    slab_label,
     stepwise_table,
     surface_slab,
     vacuum_forcefield,
@@ -53,6 +54,12 @@ class SurfaceSpec(StrictModel):
     kind: Literal["gas", "edge_on", "face_on"] = "edge_on"
     edge: Literal["zigzag", "armchair"] = "zigzag"
     dopant: Literal["graphitic", "pyridinic", "pyrrolic", "n_oxide"] | None = None
+
+    @property
+    def label(self) -> str:
+        """The name its slab carries in the study's tables (``"gas"`` for the gas phase)."""
+        return ("gas" if self.kind == "gas"
+                else slab_label(self.edge, self.dopant, self.kind == "face_on"))
 
 
 class XtbConfig(StrictModel):

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 from predesolv.config.base import StrictModel
 from predesolv.config.cluster import ClusterConfig
 from predesolv.constants import KJ_PER_MOL_PER_EV
-from predesolv.errors import Interrupted, PredesolvRuntimeError
+from predesolv.errors import Interrupted, PredesolvRuntimeError, RunDirectoryError
 from predesolv.stage_io import InterruptFlag
 from predesolv.workflows.distributed import Task, run_tasks
 from predesolv.workflows.global_search import (
@@ -112,7 +112,7 @@ def search_part(spec: SurfaceSpec, method: str, cfg: SearchStudyConfig, i: int, 
     use. The part is rewritten after every start, so a stop (``--stop-after``, SIGTERM) or
     a lost worker costs at most the start under way; a stop raises
     :class:`~predesolv.errors.Interrupted` after saving."""
-    done, tried, wall = _part_so_far(part)
+    done, tried, wall = _part_so_far(part, spec.label)
     n = cfg.counts[-1]
     if tried >= n:
         return str(part)
@@ -161,14 +161,15 @@ def _write_part(part: Path, label: str, k: int, done: pd.DataFrame, new: list[Mi
     tmp.replace(part)
 
 
-def _part_so_far(part: Path) -> tuple[pd.DataFrame, int, float]:
+def _part_so_far(part: Path, label: str) -> tuple[pd.DataFrame, int, float]:
     """A part's minima, the number of starts it tried and its wall time (s); an empty
     frame, 0 and 0.0 when there is no part. A part written before ``n_starts`` was recorded
     tried at least up to its last placed start (a start that could not be placed then
-    cannot be now: placement is drawn from the seeded generator alone)."""
+    cannot be now: placement is drawn from the seeded generator alone). ``label``: the
+    surface the config has at the part's place (:func:`_check_surface`)."""
     if not part.is_file():
         return pd.DataFrame(), 0, 0.0
-    df = pd.read_csv(part)
+    df = _check_surface(pd.read_csv(part), part, label)
     tried = int(df["n_starts"].iloc[0]) if "n_starts" in df else int(df["start"].max()) + 1
     wall = float(df["wall_s"].iloc[0]) if "wall_s" in df else math.nan
     return df[["surface", "n_EC", "start", "energy_kJ_per_mol", "n_bound"]], tried, wall
@@ -212,6 +213,8 @@ def run_e7_search(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
                    for i, spec in enumerate(cfg.surfaces) for method in cfg.methods
                    for k in cfg.n_ec),  # the costliest first: annealed, slabs, large clusters
                   key=lambda j: (j[4] != "anneal", j[3].kind == "gas", -j[5]))
+    for path, _cfg, i, spec, method, k in jobs:  # before anything runs: an input error
+        _part_so_far(_part(out, path, i, method, k), spec.label)
     tasks = [Task(f"{path.stem} {i} {method} {k} EC", functools.partial(
                  search_part, spec, method, cfg, i, k, platform, _part(out, path, i, method, k)))
              for path, cfg, i, spec, method, k in jobs]
@@ -221,10 +224,11 @@ def run_e7_search(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
     acc = _Collected()
     for path, cfg in parts:
         first, first_step = len(acc.conv), len(acc.steps)
-        for i, _spec in enumerate(cfg.surfaces):
+        for i, spec in enumerate(cfg.surfaces):
+            label = spec.label
             for method in cfg.methods:
-                label, minima, wall = _read_parts([_part(out, path, i, method, k)
-                                                   for k in cfg.n_ec], cfg.counts[-1])
+                minima, wall = _read_parts([_part(out, path, i, method, k)
+                                            for k in cfg.n_ec], cfg.counts[-1], label)
                 acc.add(label, method, minima, cfg, e_ec)
                 acc.runs.append(RunRecord(name=f"{label} / {method}", wall_s=wall,
                                           platform=platform))
@@ -245,21 +249,40 @@ def _part(out: Path, path: Path, i: int, method: str, k: int) -> Path:
     return out / PARTS / f"{path.stem}-{i}-{method}-{k}.csv"
 
 
-def _read_parts(paths: list[Path], n_starts: int
-                ) -> tuple[str, dict[int, list[Minimum]], float | None]:
-    """The surface label, the minima of the first ``n_starts`` starts per size of one
-    surface x method (a part may hold more, from a run with a larger count) and the parts'
-    summed wall time (s; None when a part does not record it)."""
+def _check_surface(df: pd.DataFrame, part: Path, label: str) -> pd.DataFrame:
+    """``df`` (a part read from ``part``) if its minima are of surface ``label``: parts are
+    named by the surface's place in the config, so a config whose surfaces were reordered
+    or replaced since would otherwise report one surface's minima under another's place.
+
+    Raises
+    ------
+    RunDirectoryError
+        The part holds another surface (the message says how to go on).
+    """
+    found = sorted(set(map(str, df["surface"])))
+    if found != [label]:
+        raise RunDirectoryError(
+            f"{part} holds the minima of {', '.join(found)}, but the config now has "
+            f"{label} in that place: its surfaces were reordered or replaced since. Put "
+            f"them back in their order (add new surfaces at the end), or start again with "
+            f"--overwrite or another --out")
+    return df
+
+
+def _read_parts(paths: list[Path], n_starts: int, label: str
+                ) -> tuple[dict[int, list[Minimum]], float | None]:
+    """The minima of the first ``n_starts`` starts per size of one surface (``label``) x
+    method (a part may hold more, from a run with a larger count) and the parts' summed
+    wall time (s; None when a part does not record it)."""
     minima: dict[int, list[Minimum]] = {}
-    label, wall = "", 0.0
+    wall = 0.0
     for path in paths:
-        df = pd.read_csv(path)
-        label = str(df["surface"].iloc[0])
+        df = _check_surface(pd.read_csv(path), path, label)
         wall += float(df["wall_s"].iloc[0]) if "wall_s" in df else math.nan
         for r in df[df["start"] < n_starts].itertuples():
             minima.setdefault(int(r.n_EC), []).append(
                 Minimum(float(r.energy_kJ_per_mol), int(r.n_bound), int(r.start)))
-    return label, minima, (wall if math.isfinite(wall) else None)
+    return minima, (wall if math.isfinite(wall) else None)
 
 
 class _Collected:

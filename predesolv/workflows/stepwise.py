@@ -76,6 +76,12 @@ FACE_ON_BOX_Z_NM = 3.2
 FACE_ON_INSET_NM = 0.25
 
 
+def slab_label(edge: str, dopant: str | None, face_on: bool) -> str:
+    """The name a slab of :func:`surface_slab` carries in tables: ``"n_oxide (zigzag edge,
+    face-on)"``, ``"pristine (armchair edge, edge-on)"``."""
+    return f"{dopant or 'pristine'} ({edge} edge, {'face-on' if face_on else 'edge-on'})"
+
+
 def surface_slab(edge: str, dopant: str | None, seed: int = 1, reservoir_ec: int = 120,
                  layers: int = 6, face_on: bool = False) -> Slab:
     """A carbon slab from the cell builder's ``kind: surface`` (graphite seen edge-on,
@@ -124,7 +130,7 @@ def surface_slab(edge: str, dopant: str | None, seed: int = 1, reservoir_ec: int
     modeller = app.Modeller(built.topology, built.positions)
     modeller.delete([r for r in built.topology.residues()
                      if not all(a.index in keep for a in r.atoms())])
-    label = f"{dopant or 'pristine'} ({edge} edge, {'face-on' if face_on else 'edge-on'})"
+    label = slab_label(edge, dopant, face_on)
     return Slab(modeller.topology,
                 np.asarray(modeller.positions.value_in_unit(unit.nanometer)), box,
                 np.asarray(site, dtype=float), outward, label, [carbon_xml_path()])
