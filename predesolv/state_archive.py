@@ -146,7 +146,8 @@ def _plan(folder: Path, windows_digested: bool, frozen: frozenset[Path] = frozen
 
 def save_state(folder: Path, archive: Path, study: str, size: str,
                windows_digested: bool, frozen: list[Path] | None = None,
-               seeded: list[Path] | None = None) -> StudyState:
+               seeded: list[Path] | None = None,
+               state_folder: str | None = None) -> StudyState:
     """Pack the study in ``folder`` into ``archive`` (``.tar.xz``).
 
     Parameters
@@ -166,6 +167,10 @@ def save_state(folder: Path, archive: Path, study: str, size: str,
     seeded : list of Path, optional
         Finished runs (absolute paths) whose trajectories nothing reads any more (a pull
         whose windows all hold their start positions): left out.
+    state_folder : str, optional
+        A folder of ``folder`` that holds the study's state where it has no run
+        directories (E7-search: the minima of its searches, ``parts/``): packed whole, and
+        enough to pack a study without runs.
 
     Returns
     -------
@@ -177,13 +182,16 @@ def save_state(folder: Path, archive: Path, study: str, size: str,
     ConfigError
         ``archive`` does not end in ``.tar.xz``.
     RunDirectoryError
-        ``folder`` holds no study runs, or a run in it is being written.
+        ``folder`` holds no study runs (nor files in ``state_folder``), or a run in it is
+        being written.
     """
     if not str(archive).endswith(SUFFIX):
         raise ConfigError(f"--save-state: {archive} must end in {SUFFIX}", "--save-state")
     entries, skip = _plan(folder, windows_digested, frozenset(frozen or ()),
                           frozenset(seeded or ()))
-    if not entries:
+    own = folder / state_folder if state_folder else None
+    if not entries and not (own is not None and own.is_dir()
+                            and any(p.is_file() for p in own.rglob("*"))):
         raise RunDirectoryError(f"--save-state: {folder} holds no runs: nothing to save "
                                 f"(run the {'PMF' if study == PMF else 'study'} first)")
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p not in skip
@@ -270,13 +278,18 @@ def unpack_state(archive: Path, folder: Path, study: str, size: str) -> StudySta
 def describe(state: StudyState, archive: Path) -> str:
     """One paragraph for the terminal: what was saved and left out, and how to continue."""
     runs = len(state.runs)
+    again = ("predesolv pmf CONFIG --out NEW_FOLDER --continue" if state.study == PMF else
+             f"predesolv study {state.study} --size {state.size} --continue")
+    if not runs:  # a study whose state is not MD runs (E7-search's parts)
+        return (f"saved study {state.study} ({state.size}): no MD runs, {state.files} files "
+                f"(nothing left out), {state.bytes_in / 1e6:.2f} MB -> {archive} "
+                f"({archive.stat().st_size / 1e6:.2f} MB). Continue anywhere with: {again} "
+                f"{archive}")
     done = sum(r.finished for r in state.runs)
     traj = sum(any(n.startswith("trajectory.") for n in r.left_out) for r in state.runs)
     frozen = sum(layout.FINAL_STATE in r.left_out for r in state.runs)
     what = ("PMF folder" if state.study == PMF else
             f"study {state.study} ({state.size})")
-    again = ("predesolv pmf CONFIG --out NEW_FOLDER --continue" if state.study == PMF else
-             f"predesolv study {state.study} --size {state.size} --continue")
     return (f"saved {what}: {runs} runs ({done} finished), "
             f"{state.files} files, {state.bytes_in / 1e6:.1f} MB -> {archive} "
             f"({archive.stat().st_size / 1e6:.2f} MB); left out: the checkpoints of finished "

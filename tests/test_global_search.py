@@ -345,3 +345,25 @@ def test_e7_search_face_on_slab_is_e7s_translated_along_the_edge(edge, e7_index,
     # does not: the same to 0.01 kJ/mol (the searches' tolerance is 0.02 eV = 1.9 kJ/mol)
     assert abs(bound[1] - bound[0]) < 0.01
     assert abs(bound[0]) > 10.0  # the cluster does feel the slab
+
+
+def test_a_saved_search_state_continues_elsewhere_without_searching_again(tmp_path):
+    """E7-search has no MD runs: its state is its parts. ``--save-state`` packs them (before,
+    it refused: 'holds no runs'), and ``--continue`` into an empty folder writes the same
+    outputs from them without running a start (every part byte-identical afterwards)."""
+    from predesolv.state_archive import read_state
+    from predesolv.studies import run_study, save_study_state
+    from predesolv.studies.e7_search import PARTS
+
+    first, again = tmp_path / "first", tmp_path / "again"
+    run_study("E7-search", "smoke", first)
+    archive = tmp_path / "E7-search-smoke.tar.xz"
+    state = save_study_state("E7-search", "smoke", first, archive)
+    parts = sorted(p.name for p in (first / PARTS).glob("*.csv"))
+    assert state.runs == [] and len(parts) == 4
+    assert read_state(archive).files == state.files
+    run_study("E7-search", "smoke", again, continue_from=archive)
+    for name in parts:
+        assert (again / PARTS / name).read_bytes() == (first / PARTS / name).read_bytes()
+    pd.testing.assert_frame_equal(pd.read_csv(again / "e7_search_steps.csv"),
+                                  pd.read_csv(first / "e7_search_steps.csv"), rtol=1e-9)

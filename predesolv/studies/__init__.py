@@ -33,7 +33,7 @@ from .e5_mlip import run_e5_mlip
 from .e6 import run_e6
 from .e7 import run_e7
 from .e7_300k import run_e7_300k
-from .e7_search import run_e7_search
+from .e7_search import PARTS, run_e7_search
 from .e7_shell import digest_census
 from .insertion import digest_insertion, run_insertion
 from .result import STUDY_FILE, StudyResult
@@ -55,6 +55,9 @@ class Study:
     #: trajectories (``(configs folder, output folder)``); None for a study that has no
     #: windows or reads none of their trajectories.
     digest: Callable[[Path, Path], None] | None = None
+    #: A folder of the study's output that holds its state where it has no run directories
+    #: (E7-search: the minima of each search, ``parts/``); packed by ``--save-state``.
+    state_folder: str | None = None
 
 
 _STUDIES = (
@@ -83,7 +86,8 @@ _STUDIES = (
     Study("E7-xTB", "the gas-phase Na+(EC)n steps of E7 from the force field and re-ranked "
                     "with GFN2-xTB", run_e7),
     Study("E7-search", "how far the 0 K search for Na+(EC)n minima has converged: lowest "
-                       "minimum vs number of starts, random and annealed", run_e7_search),
+                       "minimum vs number of starts, random and annealed", run_e7_search,
+          state_folder=PARTS),
     Study("E7-300K", "free energy vs Na-O(EC) coordination near pristine and N-oxide "
                      "carbon edges in EC/DMC at 300 K (umbrella + MBAR)", run_e7_300k,
           digest_census),
@@ -143,7 +147,8 @@ def save_study_state(study_id: str, size: str, out: str | Path | None,
         study.digest(folder, folder_out)
     # a study without a digest hook keeps its windows' trajectories (it may read them)
     return save_state(folder_out, Path(archive).absolute(), study.id, size,
-                      windows_digested=study.digest is not None)
+                      windows_digested=study.digest is not None,
+                      state_folder=study.state_folder)
 
 
 def run_study(study_id: str, size: str = "smoke", out: str | Path | None = None, *,
