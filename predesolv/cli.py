@@ -405,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
             noisy.setFormatter(logging.Formatter(f"{name}: %(levelname)s: %(message)s"))
             logging.getLogger(name).addHandler(noisy)
     # the runner installs its own handler once MD starts
-    with sigterm_stops("SIGTERM received before MD started; no checkpoint was needed"):
+    with sigterm_stops("SIGTERM received outside a running MD stage (before one started, or "
+                       "while Dask workers ran the tasks): what was saved stays (checkpoints "
+                       "written so far; E7-search's minima so far); go on with --resume"):
         return _dispatch(args)
 
 
