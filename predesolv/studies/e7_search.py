@@ -228,7 +228,7 @@ def run_e7_search(folder: Path, out: Path, opts: dict[str, Any]) -> dict[str, Pa
             label = spec.label
             for method in cfg.methods:
                 minima, wall = _read_parts([_part(out, path, i, method, k)
-                                            for k in cfg.n_ec], cfg.counts[-1], label)
+                                            for k in cfg.n_ec], cfg.counts[-1])
                 acc.add(label, method, minima, cfg, e_ec)
                 acc.runs.append(RunRecord(name=f"{label} / {method}", wall_s=wall,
                                           platform=platform))
@@ -269,15 +269,15 @@ def _check_surface(df: pd.DataFrame, part: Path, label: str) -> pd.DataFrame:
     return df
 
 
-def _read_parts(paths: list[Path], n_starts: int, label: str
+def _read_parts(paths: list[Path], n_starts: int
                 ) -> tuple[dict[int, list[Minimum]], float | None]:
-    """The minima of the first ``n_starts`` starts per size of one surface (``label``) x
-    method (a part may hold more, from a run with a larger count) and the parts' summed
-    wall time (s; None when a part does not record it)."""
+    """The minima of the first ``n_starts`` starts per size of one surface x method (a part
+    may hold more, from a run with a larger count) and the parts' summed wall time (s; None
+    when a part does not record it). Their surface was checked before the searches ran."""
     minima: dict[int, list[Minimum]] = {}
     wall = 0.0
     for path in paths:
-        df = _check_surface(pd.read_csv(path), path, label)
+        df = pd.read_csv(path)
         wall += float(df["wall_s"].iloc[0]) if "wall_s" in df else math.nan
         for r in df[df["start"] < n_starts].itertuples():
             minima.setdefault(int(r.n_EC), []).append(
