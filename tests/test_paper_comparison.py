@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_paper_comparison_is_regenerated_identically():
+    """Run as a file (as the docs say), from a folder other than scripts/: it finds its two
+    sibling modules."""
     script = runpy.run_path(str(ROOT / "scripts" / "paper_comparison.py"))
     assert script["render"]() == (ROOT / "docs" / "paper_comparison.md").read_text()
 
@@ -20,7 +22,7 @@ def test_a_dopant_lowers_a_step_only_beyond_both_searches_tolerance():
     does not; an unconverged pristine row gives no sentence, nor does the gas phase; a
     face-on dopant at an edge with no pristine ribbon of its own is set against the other
     edge's, saying so (edge-on it is not)."""
-    pc = runpy.run_path(str(ROOT / "scripts" / "paper_comparison.py"))
+    pc = runpy.run_path(str(ROOT / "scripts" / "paper_comparison_tang.py"))
 
     def row(surface, e, method="random", converged=True):
         return {"surface": surface, "method": method, "step": "3->2 EC", "E_desolv_eV": e,
