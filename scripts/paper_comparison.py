@@ -18,7 +18,6 @@ scripts/paper_comparison_common.py.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from paper_comparison_common import (
     configs_not_run,
     load_json,
     pm,
+    read_csv,
     section_head,
 )
 from paper_comparison_tang import (
@@ -132,8 +132,7 @@ def _mlip_fit_lines() -> list[str]:
     path = RESULTS / "na_c_mlip" / "barriers.csv"
     if not path.is_file():
         return []
-    with path.open() as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_csv(path)
     out = ["Classical Na–C terms fitted to each MLIP's energies on many configurations (not to "
            "any barrier; `scripts/fit_na_c_mlip.py`, `docs/mlip.md`): their barriers are "
            "predictions, rigid sheets, compared with the same model's NEB:", ""]
@@ -246,8 +245,7 @@ def _pmf_lines() -> list[str]:
     path = RESULTS / "pmf_migration" / "migration_barriers.csv"
     if not path.is_file():
         return []
-    with path.open() as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_csv(path)
     keys = list(dict.fromkeys((r["forcefield"], r["stacking"]) for r in rows))
     out = ["", "300 K free-energy barriers (eV; umbrella sampling + MBAR along one straight hop "
            "through the saddle, ± bootstrap σ; in brackets the exact 300 K value of the same "

@@ -186,11 +186,7 @@ def e7_xtb_section() -> list[str]:
 
 def _xtb_minima(st: StudyResult) -> list[dict]:
     """Rows of the committed ``e7_xtb_minima.csv`` beside the study's summary."""
-    import csv
-
-    path = RESULTS / "studies" / f"{st.study}-paper" / "e7_xtb_minima.csv"
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
+    return read_csv(RESULTS / "studies" / f"{st.study}-paper" / "e7_xtb_minima.csv")
 
 
 def e7_search_section() -> list[str]:

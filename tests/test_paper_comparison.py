@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_paper_comparison_is_regenerated_identically():
-    """Run as a file (as the docs say), from a folder other than scripts/: it finds its two
-    sibling modules."""
+    """Run by path, as the docs say (runpy does not put scripts/ on sys.path): the script
+    finds its two sibling modules itself."""
     script = runpy.run_path(str(ROOT / "scripts" / "paper_comparison.py"))
     assert script["render"]() == (ROOT / "docs" / "paper_comparison.md").read_text()
 
