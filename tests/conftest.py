@@ -8,12 +8,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+# Before anything imports openmm: the CPU platform reads OPENMM_CPU_THREADS when it loads,
+# so a value set after the import would not reach this process's contexts.
+os.environ.setdefault("OPENMM_CPU_THREADS", "1")
+
 import pytest
 import yaml
 
 from predesolv.testing import write_double_well
 
-os.environ.setdefault("OPENMM_CPU_THREADS", "1")
 # The default-run notebook works on runs/default for a user; under `pytest --nbmake tests
 # notebooks` its kernel inherits this folder instead, so the README's two commands can run
 # side by side without contending for runs/default's lock.

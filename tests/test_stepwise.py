@@ -65,3 +65,58 @@ def test_slab_is_frozen_and_cluster_relaxes():
     assert np.max(np.abs(end[n_slab:] - start[n_slab:])) > 1e-3
     # slab, one Na+, two EC (10 atoms each)
     assert top.getNumAtoms() == n_slab + 1 + 2 * 10
+
+
+_TWICE = """
+import json
+from predesolv.workflows.global_search import AnnealProtocol, anneal_cluster
+from predesolv.workflows.stepwise import gas_phase, minimise_cluster
+slab = gas_phase()
+runs = [[m.energy_kJ_per_mol for m in minimise_cluster(slab, 6, 3, seed=1)] for _ in range(2)]
+hot = AnnealProtocol(steps=200, segments=4)
+runs += [[m.energy_kJ_per_mol for m in anneal_cluster(slab, 4, 1, seed=2, protocol=hot)]
+         for _ in range(2)]
+print(json.dumps(runs))
+"""
+
+
+def test_cluster_minima_are_reproducible_on_a_multithreaded_cpu_platform():
+    """The same starts give bit-identical minima twice in one process, with the CPU
+    platform's default at 2 threads (set before openmm loads, in a child process). With
+    OpenMM's threaded force sums the minimiser ended Na+(EC)6 start 1 at -452.19 and
+    -436.87 kJ/mol in two calls; the cluster contexts now run on one thread."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPENMM_CPU_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", _TWICE], env=env, capture_output=True,
+                         text=True, check=True, timeout=600)
+    plain_1, plain_2, hot_1, hot_2 = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(plain_1) == 3 and len(hot_1) == 1
+    assert plain_1 == plain_2 and hot_1 == hot_2
+
+
+def test_cluster_context_runs_the_cpu_platform_on_one_thread():
+    import openmm
+
+    from predesolv.workflows.stepwise import cluster_context
+
+    system = openmm.System()
+    system.addParticle(1.0)
+    ctx = cluster_context(system, openmm.VerletIntegrator(0.001), "CPU")
+    assert ctx.getPlatform().getPropertyValue(ctx, "Threads") == "1"
+    ref = cluster_context(system, openmm.VerletIntegrator(0.001), "Reference")
+    assert ref.getPlatform().getName() == "Reference"
+
+
+def test_the_suites_thread_setting_reaches_openmm():
+    """conftest sets OPENMM_CPU_THREADS before openmm loads; set after, it was ignored and
+    in-process contexts ran on every core."""
+    import os
+
+    import openmm
+
+    cpu = openmm.Platform.getPlatformByName("CPU")
+    assert cpu.getPropertyDefaultValue("Threads") == os.environ["OPENMM_CPU_THREADS"]

@@ -40,6 +40,7 @@ from .stepwise import (
     Slab,
     build_system,
     carbonyl_oxygens,
+    cluster_context,
     placed_starts,
     record_minimum,
 )
@@ -162,7 +163,7 @@ def anneal_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
                                                  p.friction_per_ps / unit.picosecond,
                                                  p.timestep_ps * unit.picosecond)
     integrator.setRandomNumberSeed(seed + 1 + first_start)
-    ctx = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform))
+    ctx = cluster_context(system, integrator, platform)
     temps = np.linspace(p.t_high_K, p.t_low_K, max(p.segments, 1))
     per_segment = max(p.steps // len(temps), 1)
     out = []

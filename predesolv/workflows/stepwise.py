@@ -259,6 +259,22 @@ class Minimum:
     positions_nm: np.ndarray | None = None
 
 
+def cluster_context(system: openmm.System, integrator: openmm.Integrator, platform: str
+                    ) -> openmm.Context:
+    """A Context for the 0 K cluster work, one thread on the CPU platform.
+
+    On more than one thread the CPU platform sums forces in an order that depends on thread
+    timing; the L-BFGS path amplifies those last-bit differences, so the same start could
+    end in different minima from run to run (measured: Na+(EC)6, gas phase, 2 threads,
+    start 1 of seed 1 ended at -452.19 and -436.87 kJ/mol in two calls). With one thread
+    every minimum is reproducible; the searches run in parallel over starts and sizes
+    instead (:mod:`predesolv.workflows.distributed`). Other platforms are left as they are.
+    """
+    props = {"Threads": "1"} if platform == "CPU" else {}
+    return openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform),
+                          props)
+
+
 def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
                      platform: str = "CPU", bound_nm: float = 0.30,
                      first_start: int = 0,
@@ -275,8 +291,7 @@ def minimise_cluster(slab: Slab, n_ec: int, n_starts: int, seed: int = 0,
     are returned): how a long search is saved as it goes and stopped cleanly.
     """
     system, top, n_slab = build_system(slab, n_ec)
-    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
-                         openmm.Platform.getPlatformByName(platform))
+    ctx = cluster_context(system, openmm.VerletIntegrator(0.001), platform)
     o_idx = carbonyl_oxygens(top, n_slab)
     out = []
     for i, xyz in placed_starts(slab, n_ec, n_starts, seed, first_start):
@@ -330,8 +345,7 @@ def isolated_ec_energy(box_nm: float = 4.0, platform: str = "CPU") -> float:
 
     top, xyz = ec_template()
     system, _ = create_system(top, vacuum_forcefield())
-    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
-                         openmm.Platform.getPlatformByName(platform))
+    ctx = cluster_context(system, openmm.VerletIntegrator(0.001), platform)
     ctx.setPositions((xyz + box_nm / 2) * unit.nanometer)
     openmm.LocalEnergyMinimizer.minimize(ctx, 1.0, 20000)
     e = ctx.getState(getEnergy=True).getPotentialEnergy()
