@@ -10,7 +10,9 @@ from pathlib import Path
 
 # Before anything imports openmm: the CPU platform reads OPENMM_CPU_THREADS when it loads,
 # so a value set after the import would not reach this process's contexts.
-os.environ.setdefault("OPENMM_CPU_THREADS", "1")
+if "OPENMM_CPU_THREADS" not in os.environ:
+    os.environ["OPENMM_CPU_THREADS"] = "1"
+    os.environ["PREDESOLV_TESTS_PINNED_THREADS"] = "1"  # notebooks/conftest.py lifts it
 
 import pytest
 import yaml
