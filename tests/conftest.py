@@ -10,14 +10,14 @@ from pathlib import Path
 
 # Before anything imports openmm: the CPU platform reads OPENMM_CPU_THREADS when it loads,
 # so a value set after the import would not reach this process's contexts.
-if "OPENMM_CPU_THREADS" not in os.environ:
+_PINNED = "OPENMM_CPU_THREADS" not in os.environ  # a user's own value is kept everywhere
+if _PINNED:
     os.environ["OPENMM_CPU_THREADS"] = "1"
-    os.environ["PREDESOLV_TESTS_PINNED_THREADS"] = "1"  # notebooks/conftest.py lifts it
 
-import pytest
-import yaml
+import pytest  # noqa: E402  (after the pin above)
+import yaml  # noqa: E402
 
-from predesolv.testing import write_double_well
+from predesolv.testing import write_double_well  # noqa: E402
 
 # The default-run notebook works on runs/default for a user; under `pytest --nbmake tests
 # notebooks` its kernel inherits this folder instead, so the README's two commands can run
@@ -28,6 +28,31 @@ if "PREDESOLV_DEFAULT_RUN" not in os.environ:
     atexit.register(shutil.rmtree, _runs, ignore_errors=True)
 
 DATA = Path(__file__).resolve().parent / "data"
+
+
+class NotebookThreads:
+    """Under ``pytest --nbmake tests notebooks`` a notebook's kernel runs as a user's would.
+
+    The pin above (one OpenMM CPU thread: reproducible numbers, no oversubscription while
+    Dask workers run) would reach every kernel, a child process, yet while a kernel runs
+    the test process only waits for it: for ``.ipynb`` items the pin is lifted, so the
+    kernel gets OpenMM's default (every core), and put back after. ``default_run.ipynb``
+    runs the README's default job, the longest single item of the suite. A plugin, not a
+    conftest of ``notebooks/``: hooks here reach items of ``tests/`` only, and a second
+    ``conftest`` module would shadow this one for ``from conftest import ...``.
+    """
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if _PINNED and item.path.suffix == ".ipynb":
+            os.environ.pop("OPENMM_CPU_THREADS", None)
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        if _PINNED and item.path.suffix == ".ipynb":
+            os.environ["OPENMM_CPU_THREADS"] = "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(NotebookThreads(), "predesolv-notebook-threads")
 
 
 def base_config(run_dir: Path, **over) -> dict:
