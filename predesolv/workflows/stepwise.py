@@ -268,7 +268,11 @@ def cluster_context(system: openmm.System, integrator: openmm.Integrator, platfo
     end in different minima from run to run (measured: Na+(EC)6, gas phase, 2 threads,
     start 1 of seed 1 ended at -452.19 and -436.87 kJ/mol in two calls). With one thread
     every minimum is reproducible; the searches run in parallel over starts and sizes
-    instead (:mod:`predesolv.workflows.distributed`). Other platforms are left as they are.
+    instead (:mod:`predesolv.workflows.distributed`). The CPU platform's
+    ``DeterministicForces`` property is not enough: with it on 2 threads the same three
+    starts still ended in different minima in two calls. Other platforms are left as they
+    are (not :func:`predesolv.platforms.select_platform`, which would also set a GPU's
+    precision).
     """
     props = {"Threads": "1"} if platform == "CPU" else {}
     return openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform),
